@@ -1,0 +1,54 @@
+"""Plain data shared by the sync pipeline steps (fetch -> parse -> reconcile -> detect -> score)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Stay:
+    """One blocked stay from an external calendar: nights [check_in, check_out)."""
+
+    uid: str
+    check_in: date
+    check_out: date
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class IgnoredEvent:
+    """An event that was read but does not block dates, with the reason in plain words."""
+
+    summary: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FeedWarning:
+    """Something a person should know about a feed that did not stop the sync."""
+
+    kind: str  # CONTRACT warning kinds: suspicious_empty, ignored_events, free_busy_only
+    message: str
+
+
+@dataclass
+class ParsedFeed:
+    """What a feed holds for us: its blocking stays, what was ignored and why, and warnings."""
+
+    stays: list[Stay]
+    events_total: int
+    ignored: list[IgnoredEvent] = field(default_factory=list)
+    warnings: list[FeedWarning] = field(default_factory=list)
+    prodid: str = ""
+
+
+class SyncFailure(Exception):
+    """A classified failure of one sync step; `kind` is a CONTRACT error kind."""
+
+    def __init__(self, kind: str, message: str, http_status: int | None = None,
+                 retry_after: float | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.http_status = http_status
+        self.retry_after = retry_after  # seconds, when the remote asked us to wait
