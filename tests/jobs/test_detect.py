@@ -1,0 +1,140 @@
+"""find_overbookings and attribute: which nights were sold twice, and whose fault it was."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobs.detect import (DirectBooking, ExternalBlock, LinkAtDetection, Overlap, PropertyAtDetection, attribute,
+                         find_overbookings)
+
+D0 = date(2025, 7, 1)
+T0 = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+CLEAN = PropertyAtDetection(has_manual_blocks=False, has_ignored_google_events=False, sync_interval_minutes=15)
+HEALTHY = LinkAtDetection(health="ok", state="active", source="airbnb")
+
+
+def d(day: int) -> date:
+    return D0 + timedelta(days=day)
+
+
+def direct(code: str, start: int, end: int, created: datetime = T0) -> DirectBooking:
+    return DirectBooking(code, d(start), d(end), created)
+
+
+def ext(code: str, start: int, end: int, created: datetime = T0) -> ExternalBlock:
+    return ExternalBlock(code, 1, f"uid-{code}", d(start), d(end), created)
+
+
+def test_overlapping_nights_are_reported_with_first_and_last_night():
+    found = find_overbookings([direct("D1", 0, 5)], [ext("EX-1", 3, 8)])
+    assert found == [Overlap("D1", "EX-1", first_night=d(3), last_night=d(4), nights=2)]
+
+
+def test_checkout_day_equal_to_checkin_day_is_not_an_overlap():
+    assert find_overbookings([direct("D1", 0, 3)], [ext("EX-1", 3, 6), ext("EX-2", -4, 0)]) == []
+
+
+def test_same_start_day_is_reported_once():
+    assert len(find_overbookings([direct("D1", 2, 4)], [ext("EX-1", 2, 3)])) == 1
+
+
+def test_block_inside_a_long_stay_and_several_pairs():
+    found = find_overbookings([direct("D1", 0, 30), direct("D2", 10, 12)], [ext("EX-1", 11, 13), ext("EX-2", 20, 21)])
+    assert [(o.direct_code, o.external_code, o.nights) for o in found] == [
+        ("D1", "EX-1", 2), ("D2", "EX-1", 1), ("D1", "EX-2", 1)]
+
+
+def test_direct_bookings_overlapping_each_other_are_not_overbookings():
+    assert find_overbookings([direct("D1", 0, 5), direct("D2", 1, 4)], [ext("EX-1", 1, 2), ext("EX-2", 0, 9)]) != []
+    assert find_overbookings([direct("D1", 0, 5), direct("D2", 1, 4)], []) == []
+
+
+def test_empty_ranges_never_overlap():
+    assert find_overbookings([direct("D1", 3, 3)], [ext("EX-1", 0, 9)]) == []
+
+
+def naive(directs, blocks):
+    out = []
+    for a in directs:
+        for b in blocks:
+            first, end = max(a.check_in, b.check_in), min(a.check_out, b.check_out)
+            if end > first:
+                out.append((a.code, b.code, first, end - timedelta(days=1), (end - first).days))
+    return sorted(out)
+
+
+ranges = st.tuples(st.integers(0, 30), st.integers(0, 6))
+
+
+@settings(max_examples=300)
+@given(st.lists(ranges, max_size=12), st.lists(ranges, max_size=12))
+def test_sweep_finds_exactly_what_the_naive_comparison_finds(direct_ranges, block_ranges):
+    directs = [direct(f"D{i}", s, s + n) for i, (s, n) in enumerate(direct_ranges)]
+    blocks = [ext(f"EX-{i}", s, s + n) for i, (s, n) in enumerate(block_ranges)]
+    got = sorted((o.direct_code, o.external_code, o.first_night, o.last_night, o.nights)
+                 for o in find_overbookings(directs, blocks))
+    assert got == naive(directs, blocks)
+
+
+# Attribution
+def judge(link, prop=CLEAN, direct_created=T0, block_created=T0 + timedelta(hours=5)):
+    a, b = direct("D1", 0, 3, direct_created), ext("EX-1", 1, 4, block_created)
+    return attribute(find_overbookings([a], [b])[0], a, b, link, prop)
+
+
+def test_block_already_known_when_direct_was_booked_is_not_the_owners_fault():
+    verdict = judge(HEALTHY, block_created=T0 - timedelta(days=2))
+    assert not verdict.counts_against_owner
+    assert "availability check" in verdict.reason
+
+
+def test_block_already_known_is_our_fault_even_on_a_failing_link():
+    verdict = judge(LinkAtDetection("failing", "active", "vrbo"), block_created=T0 - timedelta(minutes=1))
+    assert not verdict.counts_against_owner
+
+
+def test_race_within_one_sync_interval_does_not_count():
+    verdict = judge(HEALTHY, block_created=T0 + timedelta(minutes=14))
+    assert not verdict.counts_against_owner
+    assert "within one sync interval" in verdict.reason
+
+
+def test_race_window_follows_the_sync_interval():
+    slow = PropertyAtDetection(False, False, sync_interval_minutes=60)
+    assert not judge(HEALTHY, slow, block_created=T0 + timedelta(minutes=45)).counts_against_owner
+    assert judge(HEALTHY, CLEAN, block_created=T0 + timedelta(minutes=45)).counts_against_owner
+
+
+def test_healthy_link_but_late_external_booking_counts():
+    verdict = judge(HEALTHY)
+    assert verdict.counts_against_owner
+    assert "not blocking the dates" in verdict.reason
+
+
+def test_failing_or_stale_link_counts_even_inside_the_race_window():
+    for health in ("failing", "stale", "never_synced"):
+        verdict = judge(LinkAtDetection(health, "active", "booking"), block_created=T0 + timedelta(minutes=5))
+        assert verdict.counts_against_owner, health
+        assert "not being read" in verdict.reason
+
+
+def test_linked_but_not_activated_counts():
+    verdict = judge(LinkAtDetection("ok", "linked", "airbnb"), block_created=T0 + timedelta(minutes=5))
+    assert verdict.counts_against_owner and "never activated" in verdict.reason
+
+
+def test_paused_link_counts():
+    verdict = judge(LinkAtDetection("ok", "paused", "airbnb"), block_created=T0 + timedelta(minutes=5))
+    assert verdict.counts_against_owner and "paused" in verdict.reason
+
+
+def test_missing_link_counts():
+    assert judge(None).counts_against_owner
+
+
+def test_manual_blocks_and_ignored_events_are_named_in_the_reason():
+    verdict = judge(HEALTHY, PropertyAtDetection(True, True, 15))
+    assert verdict.counts_against_owner
+    assert "manual blocks" in verdict.reason and "Reserved" in verdict.reason
