@@ -84,7 +84,8 @@ def find_overbookings(directs: Sequence[DirectBooking], blocks: Sequence[Externa
     """Every (direct, block) pair of one property sharing at least one night, by a sort-and-sweep."""
     # Events sorted by check-in; each pair is reported once, when its later-starting member arrives and meets the
     # other kind's stays still running (heaps drop those already checked out).
-    events: list[tuple[date, int, int]] = [(b.check_in, 0, i) for i, b in enumerate(directs) if b.check_out > b.check_in]
+    events: list[tuple[date, int, int]] = [
+        (b.check_in, 0, i) for i, b in enumerate(directs) if b.check_out > b.check_in]
     events += [(b.check_in, 1, i) for i, b in enumerate(blocks) if b.check_out > b.check_in]
     events.sort()
     active: tuple[dict[int, date], dict[int, date]] = ({}, {})
