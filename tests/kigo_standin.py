@@ -88,7 +88,7 @@ class KigoStandin:
             self.reservations: dict[int, StandinReservation] = {}
             self.calls: list[KigoCall] = []
             self._failures: list[_Failure] = []
-            self._delays: list[list] = []  # [method, seconds, times]
+            self._delays: list[_Failure] = []  # kind "delay", retry_after = seconds to wait
             self._unknown_methods: set[str] = set()
             self._changes: list[int] = []  # reservation ids in the order they changed, for diffs
 
@@ -166,7 +166,7 @@ class KigoStandin:
     def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
         """Wait `seconds` before answering the next `times` calls of `method` (for timeouts)."""
         with self._lock:
-            self._delays.append([method, seconds, times])
+            self._delays.append(_Failure(method, "delay", times, seconds, None))
 
     def forget_method(self, method: str) -> None:
         """Answer 404 for `method`, as an API that does not know it (e.g. listProperties2)."""
@@ -197,10 +197,10 @@ class KigoStandin:
             return self._envelope(method, "E_INVALID", None, "The request body is not valid JSON.", 400)
         with self._lock:
             self.calls.append(KigoCall(api, method, params, authorized))
-            delay, failure = self._take(self._delays, method), self._take_failure(method)
+            delay, failure = _take(self._delays, method), _take(self._failures, method)
             unknown = method in self._unknown_methods
-        if delay:
-            time.sleep(delay)
+        if delay is not None:
+            time.sleep(delay.retry_after)
         if not authorized:
             return _json_response({"statusCode": 401, "message": "Access denied: invalid credentials."}, 401,
                                   {"WWW-Authenticate": 'Basic realm="Kigo API"'})
@@ -212,26 +212,6 @@ class KigoStandin:
         with self._lock:
             code, reply, text = handler(params)
         return self._envelope(method, code, reply, text)
-
-    def _take(self, delays: list[list], method: str) -> float:
-        """Use up one queued delay for `method`."""
-        for entry in delays:
-            if entry[0] in (method, "*"):
-                entry[2] -= 1
-                if entry[2] <= 0:
-                    delays.remove(entry)
-                return entry[1]
-        return 0.0
-
-    def _take_failure(self, method: str) -> _Failure | None:
-        """Use up one queued failure for `method`."""
-        for failure in self._failures:
-            if failure.method in (method, "*"):
-                failure.times -= 1
-                if failure.times <= 0:
-                    self._failures.remove(failure)
-                return failure
-        return None
 
     def _failure_response(self, method: str, failure: _Failure) -> Response:
         """The response a queued failure stands for."""
@@ -321,6 +301,17 @@ class KigoStandin:
         if prop_id not in self.properties:
             return "E_NOSUCH", None, NOSUCH_PROPERTY
         return self.properties[prop_id]
+
+
+def _take(queue: list[_Failure], method: str) -> _Failure | None:
+    """Use up one queued knob for `method` (or for any method)."""
+    for knob in queue:
+        if knob.method in (method, "*"):
+            knob.times -= 1
+            if knob.times <= 0:
+                queue.remove(knob)
+            return knob
+    return None
 
 
 def _ra_id(account: str) -> int | str:

@@ -374,6 +374,7 @@ def test_a_body_cut_off_mid_transfer_is_connect():
     server.listen(1)
 
     def answer_half() -> None:
+        """Promise 500 bytes, send a few, hang up."""
         conn, _ = server.accept()
         conn.recv(65536)
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
