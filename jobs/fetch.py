@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import socket
 import ssl
 import threading
@@ -18,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import certifi
 import urllib3
 from urllib3 import exceptions as u3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.util.ssl_ import create_urllib3_context
 
 from jobs.addresses import AllowList, IPAddress, Resolver, resolve_public
@@ -57,6 +59,59 @@ class FetchResult:
     content_hash: str
 
 
+_local = threading.local()  # the deadline of the fetch running on this thread
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Socket reads that each get only the time left before the fetch's deadline."""
+
+    def __init__(self, original: io.BufferedReader, sock: socket.socket, deadline: float):
+        # Keep http.client's own file: it holds the reference that keeps the socket open after a
+        # "Connection: close" response, until the body has been read.
+        self._original, self._sock, self._deadline = original, sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("the whole-request time limit was reached")
+        self._sock.settimeout(left)
+        return self._original.raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._original.close()
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """http.client's response reading through _DeadlineReader: a per-read timeout alone lets a server
+    that drips headers or body a byte at a time hold a worker for ever."""
+
+    def __init__(self, sock: socket.socket, *args, **kwargs):
+        super().__init__(sock, *args, **kwargs)
+        deadline = getattr(_local, "deadline", None)
+        if deadline is not None:
+            self.fp = io.BufferedReader(_DeadlineReader(self.fp, sock, deadline))
+
+
+class _HTTPConnection(HTTPConnection):
+    response_class = _DeadlineResponse
+
+
+class _HTTPSConnection(HTTPSConnection):
+    response_class = _DeadlineResponse
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
 class FetchSession:
     """Connection pools keyed by (scheme, checked IP, port, TLS host name), shared by many threads."""
 
@@ -68,6 +123,7 @@ class FetchSession:
         context.load_verify_locations(ca_certs or certifi.where())
         self._pools = urllib3.PoolManager(num_pools=num_pools, maxsize=connections_per_pool, block=False,
                                           retries=False, ssl_context=context)
+        self._pools.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
     def pool(self, scheme: str, host: str, ip: IPAddress, port: int) -> urllib3.HTTPConnectionPool:
         """A pool whose connections go to `ip` while TLS checks the certificate for `host`."""
@@ -134,17 +190,21 @@ def fetch_feed(url: str, settings: FetchSettings, *, etag: str | None = None,
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    for _hop in range(settings.max_redirects + 1):
-        response = _open(url, headers, settings, session, deadline)
-        location = response.headers.get("Location")
-        if response.status in _REDIRECTS and location:
-            _discard(response, deadline)
-            url = urljoin(url, location.strip())
-            continue
-        try:
-            return _result(url, response, settings, deadline, etag, last_modified)
-        finally:
-            response.release_conn()
+    _local.deadline = deadline
+    try:
+        for _hop in range(settings.max_redirects + 1):
+            response = _open(url, headers, settings, session, deadline)
+            location = response.headers.get("Location")
+            if response.status in _REDIRECTS and location:
+                _discard(response, deadline)
+                url = urljoin(url, location.strip())
+                continue
+            try:
+                return _result(url, response, settings, deadline, etag, last_modified)
+            finally:
+                response.release_conn()
+    finally:
+        _local.deadline = None
     raise SyncFailure("too_many_redirects", f"more than {settings.max_redirects} redirects")
 
 
@@ -272,7 +332,6 @@ def _read_body(response: urllib3.BaseHTTPResponse, settings: FetchSettings, dead
     wire = 0
     try:
         while True:
-            _set_socket_timeout(response, _remaining(deadline))  # bounds a slow drip, not just silence
             chunk = response.read1(_CHUNK, decode_content=False)
             if not chunk:
                 break
@@ -294,20 +353,11 @@ def _too_large(settings: FetchSettings) -> SyncFailure:
     return SyncFailure("too_large", f"the calendar is larger than {settings.max_bytes} bytes")
 
 
-def _set_socket_timeout(response: urllib3.BaseHTTPResponse, seconds: float) -> None:
-    """Give the next socket read only the time left before the deadline."""
-    connection = getattr(response, "connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        sock.settimeout(seconds)
-
-
 def _discard(response: urllib3.BaseHTTPResponse, deadline: float) -> None:
     """Finish with a response we do not need; keep the connection only if the rest is small."""
     length = response.headers.get("Content-Length", "")
     try:
         if length.isdigit() and int(length) <= _DRAIN_LIMIT and time.monotonic() < deadline:
-            _set_socket_timeout(response, _remaining(deadline))
             response.drain_conn()
             response.release_conn()
             return

@@ -234,3 +234,298 @@ def test_body_exactly_at_the_cap_is_accepted(httpserver, session):
     httpserver.expect_request("/fit").respond_with_data(b"y" * 1000)
     exact = FetchSettings(allow=LOOPBACK_ALLOWED, max_bytes=1000)
     assert fetch_feed(httpserver.url_for("/fit"), exact, session=session).bytes == 1000
+
+
+# --- misbehaving servers (raw sockets) --------------------------------------------------------------
+
+def read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def raw_server():
+    """Start a loopback server that answers every connection with `script(conn, stop)`; returns its port."""
+    started = []
+
+    def start(script):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        stop = threading.Event()
+
+        def serve():
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                with conn:
+                    read_request(conn)
+                    try:
+                        script(conn, stop)
+                    except OSError:
+                        pass
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        started.append((listener, stop, thread))
+        return listener.getsockname()[1]
+
+    yield start
+    for listener, stop, thread in started:
+        stop.set()
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        listener.close()
+        thread.join(5)
+
+
+HEAD_1000 = b"HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nContent-Length: 1000\r\n\r\n"
+
+
+def test_slow_drip_body_hits_the_whole_request_time_cap(raw_server, session):
+    def drip(conn, stop):
+        conn.sendall(HEAD_1000)
+        while not stop.wait(0.05):  # one byte every 50 ms: each read is quick, the whole is not
+            conn.sendall(b"x")
+    port = raw_server(drip)
+    quick = FetchSettings(allow=LOOPBACK_ALLOWED, timeout_seconds=0.6)
+    started = time.monotonic()
+    assert fail(f"http://127.0.0.1:{port}/", quick, session).kind == "timeout"
+    assert time.monotonic() - started < 2.0
+
+
+def test_slow_drip_headers_hit_the_whole_request_time_cap(raw_server, session):
+    def drip(conn, stop):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Padding: ")
+        while not stop.wait(0.05):
+            conn.sendall(b"a")
+    port = raw_server(drip)
+    quick = FetchSettings(allow=LOOPBACK_ALLOWED, timeout_seconds=0.6)
+    started = time.monotonic()
+    assert fail(f"http://127.0.0.1:{port}/", quick, session).kind == "timeout"
+    assert time.monotonic() - started < 2.0
+
+
+def test_silent_server_is_a_timeout(raw_server, session):
+    port = raw_server(lambda conn, stop: stop.wait(10))
+    quick = FetchSettings(allow=LOOPBACK_ALLOWED, timeout_seconds=0.3)
+    started = time.monotonic()
+    assert fail(f"http://127.0.0.1:{port}/", quick, session).kind == "timeout"
+    assert time.monotonic() - started < 2.0
+
+
+def test_body_shorter_than_content_length_is_connect_not_a_short_calendar(raw_server, settings, session):
+    port = raw_server(lambda conn, stop: conn.sendall(HEAD_1000 + ICS))
+    assert fail(f"http://127.0.0.1:{port}/", settings, session).kind == "connect"
+
+
+def test_connection_reset_mid_body_is_connect(raw_server, settings, session):
+    def reset(conn, stop):
+        conn.sendall(HEAD_1000 + b"BEGIN:VCALENDAR\r\n")
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close sends RST
+    port = raw_server(reset)
+    assert fail(f"http://127.0.0.1:{port}/", settings, session).kind == "connect"
+
+
+@pytest.mark.parametrize("chunks", [b"11\r\nBEGIN:VCALENDAR\r\n\r\nZZ\r\n",  # bad chunk size
+                                    b"11\r\nBEGIN:VCALENDAR\r\n\r\n",  # no last chunk
+                                    b"40\r\nBEGIN:VCALENDAR\r\n"])  # chunk cut short
+def test_broken_chunked_stream_is_connect(raw_server, settings, session, chunks):
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nTransfer-Encoding: chunked\r\n\r\n"
+    port = raw_server(lambda conn, stop: conn.sendall(head + chunks))
+    assert fail(f"http://127.0.0.1:{port}/", settings, session).kind == "connect"
+
+
+def test_truncated_gzip_body_is_connect(raw_server, settings, session):
+    cut = gzip.compress(ICS * 100)[:-20]
+    head = (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(cut))
+    port = raw_server(lambda conn, stop: conn.sendall(head + cut))
+    assert fail(f"http://127.0.0.1:{port}/", settings, session).kind == "connect"
+
+
+def test_announced_content_length_over_the_cap_fails_before_reading(raw_server, session):
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n"
+    port = raw_server(lambda conn, stop: (conn.sendall(head), stop.wait(10)))
+    small = FetchSettings(allow=LOOPBACK_ALLOWED, max_bytes=1_000_000, timeout_seconds=5)
+    started = time.monotonic()
+    assert fail(f"http://127.0.0.1:{port}/", small, session).kind == "too_large"
+    assert time.monotonic() - started < 2.0
+
+
+def test_connection_closed_before_any_answer_is_connect(raw_server, settings, session):
+    port = raw_server(lambda conn, stop: None)
+    assert fail(f"http://127.0.0.1:{port}/", settings, session).kind == "connect"
+
+
+# --- DNS rebinding: the connection goes to the address that was checked ------------------------------
+
+def test_connection_goes_to_the_checked_ip_not_a_second_lookup(httpserver, settings):
+    httpserver.expect_request("/cal.ics").respond_with_data(ICS)
+    calls = []
+    # First answer: the loopback server (allowed). A second lookup would get 127.0.0.2, where nothing
+    # listens, so the fetch only succeeds if the connection is pinned to the first, checked answer.
+    names = {"rebind.test": ["127.0.0.1", "127.0.0.2"]}
+    with FetchSession(resolver=name_resolver(names, calls)) as pinned:
+        result = fetch_feed(f"http://rebind.test:{httpserver.port}/cal.ics",
+                            FetchSettings(allow=AllowList.parse("127.0.0.0/8")), session=pinned)
+    assert result.body == ICS
+    assert calls == ["rebind.test"]
+
+
+def test_every_hop_is_resolved_and_checked(httpserver, settings):
+    httpserver.expect_request("/a").respond_with_data(
+        "", status=302, headers={"Location": f"http://other.test:{httpserver.port}/b"})
+    httpserver.expect_request("/b").respond_with_data(ICS)
+    calls = []
+    with FetchSession(resolver=name_resolver(NAMES, calls)) as counted:
+        fetch_feed(f"http://calendar.test:{httpserver.port}/a", settings, session=counted)
+    assert calls == ["calendar.test", "other.test"]
+
+
+# --- connection reuse and per-host limits -------------------------------------------------------------
+
+class KeepAliveHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    client_ports: list = []
+
+    def do_GET(self):
+        self.client_ports.append(self.client_address[1])
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(ICS)))
+        self.end_headers()
+        self.wfile.write(ICS)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def keepalive_server():
+    KeepAliveHandler.client_ports = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveHandler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_sequential_fetches_to_one_host_reuse_the_connection(keepalive_server, settings, session):
+    url = f"http://calendar.test:{keepalive_server.server_port}/cal.ics"
+    for _ in range(3):
+        assert fetch_feed(url, settings, session=session).body == ICS
+    assert len(KeepAliveHandler.client_ports) == 3
+    assert len(set(KeepAliveHandler.client_ports)) == 1
+
+
+def test_connection_is_not_reused_after_an_abandoned_body(keepalive_server, session):
+    small = FetchSettings(allow=LOOPBACK_ALLOWED, max_bytes=10)
+    url = f"http://calendar.test:{keepalive_server.server_port}/cal.ics"
+    assert fail(url, small, session).kind == "too_large"
+    assert fetch_feed(url, FetchSettings(allow=LOOPBACK_ALLOWED), session=session).body == ICS
+    assert len(set(KeepAliveHandler.client_ports)) == 2
+
+
+def test_concurrent_fetches_from_many_threads_all_succeed(keepalive_server, settings, session):
+    url = f"http://calendar.test:{keepalive_server.server_port}/cal.ics"
+    results = queue.Queue()
+    threads = [threading.Thread(target=lambda: results.put(fetch_feed(url, settings, session=session).body))
+               for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert [results.get_nowait() for _ in range(32)] == [ICS] * 32
+
+
+def test_host_limiter_holds_at_most_per_host_slots_per_host():
+    limiter = HostLimiter(2)
+    entered, release = queue.Queue(), threading.Event()
+
+    def work():
+        with limiter.slot("Feeds.Example"):
+            entered.put(1)
+            release.wait(10)
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    entered.get(timeout=5)
+    entered.get(timeout=5)
+    with pytest.raises(queue.Empty):
+        entered.get(timeout=0.2)  # the third and fourth wait for a slot
+    with limiter.slot("other.example"):  # another host is not held up
+        pass
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert entered.qsize() == 2
+    assert limiter._slots == {}
+
+
+# --- TLS ---------------------------------------------------------------------------------------------
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    """A test CA with a certificate for calendar.test, and a self-signed certificate (openssl CLI)."""
+    if which("openssl") is None:
+        pytest.skip("openssl CLI not found: cannot make test certificates")
+    d = tmp_path_factory.mktemp("certs")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+            cwd=d)
+    openssl("req", *ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=calendar.test", cwd=d)
+    (d / "ext.cnf").write_text("subjectAltName=DNS:calendar.test\nbasicConstraints=CA:FALSE\n")
+    openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "leaf.pem", "-days", "2", "-extfile", "ext.cnf", cwd=d)
+    openssl("req", "-x509", *ec, "-keyout", "self.key", "-out", "self.pem", "-days", "2",
+            "-subj", "/CN=calendar.test", "-addext", "subjectAltName=DNS:calendar.test", cwd=d)
+    return d
+
+
+def https_server(cert, key):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def trusted_https(certs):
+    server = https_server(certs / "leaf.pem", certs / "leaf.key")
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_self_signed_certificate_is_a_tls_failure(certs, settings, session):
+    server = https_server(certs / "self.pem", certs / "self.key")
+    try:
+        assert fail(f"https://calendar.test:{server.server_port}/", settings, session).kind == "tls"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_tls_verifies_the_host_name_while_connecting_to_the_pinned_ip(certs, trusted_https, settings):
+    with FetchSession(resolver=name_resolver(NAMES), ca_certs=str(certs / "ca.pem")) as trusting:
+        ok = fetch_feed(f"https://calendar.test:{trusted_https.server_port}/cal.ics", settings, session=trusting)
+        mismatch = fail(f"https://other.test:{trusted_https.server_port}/cal.ics", settings, trusting)
+    assert ok.body == ICS
+    assert mismatch.kind == "tls"
+
+
+def test_unknown_certificate_authority_is_a_tls_failure(trusted_https, settings, session):
+    assert fail(f"https://calendar.test:{trusted_https.server_port}/", settings, session).kind == "tls"
