@@ -40,6 +40,7 @@ class ParsedFeed:
     ignored: list[IgnoredEvent] = field(default_factory=list)
     warnings: list[FeedWarning] = field(default_factory=list)
     prodid: str = ""
+    notes: list[str] = field(default_factory=list)  # worth knowing, not a CONTRACT warning (e.g. an invalid TZID)
 
 
 class SyncFailure(Exception):

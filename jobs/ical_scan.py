@@ -1,0 +1,263 @@
+"""Fast textual scan of an iCal body: sniff what it is, check its structure, and split out its events.
+
+Full iCal parsers build an object per property; a Google calendar's history holds thousands of past events we
+would throw away, so this scan only reads the handful of properties the sync needs, with one regular expression
+over the unfolded text, and leaves the rest (recurrence, time zone definitions) to icalendar for the few events
+that need it.
+"""
+from __future__ import annotations
+
+import codecs
+import html
+import re
+from dataclasses import dataclass, field
+
+from jobs.stays import SyncFailure
+
+_UTF8_BOM = codecs.BOM_UTF8
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# Only the properties the sync reads, plus component boundaries, each with its folded continuation lines. The
+# scan runs on bytes: folding may split a multi-byte UTF-8 character, so values are unfolded before decoding, and
+# only the values we read are decoded. The name must be followed by ';' or ':' (DTSTARTX is not DTSTART).
+_NAMES = rb"BEGIN|END|DTSTART|DTEND|DURATION|RRULE|RDATE|RECURRENCE-ID|STATUS|SUMMARY|UID|PRODID|TZID"
+_REST = rb"([;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)"
+_LINE = re.compile(rb"\n(" + _NAMES + rb")" + _REST)
+_BOUNDARY = re.compile(rb"\n(BEGIN|END):([^\r\n]*)")
+# Names are case-insensitive; generators that write BEGIN:VCALENDAR in capitals write every name so, and
+# case-sensitive matching is much faster, so names are only upper-cased for feeds that start otherwise.
+_NAME_ANY_CASE = re.compile(rb"(?<=\n)[A-Za-z][A-Za-z0-9-]*(?=[;:])")
+_TOP_LEVEL = (b"VEVENT", b"VTIMEZONE", b"VTODO", b"VJOURNAL", b"VFREEBUSY")
+_FOLD = re.compile(rb"\r?\n[ \t]")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.I | re.S)
+_XML_ROOT = re.compile(r"<([A-Za-z_][\w:.-]*)")
+_XML_SKIP = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)", re.S)
+_SNIFF_BYTES = 16384
+
+
+@dataclass
+class RawEvent:
+    """One VEVENT as raw property texts (each the part after the property name: params and value)."""
+
+    uid: str
+    summary: str | None
+    status: str
+    dtstart: str | None
+    dtend: str | None
+    duration: str | None
+    recurring: bool
+    rrule: str | None
+    rdate: str | None
+    span: tuple[int, int]  # where the block sits in ScannedCalendar.body
+
+
+@dataclass
+class ScannedCalendar:
+    """The events of one feed that may matter, with what is needed to expand or explain them."""
+
+    body: bytes
+    prodid: str
+    events_total: int
+    events: list[RawEvent] = field(default_factory=list)
+    timezones: dict[str, tuple[int, int]] = field(default_factory=dict)  # TZID -> span of its VTIMEZONE
+    raw_titles: set[bytes] = field(default_factory=set)  # every event's raw SUMMARY line (b'' if none)
+
+    def titles(self) -> set[str]:
+        """Every event's trimmed, casefolded title ('' when it has none)."""
+        return {title_of(raw).casefold() if raw else "" for raw in self.raw_titles}
+
+
+def normalise_body(body: bytes) -> bytes:
+    """Strip a BOM, re-encode UTF-16 as UTF-8, and give the body a leading newline for line-start matching."""
+    if body.startswith(_UTF16_BOMS):
+        body = body.decode("utf-16", errors="replace").encode("utf-8")
+    elif body.startswith(_UTF8_BOM):
+        body = body[len(_UTF8_BOM):]
+    if b"\n" not in body and b"\r" in body:
+        body = body.replace(b"\r", b"\n")  # old Mac line ends
+    return b"\n" + body.lstrip()
+
+
+def decode_value(raw: bytes) -> str:
+    """Unfold and decode raw bytes: UTF-8, else (some generators) cp1252/latin-1, line by line."""
+    if b"\n" in raw:
+        raw = _FOLD.sub(b"", raw)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "\n".join(_decode_line(line) for line in raw.split(b"\n"))
+
+
+def _decode_line(line: bytes) -> str:
+    """Decode one line as UTF-8, else cp1252, else latin-1 (which never fails)."""
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return line.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return line.decode("latin-1")
+
+
+def reject_non_ical(body: bytes, content_type: str | None) -> None:
+    """Raise SyncFailure unless the (normalised, non-empty) body starts like an iCal calendar."""
+    head = decode_value(body[:_SNIFF_BYTES]).lstrip()
+    served = f" (served as {content_type.split(';')[0].strip()})" if content_type else ""
+    if "\x00" in head[:1024]:
+        raise SyncFailure("not_ical", f"The address returned binary data, not an iCal calendar{served}.")
+    lowered = head[:1024].lower()
+    if lowered.startswith("begin:vcalendar"):
+        return
+    if lowered.startswith("<"):
+        if "<html" in lowered or lowered.startswith("<!doctype html") or _TITLE.search(head):
+            raise SyncFailure("not_ical", f"The address returned an HTML page{_html_title(head)}, "
+                                          f"not an iCal calendar{served}.")
+        raise SyncFailure("not_ical", f"The address returned an XML document{_xml_root(head)}, "
+                                      f"not an iCal calendar{served}.")
+    if lowered.startswith(("{", "[")) and "begin:v" not in lowered:
+        raise SyncFailure("not_ical", f"The address returned JSON data, not an iCal calendar{served}.")
+    upper = head.upper()
+    if "BEGIN:VCALENDAR" in upper:
+        raise SyncFailure("invalid_ical", f"The calendar starts with unexpected text: {_excerpt(head)}.")
+    if "BEGIN:VEVENT" in upper:
+        raise SyncFailure("invalid_ical", "The body holds events but no BEGIN:VCALENDAR line.")
+    raise SyncFailure("not_ical", f"The address returned text that is not an iCal calendar{served}, "
+                                  f"starting with: {_excerpt(head)}.")
+
+
+def _html_title(head: str) -> str:
+    """' (title: ...)' for an HTML page that has a title, else ''."""
+    match = _TITLE.search(head)
+    if not match:
+        return ""
+    title = " ".join(html.unescape(match.group(1)).split())
+    return f" (title: {title[:100]!r})" if title else ""
+
+
+def _xml_root(head: str) -> str:
+    """' (root element <name>)' for an XML document, else ''."""
+    pos = 0
+    while (skipped := _XML_SKIP.match(head, pos)) and skipped.end() > pos:
+        pos = skipped.end()
+    match = _XML_ROOT.search(head, pos)
+    return f" (root element <{match.group(1)}>)" if match else ""
+
+
+def _excerpt(text: str) -> str:
+    """The first line of text, shortened and quoted, for error messages."""
+    first = text.strip().split("\n", 1)[0].strip()
+    return repr(first[:80] + ("..." if len(first) > 80 else ""))
+
+
+def scan_calendar(body: bytes, drop_ending_before: str) -> ScannedCalendar:
+    """Check BEGIN/END balance and collect events, skipping non-recurring ones that end before a YYYYMMDD date."""
+    if not body.startswith(b"\nBEGIN:VCALENDAR"):
+        body = _NAME_ANY_CASE.sub(lambda m: m.group(0).upper(), body)  # rare: lower-case names
+    scanned = ScannedCalendar(body=body, prodid="", events_total=0)
+    cutoff = drop_ending_before.encode()
+    stack: list[bytes] = []
+    closed = False  # a VCALENDAR was completed: later lines are trailing garbage unless a new one begins
+    starts: list[int] = []  # where each open component begins
+    for match in _BOUNDARY.finditer(body):
+        kind, comp = match.group(1, 2)
+        comp = comp.strip().upper()
+        if closed:
+            if kind == b"END" or comp != b"VCALENDAR":
+                continue
+            closed = False
+        if kind == b"BEGIN":
+            if (comp == b"VCALENDAR") != (not stack) or (comp in _TOP_LEVEL and len(stack) != 1):
+                raise _structure_error(f"BEGIN:{comp.decode(errors='replace')} where it cannot be", body, match)
+            stack.append(comp)
+            starts.append(match.start() + 1)
+            continue
+        if not stack or stack[-1] != comp:
+            opened = stack[-1].decode(errors="replace") if stack else "nothing"
+            raise _structure_error(f"END:{comp.decode(errors='replace')} closes {opened}", body, match)
+        stack.pop()
+        opened_at = starts.pop()
+        if comp == b"VEVENT":
+            _end_event(scanned, opened_at, match.end(), cutoff)
+        elif comp == b"VTIMEZONE":
+            tzid = _property(body, b"TZID", opened_at, match.end())
+            if tzid:
+                scanned.timezones[tzid] = (opened_at, match.end())
+        closed = not stack
+    if stack or not closed:
+        raise SyncFailure("invalid_ical", "The calendar ends without END:VCALENDAR: it may have been cut short.")
+    scanned.prodid = _property(body, b"PRODID", 0, len(body))
+    return scanned
+
+
+def _property(body: bytes, name: bytes, start: int, end: int) -> str:
+    """The value of the first line of that property in body[start:end], or ''."""
+    match = _LINE.search(body, body.find(b"\n" + name, start, end), end)
+    return decode_value(match.group(2)).partition(":")[2].strip() if match and match.group(1) == name else ""
+
+
+def _structure_error(what: str, body: bytes, match: re.Match[bytes]) -> SyncFailure:
+    """An invalid_ical failure naming the line where the structure broke."""
+    line = body.count(b"\n", 0, match.start()) + 1  # body starts with an added newline
+    return SyncFailure("invalid_ical", f"The calendar is garbled: {what} (line {line}).")
+
+
+def _end_event(scanned: ScannedCalendar, start: int, end: int, cutoff: bytes) -> None:
+    """Count a finished VEVENT and keep it unless it is a plain event that ended before the cutoff."""
+    scanned.events_total += 1
+    body, find = scanned.body, scanned.body.find
+    at = find(b"\nSUMMARY", start, end)
+    # Raw title lines, decoded later only once per distinct title (for the free/busy check).
+    scanned.raw_titles.add(body[at:find(b"\n", at + 1, end)] if at >= 0 else b"")
+    if (find(b"\nRRULE", start, end) < 0 and find(b"\nRDATE", start, end) < 0
+            and find(b"\nRECURRENCE-ID", start, end) < 0 and find(b"\nDURATION", start, end) < 0):
+        # The date is the first 8 characters of the value, whatever its form (date, local, UTC, TZID): a cheap
+        # comparison with a cutoff two days back is safe under any time zone shift. Anything odd (folded value,
+        # other format) is not dropped here but read in full.
+        at = find(b"\nDTEND", start, end)
+        at = at if at >= 0 else find(b"\nDTSTART", start, end)
+        line = body[at:find(b"\n", at + 1, end)] if at >= 0 else b""
+        end8 = line[line.rfind(b":") + 1:][:8]
+        if len(end8) == 8 and end8.isdigit() and end8 < cutoff:
+            return
+    scanned.events.append(_read_event(body, start, end))
+
+
+def _read_event(body: bytes, start: int, end: int) -> RawEvent:
+    """Read the properties of one VEVENT block (not those of its VALARMs)."""
+    ev: dict[bytes, bytes] = {}
+    depth = 0
+    for match in _LINE.finditer(body, start - 1, end):  # start - 1: the newline before BEGIN
+        name, rest = match.group(1, 2)
+        if name == b"BEGIN":
+            depth += 1
+        elif name == b"END":
+            depth -= 1
+        elif depth == 1:
+            ev.setdefault(name, rest)  # the first occurrence wins, as in most clients
+    summary = ev.get(b"SUMMARY")
+    return RawEvent(
+        uid=decode_value(ev[b"UID"]).partition(":")[2].strip() if b"UID" in ev else "",
+        summary=title_of(summary) if summary is not None else None,
+        status=decode_value(ev.get(b"STATUS", b":")).partition(":")[2].strip().upper(),
+        dtstart=_text(ev.get(b"DTSTART")), dtend=_text(ev.get(b"DTEND")), duration=_text(ev.get(b"DURATION")),
+        recurring=b"RRULE" in ev or b"RDATE" in ev or b"RECURRENCE-ID" in ev,
+        rrule=_text(ev.get(b"RRULE")), rdate=_text(ev.get(b"RDATE")), span=(start, end),
+    )
+
+
+def title_of(raw: bytes) -> str:
+    """The text of a SUMMARY property (raw bytes after the name, or the whole line): unescaped and trimmed."""
+    return unescape_text(decode_value(raw).partition(":")[2]).strip()
+
+
+def _text(raw: bytes | None) -> str | None:
+    """Decoded property text, or None."""
+    return None if raw is None else decode_value(raw)
+
+
+_TEXT_ESCAPES = re.compile(r"\\(.)")
+
+
+def unescape_text(value: str) -> str:
+    """Undo iCal TEXT escaping (backslash before , ; \\ and n/N for a line break)."""
+    if "\\" not in value:
+        return value
+    return _TEXT_ESCAPES.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)

@@ -1,0 +1,154 @@
+"""Event dates and times turned into nights [check_in, check_out) in the property's time zone.
+
+Rules (DESIGN.md "Sync semantics"):
+- All-day values (VALUE=DATE, or a bare 8-digit value as old Vrbo exports write) stay dates: never through UTC.
+  No end means one night; an end on or before the start is not a stay.
+- Timed values (UTC `Z`, TZID, or floating = property time) become local dates in the property's time zone:
+  check_in = local date of the start, check_out = local date of the end (an end at local midnight is that
+  date, so 15:00 -> 11:00 and 00:00 -> 00:00 stays both end on the checkout day), and at least one night:
+  an afternoon appointment blocks that night. An end before the start is not a stay.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+_VALUE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?:T(\d{2})(\d{2})(\d{2})?(Z)?)?\s*$")
+_PARAM = re.compile(r';([^=;:]+)=("[^"]*"|[^;]*)')
+_OFFSET = re.compile(r"^(?:GMT|UTC|UT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.I)
+_DURATION = re.compile(r"^([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+ONE_DAY = timedelta(days=1)
+
+
+class NotAStay(ValueError):
+    """An event whose dates cannot make a stay; the message says why in plain words."""
+
+
+def split_property(text: str) -> tuple[dict[str, str], str]:
+    """Split ';NAME=VALUE...:value' into upper-cased params and the value.
+
+    Date values never hold a colon, so the last colon separates them: this also reads the invalid but real
+    `DTSTART;TZID=GMT+05:30:20250101T100000` (an unquoted colon in a parameter).
+    """
+    head, _, value = text.rpartition(":")
+    params = {name.strip().upper(): raw.strip('"') for name, raw in _PARAM.findall(head)}
+    return params, value.strip()
+
+
+class ZoneResolver:
+    """Turns TZID parameters into time zones, with fallbacks for the invalid ones real feeds carry."""
+
+    def __init__(self, property_zone: ZoneInfo, feed_zone: Callable[[str], tzinfo | None], notes: list[str]):
+        self.property_zone = property_zone
+        self._feed_zone = feed_zone  # a VTIMEZONE of the feed, for names that are not IANA names
+        self._notes = notes
+        self._cache: dict[str, tzinfo] = {}
+
+    def zone(self, tzid: str) -> tzinfo:
+        """The time zone a TZID means; unknown ones fall back (offset, else property zone) with a note."""
+        if tzid not in self._cache:
+            self._cache[tzid] = self._resolve(tzid.strip().strip('"'))
+        return self._cache[tzid]
+
+    def is_known(self, tzid: str) -> bool:
+        """Whether a TZID resolves without fallback (an IANA name or a VTIMEZONE of the feed)."""
+        return iana_zone(tzid) is not None or self._feed_zone(tzid) is not None
+
+    def _resolve(self, tzid: str) -> tzinfo:
+        """Resolve one TZID (see zone)."""
+        found = iana_zone(tzid) or self._feed_zone(tzid)
+        if found is not None:
+            return found
+        offset = parse_offset(tzid)
+        if offset is not None:
+            self._notes.append(f"TZID {tzid!r} is not a time zone name: read as the fixed offset {offset}.")
+            return offset
+        self._notes.append(f"Unknown TZID {tzid!r}: its times were read in the property's time zone "
+                           f"({self.property_zone.key}).")
+        return self.property_zone
+
+
+def iana_zone(name: str) -> ZoneInfo | None:
+    """The IANA zone of that name, or None (also for names ZoneInfo rejects as paths)."""
+    if not name or len(name) > 64 or name.startswith(("/", ".")):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        return None
+
+
+def parse_offset(tzid: str) -> timezone | None:
+    """A fixed offset from TZIDs like 'GMT+05:30', 'UTC-3' or '+0100', else None."""
+    match = _OFFSET.match(tzid.strip())
+    if not match:
+        return None
+    sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
+    if hours > 14 or minutes > 59:
+        return None
+    delta = timedelta(hours=hours, minutes=minutes)
+    return timezone(-delta if sign == "-" else delta, f"UTC{sign}{hours:02d}:{minutes:02d}")
+
+
+def read_when(text: str, zones: ZoneResolver) -> date | datetime:
+    """A DTSTART/DTEND text as a date (all-day) or a datetime (aware, or naive when floating); ValueError if bad."""
+    params, value = split_property(text)
+    match = _VALUE.match(value)
+    if not match:
+        raise ValueError(f"unreadable date {value[:40]!r}")
+    year, month, day, hour, minute, second, utc = match.groups()
+    if hour is None or params.get("VALUE", "").upper() == "DATE":
+        return date(int(year), int(month), int(day))
+    moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
+    if utc:
+        return moment.replace(tzinfo=timezone.utc)
+    if "TZID" in params:
+        return moment.replace(tzinfo=zones.zone(params["TZID"]))
+    return moment
+
+
+def read_duration(text: str) -> timedelta:
+    """A DURATION text (e.g. ':P3D', ':PT2H30M') as a timedelta; ValueError if bad."""
+    match = _DURATION.match(split_property(text)[1])
+    if not match or not any(match.groups()[1:]):
+        raise ValueError(f"unreadable duration {text[:40]!r}")
+    weeks, days, hours, minutes, seconds = (int(part or 0) for part in match.groups()[1:])
+    delta = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    return -delta if match.group(1) == "-" else delta
+
+
+def end_from_duration(start: date | datetime, duration: timedelta) -> date | datetime:
+    """The end of an event given by DURATION; an all-day event counts started days."""
+    if isinstance(start, datetime):
+        return start + duration
+    return start + timedelta(days=duration.days + (1 if duration.seconds else 0))
+
+
+def to_nights(start: date | datetime, end: date | datetime | None, zone: tzinfo) -> tuple[date, date]:
+    """The nights [check_in, check_out) of an event in the property's zone; NotAStay if its dates make none."""
+    if not isinstance(start, datetime) and (end is None or not isinstance(end, datetime)):
+        end = start + ONE_DAY if end is None else end
+        if end <= start:
+            raise NotAStay("it ends on or before the day it starts")
+        return start, end
+    end = start if end is None else end
+    if isinstance(start, datetime) and isinstance(end, datetime) and _aware(end, zone) < _aware(start, zone):
+        raise NotAStay("it ends before it starts")
+    check_in, check_out = local_date(start, zone), local_date(end, zone)
+    if check_out < check_in:
+        raise NotAStay("it ends before it starts")
+    return check_in, max(check_out, check_in + ONE_DAY)
+
+
+def local_date(when: date | datetime, zone: tzinfo) -> date:
+    """The date of a value in the property's zone (floating times are already property time)."""
+    if isinstance(when, datetime):
+        return when.astimezone(zone).date() if when.tzinfo else when.date()
+    return when
+
+
+def _aware(moment: datetime, zone: tzinfo) -> datetime:
+    """A datetime with a zone (floating times belong to the property's zone), so any two compare."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)

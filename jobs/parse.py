@@ -1,0 +1,269 @@
+"""Parse an iCal feed body into the stays that block the property's dates (pure: no Flask, database or network).
+
+Rules chosen here (the dry run shows their results to people):
+- events_total counts every VEVENT component of the feed, past ones and RECURRENCE-ID overrides included: it
+  is the number anyone can check by counting BEGIN:VEVENT in the file.
+- Stays are kept whole when they overlap [today, today + horizon_days): check_out > today and
+  check_in < today + horizon_days. Stays wholly in the past or beyond the horizon are dropped silently; ignored
+  events are only reported when they fall in that same window (a 2019 dentist appointment is irrelevant).
+- Timed events become nights in the property's zone (see jobs/nights.py).
+- An empty (or whitespace-only) body is an empty calendar for Booking.com, which sends exactly that when nothing
+  is booked; for every other source it is invalid_ical, because an empty 200 there means a broken export, and
+  reading it as "no bookings" would delete real blocks.
+- A blocking event with an unreadable date fails the whole feed (invalid_ical) rather than being dropped: a
+  dropped block would free nights that are sold. A non-blocking event with bad dates is merely ignored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+from jobs.ical_scan import RawEvent, ScannedCalendar, decode_value, normalise_body, reject_non_ical, scan_calendar
+from jobs.nights import NotAStay, ZoneResolver, end_from_duration, read_duration, read_when, to_nights
+from jobs.recurrence import ExpansionError, Occurrence, essential_lines, expand, repair_tzids
+from jobs.stays import FeedWarning, IgnoredEvent, ParsedFeed, Stay, SyncFailure
+
+NOT_RESERVED = 'not titled "Reserved"'
+CANCELLED = "cancelled (STATUS:CANCELLED)"
+FREE_BUSY_ADVICE = (
+    'Every event of this Google calendar is "Busy" or untitled: it is shared as free/busy only, so no event can '
+    'be recognised as "Reserved" and no dates are blocked. In Google Calendar, open Settings > Access permissions '
+    'and make the calendar public with "See all event details", then sync again.'
+)
+
+
+@dataclass(frozen=True)
+class SourceProfile:
+    """How one kind of feed is read: which events block dates, and its known quirks."""
+
+    label: str
+    reserved_only: bool = False  # Google: only events titled "Reserved" (trimmed, case-insensitive) block
+    empty_body_is_empty_calendar: bool = False  # Booking.com sends an empty body when nothing is booked
+
+    def ignore_reason(self, summary: str | None, status: str) -> str | None:
+        """Why an event does not block dates, or None when it does."""
+        if status == "CANCELLED":
+            return CANCELLED
+        if self.reserved_only and (summary or "").strip().casefold() != "reserved":
+            return NOT_RESERVED
+        return None
+
+
+PROFILES: dict[str, SourceProfile] = {
+    "airbnb": SourceProfile("Airbnb"),
+    "vrbo": SourceProfile("Vrbo"),
+    "booking": SourceProfile("Booking.com", empty_body_is_empty_calendar=True),
+    "google": SourceProfile("Google Calendar", reserved_only=True),
+    "9flats": SourceProfile("9flats"),
+    "holidaylettings": SourceProfile("HolidayLettings"),
+    "ical": SourceProfile("iCal"),
+}
+
+
+@dataclass
+class _Result:
+    """Stays and ignored events gathered while reading one feed."""
+
+    zone: ZoneInfo
+    today: date
+    horizon_end: date
+    singles: dict[tuple[str, date], Stay] = field(default_factory=dict)
+    instances: dict[str, Stay] = field(default_factory=dict)
+    ignored: dict[tuple[str, str, str], IgnoredEvent] = field(default_factory=dict)
+
+    def in_window(self, check_in: date, check_out: date) -> bool:
+        """Whether a stay overlaps [today, horizon end)."""
+        return check_out > self.today and check_in < self.horizon_end
+
+    def ignore(self, key: str, summary: str | None, reason: str) -> None:
+        """Record an ignored event once (a repeating one once per series and reason)."""
+        self.ignored.setdefault((key, summary or "", reason), IgnoredEvent(summary or "", reason))
+
+    def keep(self, table: dict, key, stay: Stay) -> None:
+        """Keep one stay per key; of duplicates, the longest (blocking more is the safe side)."""
+        if key not in table or stay.check_out > table[key].check_out:
+            table[key] = stay
+
+
+def parse_feed(body: bytes, source: str, timezone: str, today: date, horizon_days: int = 550,
+               content_type: str | None = None) -> ParsedFeed:
+    """Turn a fetched feed body into blocking stays, ignored events and warnings; SyncFailure if unreadable."""
+    profile = PROFILES.get(source, PROFILES["ical"])
+    normalised = normalise_body(body)
+    if normalised == b"\n":
+        if profile.empty_body_is_empty_calendar:
+            return ParsedFeed(stays=[], events_total=0)
+        raise SyncFailure("invalid_ical", f"The {profile.label} address returned an empty body, not a calendar.")
+    reject_non_ical(normalised, content_type)
+    cutoff = (today - timedelta(days=2)).strftime("%Y%m%d")
+    scanned = scan_calendar(normalised, cutoff)
+    del normalised
+    zone = ZoneInfo(timezone)
+    notes: list[str] = []
+    zones = ZoneResolver(zone, _feed_zones(scanned), notes)
+    result = _Result(zone, today, today + timedelta(days=horizon_days))
+    for raw in scanned.events:
+        if not raw.recurring:
+            _read_single(raw, profile, zones, result)
+    _read_series(scanned, profile, zones, result, cutoff)
+    return ParsedFeed(stays=_final_stays(result), events_total=scanned.events_total,
+                      ignored=list(result.ignored.values()), warnings=_warnings(profile, scanned, result),
+                      prodid=scanned.prodid, notes=notes)
+
+
+def _feed_zones(scanned: ScannedCalendar):
+    """A lookup of the feed's own VTIMEZONE definitions, built into time zones only when first asked for."""
+    cache: dict[str, tzinfo | None] = {}
+
+    def lookup(tzid: str) -> tzinfo | None:
+        if tzid not in cache:
+            cache[tzid] = None
+            if tzid in scanned.timezones:
+                start, end = scanned.timezones[tzid]
+                try:
+                    cache[tzid] = icalendar.Timezone.from_ical(decode_value(scanned.body[start:end])).to_tz()
+                except Exception:  # a broken VTIMEZONE is one more invalid TZID: the resolver falls back
+                    cache[tzid] = None
+        return cache[tzid]
+    return lookup
+
+
+def _read_single(raw: RawEvent, profile: SourceProfile, zones: ZoneResolver, result: _Result) -> None:
+    """Turn one non-repeating event into a stay, or an ignored event, or nothing (outside the window)."""
+    reason = profile.ignore_reason(raw.summary, raw.status)
+    try:
+        nights = _event_nights(raw, zones)
+    except NotAStay as why:
+        nights, why_not = None, str(why)
+    except ValueError as error:
+        if reason is None:
+            raise SyncFailure("invalid_ical", f"Event {_describe(raw)} has an unreadable date: {error}.") from error
+        nights, why_not = None, ""
+    if nights is not None and not result.in_window(*nights):
+        return
+    if reason is not None or nights is None:
+        result.ignore(raw.uid, raw.summary, reason or why_not)
+        return
+    check_in, check_out = nights
+    uid = raw.uid or f"nouid-{check_in:%Y%m%d}-{check_out:%Y%m%d}"
+    result.keep(result.singles, (uid, check_in), Stay(uid, check_in, check_out, raw.summary or ""))
+
+
+def _event_nights(raw: RawEvent, zones: ZoneResolver) -> tuple[date, date]:
+    """The nights of a scanned event; NotAStay or ValueError when its dates make none."""
+    if raw.dtstart is None:
+        raise NotAStay("it has no start date (DTSTART)")
+    start = read_when(raw.dtstart, zones)
+    end: date | datetime | None = None
+    if raw.dtend is not None:
+        end = read_when(raw.dtend, zones)
+    elif raw.duration is not None:
+        end = end_from_duration(start, read_duration(raw.duration))
+    return to_nights(start, end, zones.property_zone)
+
+
+def _describe(raw: RawEvent) -> str:
+    """How to name an event in a message."""
+    return f"{raw.summary!r} (UID {raw.uid!r})" if raw.uid else repr(raw.summary)
+
+
+def _read_series(scanned: ScannedCalendar, profile: SourceProfile, zones: ZoneResolver, result: _Result,
+                 cutoff: str) -> None:
+    """Expand the repeating events over the window, all at once, or series by series if that fails."""
+    series: dict[str, list[RawEvent]] = {}
+    for raw in scanned.events:
+        if raw.recurring:
+            series.setdefault(raw.uid, []).append(raw)
+    series = {uid: members for uid, members in series.items() if not _series_is_over(members, cutoff)}
+    if not series:
+        return
+    try:
+        occurrences = _expand(scanned, zones, [m for members in series.values() for m in members], result)
+    except ExpansionError:
+        occurrences = []
+        for members in series.values():
+            occurrences += _expand_one_series(scanned, members, profile, zones, result)
+    for occurrence in occurrences:
+        _read_occurrence(occurrence, profile, result)
+
+
+def _series_is_over(members: list[RawEvent], cutoff: str) -> bool:
+    """Whether a series ended before the cutoff: an RRULE with an old UNTIL, no RDATE, no late override."""
+    for raw in members:
+        if raw.rdate is not None or (raw.rrule is not None and "UNTIL=" not in raw.rrule.upper()):
+            return False
+        if raw.rrule is not None:
+            until = raw.rrule.upper().split("UNTIL=", 1)[1][:8]
+            if not (until.isdigit() and until < cutoff):
+                return False
+        for when in (raw.dtstart, raw.dtend):
+            day = when[when.rfind(":") + 1:][:8] if when else ""
+            if not (day.isdigit() and day < cutoff):
+                return False
+    return True
+
+
+def _expand(scanned: ScannedCalendar, zones: ZoneResolver, members: list[RawEvent],
+            result: _Result) -> list[Occurrence]:
+    """Hand these events (and the feed's VTIMEZONEs) to recurring-ical-events, a day of margin each side."""
+    blocks = [repair_tzids(essential_lines(decode_value(scanned.body[start:end])), zones) for start, end in
+              (raw.span for raw in members)]
+    timezones = [decode_value(scanned.body[start:end]) for start, end in scanned.timezones.values()]
+    return expand(blocks, timezones, result.today - timedelta(days=1), result.horizon_end + timedelta(days=1))
+
+
+def _expand_one_series(scanned: ScannedCalendar, members: list[RawEvent], profile: SourceProfile,
+                       zones: ZoneResolver, result: _Result) -> list[Occurrence]:
+    """Expand one series; if it is unreadable, fail the feed when it blocks dates, else ignore it."""
+    try:
+        return _expand(scanned, zones, members, result)
+    except ExpansionError as error:
+        first = members[0]
+        if any(profile.ignore_reason(raw.summary, raw.status) is None for raw in members):
+            raise SyncFailure("invalid_ical", f"Repeating event {_describe(first)} cannot be read: {error}.") from error
+        result.ignore(first.uid, first.summary, "its repeat rule cannot be read")
+        return []
+
+
+def _read_occurrence(occurrence: Occurrence, profile: SourceProfile, result: _Result) -> None:
+    """Turn one instance of a repeating event into a stay, an ignored event, or nothing."""
+    try:
+        nights = to_nights(occurrence.start, occurrence.end, result.zone)
+    except NotAStay as why:
+        result.ignore(occurrence.uid.rpartition("#")[0], occurrence.summary, str(why))
+        return
+    if not result.in_window(*nights):
+        return
+    reason = profile.ignore_reason(occurrence.summary, occurrence.status)
+    if reason is not None:
+        result.ignore(occurrence.uid.rpartition("#")[0], occurrence.summary, reason)
+        return
+    result.keep(result.instances, occurrence.uid, Stay(occurrence.uid, *nights, occurrence.summary or ""))
+
+
+def _final_stays(result: _Result) -> list[Stay]:
+    """One stay per (uid, check_in); a UID repeated with other dates gets `#yyyymmdd` so every uid is unique."""
+    per_uid: dict[str, int] = {}
+    for uid, _ in result.singles:
+        per_uid[uid] = per_uid.get(uid, 0) + 1
+    final: dict[str, Stay] = dict(result.instances)
+    for (uid, check_in), stay in result.singles.items():
+        if per_uid[uid] > 1:
+            stay = Stay(f"{uid}#{check_in:%Y%m%d}", stay.check_in, stay.check_out, stay.summary)
+        result.keep(final, stay.uid, stay)
+    return sorted(final.values(), key=lambda stay: (stay.check_in, stay.uid))
+
+
+def _warnings(profile: SourceProfile, scanned: ScannedCalendar, result: _Result) -> list[FeedWarning]:
+    """The CONTRACT warnings a person should see about this feed."""
+    warnings: list[FeedWarning] = []
+    if profile.reserved_only and scanned.events_total and scanned.titles() <= {"", "busy"}:
+        warnings.append(FeedWarning("free_busy_only", FREE_BUSY_ADVICE))
+    not_reserved = sum(1 for event in result.ignored.values() if event.reason == NOT_RESERVED)
+    if profile.reserved_only and not_reserved:
+        noun = "event" if not_reserved == 1 else "events"
+        warnings.append(FeedWarning("ignored_events", f'{not_reserved} {noun} ignored: {NOT_RESERVED}'))
+    return warnings

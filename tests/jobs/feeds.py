@@ -1,0 +1,139 @@
+"""Builders of real-looking iCal feeds (shapes from FORMATS.md), for tests and benchmarks."""
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+
+AIRBNB_PRODID = "-//Airbnb Inc//Hosting Calendar 1.0//EN"
+AIRBNB_LEGACY_PRODID_LINE = "PRODID;X-RICAL-TZSOURCE=TZINFO:-//Airbnb Inc//Hosting Calendar 0.8.8//EN"
+VRBO_PRODID = "-//HomeAway.com, Inc.//EN"
+GOOGLE_PRODID = "-//Google Inc//Google Calendar 70.9054//EN"
+
+MADRID_VTIMEZONE = [
+    "BEGIN:VTIMEZONE", "TZID:Europe/Madrid", "X-LIC-LOCATION:Europe/Madrid",
+    "BEGIN:DAYLIGHT", "TZOFFSETFROM:+0100", "TZOFFSETTO:+0200", "TZNAME:CEST", "DTSTART:19700329T020000",
+    "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU", "END:DAYLIGHT",
+    "BEGIN:STANDARD", "TZOFFSETFROM:+0200", "TZOFFSETTO:+0100", "TZNAME:CET", "DTSTART:19701025T030000",
+    "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU", "END:STANDARD",
+    "END:VTIMEZONE",
+]
+
+
+def fold(line: str) -> bytes:
+    """Fold one content line at 75 octets, as RFC 5545 generators do: even inside a multi-byte character."""
+    raw = line.encode("utf-8")
+    parts = [raw[:75]]
+    raw = raw[75:]
+    while raw:
+        parts.append(b" " + raw[:74])
+        raw = raw[74:]
+    return b"\r\n".join(parts)
+
+
+def calendar(lines: list[str], *, newline: str = "\r\n", folded: bool = True, end: bool = True) -> bytes:
+    """Wrap content lines (headers and events) in a VCALENDAR and serialise them."""
+    body = ["BEGIN:VCALENDAR", *lines] + (["END:VCALENDAR"] if end else [])
+    encoded = [fold(line) if folded else line.encode("utf-8") for line in body]
+    return newline.encode().join(encoded).replace(b"\r\n", newline.encode()) + newline.encode()
+
+
+def d(day: date) -> str:
+    """A DATE value."""
+    return day.strftime("%Y%m%d")
+
+
+def dt(moment: datetime, utc: bool = False) -> str:
+    """A DATE-TIME value (UTC form with utc=True)."""
+    return moment.strftime("%Y%m%dT%H%M%S") + ("Z" if utc else "")
+
+
+def event(uid: str, start: str, end: str | None, summary: str | None, *extra: str) -> list[str]:
+    """One VEVENT's lines; start/end are whole property texts after the name (e.g. ';VALUE=DATE:20250101')."""
+    lines = ["BEGIN:VEVENT", f"DTSTART{start}"]
+    if end is not None:
+        lines.append(f"DTEND{end}")
+    if summary is not None:
+        lines.append(f"SUMMARY:{summary}")
+    return lines + [f"UID:{uid}", *extra, "END:VEVENT"]
+
+
+def all_day(day: date) -> str:
+    """';VALUE=DATE:yyyymmdd' for an all-day DTSTART/DTEND."""
+    return f";VALUE=DATE:{d(day)}"
+
+
+def airbnb_feed(stays: list[tuple[date, date, str]]) -> bytes:
+    """Current Airbnb export: Reserved bookings with DESCRIPTION, and 'Airbnb (Not available)' blocks."""
+    lines = [f"PRODID:{AIRBNB_PRODID}", "CALSCALE:GREGORIAN", "VERSION:2.0"]
+    for n, (start, end, summary) in enumerate(stays):
+        uid = f"{n:012x}-{'ab' * 16}@airbnb.com"
+        extra = ["DTSTAMP:20250301T101010Z"]
+        if summary == "Reserved":
+            extra.append("DESCRIPTION:Reservation URL: https://www.airbnb.com/hosting/reservations/details/"
+                         "HMABCD1234\\nPhone Number (Last 4 Digits): 1234")
+        lines += event(uid, all_day(start), all_day(end), summary, *extra)
+    return calendar(lines)
+
+
+def airbnb_legacy_feed(stays: list[tuple[date, date, str]]) -> bytes:
+    """Legacy Airbnb export: a parameter on PRODID, no DTSTAMP, 'Guest Name (HM..)' summaries."""
+    lines = [AIRBNB_LEGACY_PRODID_LINE, "CALSCALE:GREGORIAN", "VERSION:2.0"]
+    for n, (start, end, summary) in enumerate(stays):
+        lines += event(f"{n:012x}-{'cd' * 16}@airbnb.com", all_day(start), all_day(end), summary)
+    return calendar(lines)
+
+
+def vrbo_feed(stays: list[tuple[date, date, str]], old_dates: bool = False) -> bytes:
+    """Vrbo/HomeAway export; old_dates writes DTSTART:yyyymmdd without VALUE=DATE, as old exports did."""
+    lines = [f"PRODID:{VRBO_PRODID}", "VERSION:2.0", "CALSCALE:GREGORIAN"]
+    for n, (start, end, summary) in enumerate(stays):
+        form = (lambda day: f":{d(day)}") if old_dates else all_day
+        lines += event(f"6f1c2a7e-0000-4000-8000-{n:012d}", form(start), form(end), summary,
+                       "DTSTAMP:20250301T101010Z")
+    return calendar(lines)
+
+
+def booking_feed(stays: list[tuple[date, date]], backslashes: int = 1, newline: str = "\n") -> bytes:
+    """Booking.com export: 'CLOSED - Not available', escaped comma in PRODID, bare LF line ends."""
+    prodid = "-//admin.booking.com" + "\\" * backslashes + ", b.v.//NONSGML v1.0//EN"
+    lines = ["VERSION:2.0", f"PRODID:{prodid}", "METHOD:PUBLISH"]
+    for n, (start, end) in enumerate(stays):
+        lines += event(f"{n:032x}@booking.com", all_day(start), all_day(end), "CLOSED - Not available")
+    return calendar(lines, newline=newline)
+
+
+def google_header() -> list[str]:
+    """The lines Google puts before its events."""
+    return [f"PRODID:{GOOGLE_PRODID}", "VERSION:2.0", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
+            "X-WR-CALNAME:Apartamento Sol", "X-WR-TIMEZONE:Europe/Madrid", *MADRID_VTIMEZONE]
+
+
+def google_event(uid: str, start: str, end: str | None, summary: str | None, *extra: str) -> list[str]:
+    """A Google event with the bookkeeping properties Google writes."""
+    return event(uid, start, end, summary, "DTSTAMP:20250301T101010Z", "CREATED:20190101T090000Z",
+                 "LAST-MODIFIED:20190102T090000Z", "SEQUENCE:0", "STATUS:CONFIRMED", "TRANSP:OPAQUE", *extra)
+
+
+def google_history_feed(today: date, events: int = 2000, seed: int = 7) -> bytes:
+    """A Google calendar holding years of history (mostly past events, a few repeating) and a few future ones."""
+    rng = random.Random(seed)
+    lines = google_header()
+    first = today - timedelta(days=365 * 6)
+    for n in range(events):
+        uid = f"{rng.getrandbits(80):020x}@google.com"
+        future = n % 200 == 0
+        start = today + timedelta(days=rng.randint(0, 300)) if future else first + timedelta(days=n)
+        summary = rng.choice(["Reserved", "Reserved", "Limpieza", "Dentist", "Reserved "])
+        desc = "DESCRIPTION:" + "Notas de la reserva, llegada tarde, llaves en el buzón. " * 3
+        extra = [desc, "LOCATION:Calle Mayor 1\\, Madrid"]
+        if n % 400 == 1:
+            extra.append("RRULE:FREQ=WEEKLY;BYDAY=MO" + (";UNTIL=20200101T000000Z" if n % 800 == 1 else ""))
+        if n % 3:
+            lines += google_event(uid, all_day(start), all_day(start + timedelta(days=rng.randint(1, 9))),
+                                  summary, *extra)
+        else:
+            begin = datetime(start.year, start.month, start.day, 16, 0)
+            lines += google_event(uid, f";TZID=Europe/Madrid:{dt(begin)}",
+                                  f";TZID=Europe/Madrid:{dt(begin + timedelta(days=rng.randint(1, 6), hours=-5))}",
+                                  summary, *extra)
+    return calendar(lines)
