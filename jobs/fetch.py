@@ -116,7 +116,7 @@ class FetchSession:
     """Connection pools keyed by (scheme, checked IP, port, TLS host name), shared by many threads."""
 
     def __init__(self, *, resolver: Resolver = socket.getaddrinfo, ca_certs: str | None = None,
-                 num_pools: int = 256, connections_per_pool: int = 8):
+                 num_pools: int = 256, connections_per_pool: int = 32):
         self.resolver = resolver
         # One TLS context for all connections: loading the CA bundle per connection costs milliseconds.
         context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
@@ -201,6 +201,9 @@ def fetch_feed(url: str, settings: FetchSettings, *, etag: str | None = None,
                 continue
             try:
                 return _result(url, response, settings, deadline, etag, last_modified)
+            except BaseException:
+                _abandon(response)  # never hand a half-read connection back to the pool
+                raise
             finally:
                 response.release_conn()
     finally:
@@ -325,12 +328,11 @@ def _read_body(response: urllib3.BaseHTTPResponse, settings: FetchSettings, dead
     """Stream the body under the size cap (decoded size) and the deadline; a cut-off body is `connect`."""
     declared = response.headers.get("Content-Length", "")
     if declared.strip().isdigit() and int(declared) > settings.max_bytes:
-        _abandon(response)
         raise _too_large(settings)
-    decoder = _BodyDecoder(response.headers.get("Content-Encoding", ""))
     body = bytearray()
     wire = 0
     try:
+        decoder = _BodyDecoder(response.headers.get("Content-Encoding", ""))
         while True:
             chunk = response.read1(_CHUNK, decode_content=False)
             if not chunk:
@@ -340,11 +342,7 @@ def _read_body(response: urllib3.BaseHTTPResponse, settings: FetchSettings, dead
             if wire > settings.max_bytes or len(body) > settings.max_bytes:
                 raise _too_large(settings)
         body += decoder.finish()
-    except SyncFailure:
-        _abandon(response)
-        raise
     except (u3.HTTPError, OSError, http.client.HTTPException) as exc:
-        _abandon(response)
         raise _classify_error(exc, deadline, host) from exc
     return bytes(body)
 

@@ -397,6 +397,8 @@ class KeepAliveHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.client_ports.append(self.client_address[1])
         self.send_response(200)
+        if self.path == "/br":
+            self.send_header("Content-Encoding", "br")
         self.send_header("Content-Length", str(len(ICS)))
         self.end_headers()
         self.wfile.write(ICS)
@@ -529,3 +531,11 @@ def test_tls_verifies_the_host_name_while_connecting_to_the_pinned_ip(certs, tru
 
 def test_unknown_certificate_authority_is_a_tls_failure(trusted_https, settings, session):
     assert fail(f"https://calendar.test:{trusted_https.server_port}/", settings, session).kind == "tls"
+
+
+def test_unrequested_content_encoding_fails_and_the_connection_is_not_reused(keepalive_server, settings,
+                                                                            session):
+    base = f"http://calendar.test:{keepalive_server.server_port}"
+    assert fail(f"{base}/br", settings, session).kind == "http_error"
+    assert fetch_feed(f"{base}/cal.ics", settings, session=session).body == ICS
+    assert len(set(KeepAliveHandler.client_ports)) == 2
