@@ -539,3 +539,16 @@ def test_unrequested_content_encoding_fails_and_the_connection_is_not_reused(kee
     assert fail(f"{base}/br", settings, session).kind == "http_error"
     assert fetch_feed(f"{base}/cal.ics", settings, session=session).body == ICS
     assert len(set(KeepAliveHandler.client_ports)) == 2
+
+
+@pytest.mark.parametrize("url", ["http://[::1]:8080/", "http://[::ffff:127.0.0.1]:8080/", "http://2130706433:8080/",
+                                 "http://0x7f.1:8080/", "http://017700000001:8080/", "http://[::ffff:a9fe:a9fe]/",
+                                 "http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/"])
+def test_internal_address_literals_are_blocked_without_allowance(url):
+    with FetchSession() as real_dns:  # literals never reach a DNS server
+        assert fail(url, FetchSettings(), real_dns).kind == "blocked_address"
+
+
+def test_fetch_without_a_session_uses_the_shared_default(httpserver, settings):
+    httpserver.expect_request("/cal.ics").respond_with_data(ICS)
+    assert fetch_feed(f"http://127.0.0.1:{httpserver.port}/cal.ics", settings).body == ICS

@@ -291,19 +291,18 @@ def test_alarm_summary_does_not_replace_the_event_summary():
 # --- repeating events -------------------------------------------------------------------------------------------
 
 def _weekly_series() -> bytes:
-    """A weekly timed 'Reserved' series with an EXDATE, a moved instance and a cancelled instance."""
-    first = day(2)  # a Tuesday
-    at = lambda d, h="160000": f";TZID=Europe/Madrid:{d:%Y%m%d}T{h}"  # noqa: E731
+    """A weekly timed 'Reserved' series with an EXDATE, a moved (longer) instance and a cancelled instance."""
+    first = day(2)
+
+    def at(offset: int, time: str = "160000") -> str:
+        return f";TZID=Europe/Madrid:{first + timedelta(days=offset):%Y%m%d}T{time}"
+
+    cancelled = google_event("w@google.com", at(21), at(23, "110000"), "Reserved", f"RECURRENCE-ID{at(21)}")
     return google(
-        google_event("w@google.com", at(first), at(first + timedelta(days=2), "110000"), "Reserved",
-                     "RRULE:FREQ=WEEKLY;COUNT=6", f"EXDATE{at(first + timedelta(days=14))}"),
-        google_event("w@google.com", at(first + timedelta(days=7)), at(first + timedelta(days=10), "110000"),
-                     "Reserved", f"RECURRENCE-ID{at(first + timedelta(days=7))}".replace("160000", "160000")),
-        google_event("w@google.com", at(first + timedelta(days=21)), at(first + timedelta(days=23), "110000"),
-                     "Reserved", f"RECURRENCE-ID{at(first + timedelta(days=21))}").__iter__().__class__ and
-        [line.replace("STATUS:CONFIRMED", "STATUS:CANCELLED") for line in
-         google_event("w@google.com", at(first + timedelta(days=21)), at(first + timedelta(days=23), "110000"),
-                      "Reserved", f"RECURRENCE-ID{at(first + timedelta(days=21))}")],
+        google_event("w@google.com", at(0), at(2, "110000"), "Reserved", "RRULE:FREQ=WEEKLY;COUNT=6",
+                     f"EXDATE{at(14)}"),
+        google_event("w@google.com", at(7), at(10, "110000"), "Reserved", f"RECURRENCE-ID{at(7)}"),
+        [line.replace("STATUS:CONFIRMED", "STATUS:CANCELLED") for line in cancelled],
     )
 
 
@@ -455,3 +454,92 @@ def test_unfolded_crlf_and_unfolded_lf_feeds_agree():
     crlf = vrbo_feed(stays)
     lf = crlf.replace(b"\r\n", b"\n")
     assert parse(crlf, "vrbo").stays == parse(lf, "vrbo").stays
+
+
+# --- the fast path agrees with a full parse ---------------------------------------------------------------------
+
+def _naive_nights(body: bytes, timezone: str) -> list[tuple[date, date]]:
+    """Reserved nights in the window by a full icalendar parse and expansion (the slow reference)."""
+    import icalendar
+    import recurring_ical_events
+    from zoneinfo import ZoneInfo
+
+    from jobs.nights import to_nights
+
+    zone, end = ZoneInfo(timezone), TODAY + timedelta(days=550)
+    found = set()
+    for instance in recurring_ical_events.of(icalendar.Calendar.from_ical(body)).between(TODAY - timedelta(days=1),
+                                                                                         end + timedelta(days=1)):
+        if str(instance.get("SUMMARY", "")).strip().casefold() != "reserved" or instance.get("STATUS") == "CANCELLED":
+            continue
+        check_in, check_out = to_nights(instance["DTSTART"].dt, instance["DTEND"].dt, zone)
+        if check_out > TODAY and check_in < end:
+            found.add((check_in, check_out))
+    return sorted(found)
+
+
+@pytest.mark.parametrize("timezone", ["Europe/Madrid", "America/New_York"])
+def test_google_history_feed_gives_the_same_nights_as_a_full_parse(timezone):
+    from tests.jobs.feeds import google_history_feed
+
+    body = google_history_feed(TODAY, events=600)
+    parsed = parse(body, "google", timezone=timezone)
+    assert parsed.events_total == 600
+    assert sorted(set(nights(parsed))) == _naive_nights(body, timezone)
+    assert len(parsed.stays) > 10
+
+
+# --- fuzzing ----------------------------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_SEEDS = [
+    airbnb_feed([(day(3), day(7), "Reserved"), (day(10), day(40), "Airbnb (Not available)")]),
+    airbnb_legacy_feed([(day(1), day(4), "Jane Doe (HMABCD1234)")]),
+    vrbo_feed([(day(2), day(9), "Réservée - Amélie"), (day(9), day(12), "Indisponible")], old_dates=True),
+    booking_feed([(day(1), day(3)), (day(8), day(15))], backslashes=3),
+    _weekly_series(),
+    calendar(["PRODID:x", *event("gmt1", f";TZID=GMT+05:30:{day(3):%Y%m%d}T020000",
+                                 f";TZID=GMT+05:30:{day(6):%Y%m%d}T100000", "Booked", "RRULE:FREQ=DAILY;COUNT=3")]),
+]
+_SOURCES = ["airbnb", "vrbo", "booking", "google", "ical"]
+
+
+@st.composite
+def mutated_feeds(draw) -> bytes:
+    """A real-looking feed with lines dropped, duplicated, swapped or cut, and bytes flipped."""
+    lines = draw(st.sampled_from(_SEEDS)).split(b"\n")
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["drop", "duplicate", "swap", "truncate_line", "truncate_body", "flip"]))
+        at = draw(st.integers(0, len(lines) - 1))
+        if op == "drop" and len(lines) > 1:
+            del lines[at]
+        elif op == "duplicate":
+            lines.insert(at, lines[at])
+        elif op == "swap":
+            other = draw(st.integers(0, len(lines) - 1))
+            lines[at], lines[other] = lines[other], lines[at]
+        elif op == "truncate_line":
+            lines[at] = lines[at][: draw(st.integers(0, max(0, len(lines[at]))))]
+        elif op == "truncate_body":
+            lines = lines[: at + 1]
+        elif op == "flip" and lines[at]:
+            pos = draw(st.integers(0, len(lines[at]) - 1))
+            line = bytearray(lines[at])
+            line[pos] = draw(st.integers(0, 255))
+            lines[at] = bytes(line)
+    return b"\n".join(lines)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=mutated_feeds(), source=st.sampled_from(_SOURCES))
+def test_mutated_feeds_parse_or_fail_with_an_ical_failure_kind(body, source):
+    try:
+        parsed = parse(body, source)
+    except SyncFailure as failure:
+        assert failure.kind in {"not_ical", "invalid_ical"}
+        assert failure.message
+        return
+    for stay in parsed.stays:
+        assert stay.check_in < stay.check_out
+    assert len({stay.uid for stay in parsed.stays}) == len(parsed.stays)

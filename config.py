@@ -1,0 +1,85 @@
+"""Settings read once from the environment, with embedded defaults that work on a laptop."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _int(env: dict, name: str, default: int, minimum: int = 0) -> int:
+    """Read an integer variable strictly: a typo should fail loudly at start, not silently."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: dict, name: str, default: bool) -> bool:
+    """Read a yes/no variable strictly (1/0, true/false, yes/no, on/off)."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def _str(env: dict, name: str, default: str | None) -> str | None:
+    """Read a string variable; empty means unset."""
+    raw = env.get(name)
+    return raw.strip() if raw and raw.strip() else default
+
+
+class Config:
+    """Production-capable settings; every CONTRACT variable with its default."""
+
+    TESTING = False
+
+    def __init__(self, env: dict | None = None, instance_path: str | os.PathLike | None = None):
+        env = dict(os.environ if env is None else env)
+        self.INSTANCE_PATH = str(Path(instance_path or _str(env, "INSTANCE_PATH", None)
+                                      or BASE_DIR / "instance").resolve())
+        self.SQLALCHEMY_DATABASE_URI = _str(
+            env, "DATABASE_URL", f"sqlite:///{self.INSTANCE_PATH}/console.db")
+        # Heroku-style URLs still say postgres://, which SQLAlchemy 2 refuses.
+        if self.SQLALCHEMY_DATABASE_URI.startswith("postgres://"):
+            self.SQLALCHEMY_DATABASE_URI = "postgresql://" + self.SQLALCHEMY_DATABASE_URI[11:]
+        self.REDIS_URL = _str(env, "REDIS_URL", None)
+        self.SECRET_KEY = _str(env, "SECRET_KEY", None)  # None: generated once under instance/
+        self.SYNC_INTERVAL_MINUTES = _int(env, "SYNC_INTERVAL_MINUTES", 15, minimum=1)
+        self.FETCH_TIMEOUT_SECONDS = _int(env, "FETCH_TIMEOUT_SECONDS", 15, minimum=1)
+        self.FETCH_MAX_BYTES = _int(env, "FETCH_MAX_BYTES", 10_485_760, minimum=1024)
+        self.FETCH_CONCURRENCY = _int(env, "FETCH_CONCURRENCY", 32, minimum=1)
+        self.FETCH_PER_HOST_LIMIT = _int(env, "FETCH_PER_HOST_LIMIT", 8, minimum=1)
+        self.FETCH_ALLOW_HOSTS = _str(env, "FETCH_ALLOW_HOSTS", "") or ""
+        self.PUBLIC_BASE_URL = (_str(env, "PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+                                or "").rstrip("/")
+        self.KIGO_API_URL = _str(env, "KIGO_API_URL", "https://app.kigo.net/api/ra/v1")
+        self.KIGO_API_USERNAME = _str(env, "KIGO_API_USERNAME", None)
+        self.KIGO_API_PASSWORD = _str(env, "KIGO_API_PASSWORD", None)
+        self.DEMO_FEEDS = _bool(env, "DEMO_FEEDS", False)
+        self.SYNC_RUN_RETENTION_DAYS = _int(env, "SYNC_RUN_RETENTION_DAYS", 90, minimum=1)
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.FLASK_ADMIN_SWATCH = "cerulean"
+        self.JSON_SORT_KEYS = False
+
+
+class TestConfig(Config):
+    """Settings for the test suite: a throwaway instance folder, CSRF on as in production."""
+
+    TESTING = True
+
+    def __init__(self, env: dict | None = None, instance_path=None):
+        super().__init__(env, instance_path)
+        self.WTF_CSRF_ENABLED = True
+        self.FETCH_ALLOW_HOSTS = self.FETCH_ALLOW_HOSTS or "127.0.0.1,localhost"

@@ -1,0 +1,91 @@
+"""The Calendar Sync Console Flask application."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import BASE_DIR, Config
+from console.extensions import csrf, db, login_manager, migrate
+
+
+def create_app(config: Config | type[Config] | None = None) -> Flask:
+    """Build a configured app; nothing connects or starts until a request or command needs it."""
+    cfg = config() if isinstance(config, type) else (config or Config())
+    app = Flask(__name__, instance_path=cfg.INSTANCE_PATH,
+                template_folder=str(BASE_DIR / "templates"), static_folder="static")
+    app.config.from_object(cfg)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app.instance_path, cfg.TESTING)
+    register_extensions(app)
+    register_blueprints(app)
+    register_admin(app)
+    register_cli(app)
+    return app
+
+
+def _instance_secret(instance_path: str, testing: bool) -> str:
+    """The secret key kept under instance/, generated on first use (so sessions survive restarts)."""
+    if testing:
+        return secrets.token_hex(32)
+    path = Path(instance_path, "secret_key")
+    if not path.exists():
+        os.makedirs(instance_path, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_conn, _record):
+    """WAL and a busy timeout: web, workers and scheduler write to one SQLite file at once."""
+    if type(dbapi_conn).__module__.startswith("sqlite3"):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extension singletons to this app."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        os.makedirs(app.instance_path, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    from console import auth  # noqa: F401 - registers the user loader
+    from console.metrics import init_metrics
+    init_metrics(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the API, the login pages, health/metrics and the export feed."""
+    from console.api import api_bp
+    from console.auth import auth_bp
+    from console.ops import ops_bp
+    csrf.exempt(api_bp)  # token-authenticated machine clients; no cookies, no CSRF
+    app.register_blueprint(api_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(ops_bp)
+    if app.config.get("DEMO_FEEDS"):
+        from console.demo_feeds import demo_feeds_bp
+        app.register_blueprint(demo_feeds_bp)
+
+
+def register_admin(app: Flask) -> None:
+    """Build a fresh Flask-Admin for this app (views are per app: flask-admin #910)."""
+    from console.admin import build_admin
+    build_admin(app)
+
+
+def register_cli(app: Flask) -> None:
+    """Add the `flask` commands of CONTRACT."""
+    from console.cli import register_commands
+    register_commands(app)

@@ -1,0 +1,95 @@
+"""Console pages: the property list (filters, search) and one property's full picture."""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from console.admin import ConsoleView
+from console.api.serialize import properties_json, property_json, run_json
+from console.extensions import db
+from console.models import SOURCES, CalendarLink, ExportFetch, Overbooking, Property, \
+    Reservation, SyncRun
+from console.property_filters import HEALTHS, RISKS, property_query
+from console.timeutil import utcnow
+from jobs.queue import QueueUnavailable, enqueue_link_sync
+
+PAGE_SIZE = 50
+
+
+def _choice(name: str, choices) -> str | None:
+    value = request.args.get(name) or None
+    return value if value in choices else None
+
+
+class PropertiesView(ConsoleView):
+    """The fleet of properties and each property's page."""
+
+    @expose("/")
+    def index(self):
+        """Properties with health, links and last errors; filter by health, risk, source, name."""
+        filters = {"health": _choice("health", HEALTHS), "risk": _choice("risk", RISKS),
+                   "source": _choice("source", SOURCES),
+                   "search": (request.args.get("q") or "").strip()[:200] or None}
+        page = max(1, request.args.get("page", 1, type=int) or 1)
+        query = property_query(now=utcnow(), interval_minutes=current_app.config[
+            "SYNC_INTERVAL_MINUTES"], **filters)
+        total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+        props = db.session.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+                                   ).scalars().all()
+        return self.render("properties/list.html", items=properties_json(props), total=total,
+                           page=page, pages=max(1, -(-total // PAGE_SIZE)), filters=filters,
+                           healths=HEALTHS, risks=RISKS, sources=SOURCES,
+                           args={k: v for k, v in request.args.items() if k != "page"})
+
+    @expose("/<int:property_id>")
+    def detail(self, property_id: int):
+        """One property: links with status and advice, history, stays and blocks, risk, score."""
+        prop = db.session.get(Property, property_id) or abort(404)
+        link_ids = [link.id for link in prop.links]
+        runs = db.session.execute(select(SyncRun).where(SyncRun.link_id.in_(link_ids))
+                                  .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+                                  .limit(30)).scalars().all() if link_ids else []
+        today = utcnow().date()
+        stays = db.session.execute(select(Reservation).filter_by(property_id=prop.id)
+                                   .where(Reservation.check_out > today)
+                                   .order_by(Reservation.check_in)).scalars().all()
+        overbookings = db.session.execute(select(Overbooking).filter_by(property_id=prop.id)
+                                          .order_by(Overbooking.detected_at.desc())).scalars().all()
+        reads = db.session.execute(
+            select(ExportFetch.platform, func.max(ExportFetch.fetched_at))
+            .filter_by(property_id=prop.id).group_by(ExportFetch.platform)).all()
+        return self.render("properties/detail.html", prop=property_json(prop),
+                           runs=[run_json(r) for r in runs], stays=stays,
+                           overbookings=overbookings, export_reads=reads, now=utcnow(),
+                           can_act=current_user.can("staff"))
+
+    @expose("/<int:property_id>/links/<int:link_id>/<action>", methods=["POST"])
+    def link_action(self, property_id: int, link_id: int, action: str):
+        """Staff actions on a link: activate, sync now, pause, accept a held change."""
+        if not current_user.can("staff"):
+            abort(403)
+        link = db.session.get(CalendarLink, link_id)
+        if link is None or link.property_id != property_id:
+            abort(404)
+        if action not in ("activate", "sync", "pause", "accept"):
+            abort(404)
+        if action == "pause":
+            link.state, link.next_sync_at = "paused", None
+            db.session.commit()
+            flash(f"Link {link.id} paused: its blocks stay, it is no longer synced.", "info")
+        else:
+            if action == "activate":
+                link.state, link.next_sync_at = "active", utcnow()
+                link.activated_at = link.activated_at or utcnow()
+            if action == "accept":
+                link.accept_next_change = True
+            db.session.commit()
+            try:
+                job_id = enqueue_link_sync(link.id)
+                flash(f"Sync of link {link.id} queued (job {job_id}).", "success")
+            except QueueUnavailable as exc:
+                flash(f"The job queue is unreachable ({exc}); the link will sync on schedule.",
+                      "error")
+        return redirect(url_for(".detail", property_id=property_id))

@@ -1,0 +1,37 @@
+"""The API's error shape: {"error": {"code", "message", ...}} with a fitting status."""
+from __future__ import annotations
+
+from flask import jsonify
+from werkzeug.exceptions import HTTPException
+
+
+class ApiError(Exception):
+    """An error answer; extra keyword fields are added beside code and message."""
+
+    def __init__(self, status: int, code: str, message: str, **extra):
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+    def response(self):
+        """The JSON response for this error."""
+        body = {"code": self.code, "message": self.message, **self.extra}
+        return jsonify(error=body), self.status
+
+
+def not_found(what: str) -> ApiError:
+    """404 for a missing object, naming it."""
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+def register_error_handlers(bp) -> None:
+    """Answer every error under the blueprint in the API's shape, never as an HTML page."""
+
+    @bp.errorhandler(ApiError)
+    def _api_error(err: ApiError):
+        return err.response()
+
+    @bp.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            err.code, "http_error")
+        return ApiError(err.code or 500, code, err.description or err.name).response()

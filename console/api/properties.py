@@ -1,0 +1,80 @@
+"""API: properties (create, list with filters, get)."""
+from __future__ import annotations
+
+from flask import current_app, jsonify, url_for
+from sqlalchemy import func, select
+
+from console.api import api_bp
+from console.api.errors import ApiError, not_found
+from console.api.serialize import properties_json, property_json
+from console.api.validate import boolean, email, json_body, query_choice, query_int, query_text, \
+    text, timezone_name
+from console.extensions import db
+from console.models import SOURCES, Owner, Property
+from console.property_filters import HEALTHS, RISKS, property_query
+from console.timeutil import utcnow
+
+PAGE_SIZE = 50
+
+
+def get_property(property_id: int) -> Property:
+    """The property or a 404."""
+    prop = db.session.get(Property, property_id)
+    if prop is None:
+        raise not_found(f"property {property_id}")
+    return prop
+
+
+def owner_for(email_address: str) -> Owner:
+    """The owner with this email, created on first sight."""
+    owner = db.session.execute(select(Owner).filter_by(email=email_address)).scalar_one_or_none()
+    if owner is None:
+        owner = Owner(email=email_address)
+        db.session.add(owner)
+    return owner
+
+
+@api_bp.post("/properties")
+def create_property():
+    """Register a property (the main site calls this)."""
+    data = json_body()
+    name = text(data, "name", required=True)
+    owner_email = email(data, "owner_email")
+    tz = timezone_name(data, "timezone", "Europe/Madrid")
+    instant = boolean(data, "instant_booking", True)
+    external_ref = text(data, "external_ref", max_len=120)
+    city = text(data, "city", max_len=120)
+    if external_ref and db.session.execute(
+            select(Property.id).filter_by(external_ref=external_ref)).first():
+        raise ApiError(409, "duplicate_external_ref",
+                       f"a property with external_ref {external_ref!r} exists", field="external_ref")
+    prop = Property(name=name, owner=owner_for(owner_email), timezone=tz,
+                    instant_booking=instant, external_ref=external_ref, city=city)
+    db.session.add(prop)
+    db.session.commit()
+    resp = jsonify(property_json(prop))
+    resp.status_code = 201
+    resp.headers["Location"] = url_for("api.get_property_view", property_id=prop.id)
+    return resp
+
+
+@api_bp.get("/properties")
+def list_properties():
+    """Properties, filtered by health, risk, source or name, 50 a page."""
+    health = query_choice("health", HEALTHS)
+    risk = query_choice("risk", RISKS)
+    source = query_choice("source", SOURCES)
+    page = query_int("page", 1)
+    per_page = query_int("per_page", PAGE_SIZE, maximum=500)
+    query = property_query(now=utcnow(), interval_minutes=current_app.config[
+        "SYNC_INTERVAL_MINUTES"], health=health, risk=risk, source=source,
+        search=query_text("q"))
+    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    props = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).scalars().all()
+    return jsonify(items=properties_json(props), page=page, per_page=per_page, total=total)
+
+
+@api_bp.get("/properties/<int:property_id>")
+def get_property_view(property_id: int):
+    """One property with links, risk and score."""
+    return jsonify(property_json(get_property(property_id)))

@@ -1,0 +1,81 @@
+"""API: reservations (direct bookings, manual blocks, EX- blocks), availability, overbookings."""
+from __future__ import annotations
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from console.api import api_bp
+from console.api.errors import ApiError
+from console.api.properties import get_property
+from console.api.serialize import reservation_json
+from console.api.validate import invalid, json_body, parse_date, stay_dates, text
+from console.extensions import db
+from console.models import Reservation, new_reservation_code
+
+
+def overlapping(property_id: int, start, end):
+    """Reservations of a property whose nights overlap [start, end) (open ends allowed)."""
+    query = select(Reservation).filter_by(property_id=property_id)
+    if end is not None:
+        query = query.where(Reservation.check_in < end)
+    if start is not None:
+        query = query.where(Reservation.check_out > start)
+    return query.order_by(Reservation.check_in, Reservation.code)
+
+
+@api_bp.get("/properties/<int:property_id>/reservations")
+def list_reservations(property_id: int):
+    """Stays overlapping ?from=&to= (both optional)."""
+    get_property(property_id)
+    start = parse_date(request.args.get("from"), "from", required=False)
+    end = parse_date(request.args.get("to"), "to", required=False)
+    if start and end and end < start:
+        raise invalid("to", "must not be before from")
+    rows = db.session.execute(overlapping(property_id, start, end)).scalars()
+    return jsonify(items=[reservation_json(r) for r in rows])
+
+
+@api_bp.post("/properties/<int:property_id>/reservations")
+def create_reservation(property_id: int):
+    """Report a direct booking or an owner's manual block."""
+    prop = get_property(property_id)
+    data = json_body()
+    origin = data.get("origin")
+    if origin not in ("direct", "manual"):
+        raise invalid("origin", "must be \"direct\" or \"manual\" (external blocks come from "
+                      "linked calendars)", "missing_field" if origin is None else "invalid_field")
+    check_in, check_out = stay_dates(data.get("check_in"), data.get("check_out"))
+    res = Reservation(code=new_reservation_code(origin), property_id=prop.id, origin=origin,
+                      check_in=check_in, check_out=check_out,
+                      guest_name=text(data, "guest_name"),
+                      summary=text(data, "summary", max_len=500))
+    db.session.add(res)
+    db.session.commit()
+    if origin == "direct":
+        from jobs.overbooking_store import record_overbookings_for_direct
+        record_overbookings_for_direct(res.id)
+    return jsonify(reservation_json(res)), 201
+
+
+@api_bp.delete("/reservations/<code>")
+def delete_reservation(code: str):
+    """Cancel a direct booking or remove a manual block; EX- blocks belong to their link."""
+    res = db.session.execute(select(Reservation).filter_by(code=code)).scalar_one_or_none()
+    if res is None:
+        raise ApiError(404, "not_found", f"reservation {code} not found")
+    if res.origin == "external":
+        raise ApiError(409, "owned_by_link", f"{code} was brought by link {res.link_id}; it goes "
+                       "away when the external calendar drops it or the link is deleted")
+    db.session.delete(res)
+    db.session.commit()
+    return "", 204
+
+
+@api_bp.get("/properties/<int:property_id>/availability")
+def availability(property_id: int):
+    """Whether [check_in, check_out) is free, and which stays block it."""
+    get_property(property_id)
+    check_in, check_out = stay_dates(request.args.get("check_in"), request.args.get("check_out"))
+    codes = [r.code for r in db.session.execute(overlapping(property_id, check_in, check_out))
+             .scalars()]
+    return jsonify(available=not codes, conflicts=codes)

@@ -1,0 +1,123 @@
+"""Strict reading of JSON bodies and query strings: every problem is a 422 naming the field."""
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from flask import request
+
+from console.api.errors import ApiError
+
+
+def invalid(field: str, message: str, code: str = "invalid_field") -> ApiError:
+    """A 422 for one field."""
+    return ApiError(422, code, f"{field}: {message}", field=field)
+
+
+def json_body() -> dict:
+    """The request's JSON object, or a 400/422 saying why it is not one."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiError(400, "invalid_json", "the body must be a JSON object "
+                       "(Content-Type: application/json)")
+    if not isinstance(data, dict):
+        raise ApiError(422, "invalid_body", "the body must be a JSON object")
+    return data
+
+
+def text(data: dict, field: str, *, required: bool = False, max_len: int = 200) -> str | None:
+    """A non-empty string field, trimmed."""
+    value = data.get(field)
+    if value is None:
+        if required:
+            raise invalid(field, "is required", "missing_field")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise invalid(field, "must be a non-empty string")
+    if len(value) > max_len:
+        raise invalid(field, f"must be at most {max_len} characters")
+    return value.strip()
+
+
+def email(data: dict, field: str) -> str:
+    """A required, syntactically valid email address, lower-cased."""
+    value = text(data, field, required=True, max_len=254)
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise invalid(field, str(exc)) from None
+
+
+def boolean(data: dict, field: str, default: bool) -> bool:
+    """A JSON boolean (not "true", not 1)."""
+    value = data.get(field, default)
+    if not isinstance(value, bool):
+        raise invalid(field, "must be true or false")
+    return value
+
+
+def timezone_name(data: dict, field: str, default: str) -> str:
+    """An IANA time zone name such as Europe/Madrid."""
+    value = text(data, field, max_len=64) or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise invalid(field, f"unknown time zone {value!r} (use an IANA name such as "
+                      "Europe/Madrid)") from None
+    return value
+
+
+def parse_date(value, field: str, *, required: bool = True) -> date | None:
+    """A YYYY-MM-DD date."""
+    if value is None or value == "":
+        if required:
+            raise invalid(field, "is required (YYYY-MM-DD)", "missing_field")
+        return None
+    if not isinstance(value, str):
+        raise invalid(field, "must be a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise invalid(field, f"{value!r} is not a date as YYYY-MM-DD") from None
+
+
+def stay_dates(check_in, check_out, *, max_nights: int = 366) -> tuple[date, date]:
+    """A check-in and an exclusive check-out, at least one night apart."""
+    start = parse_date(check_in, "check_in")
+    end = parse_date(check_out, "check_out")
+    if end <= start:
+        raise invalid("check_out", "must be after check_in (check_out is the departure day)")
+    if (end - start).days > max_nights:
+        raise invalid("check_out", f"a stay is at most {max_nights} nights")
+    return start, end
+
+
+def query_int(name: str, default: int, *, minimum: int = 1, maximum: int = 10_000) -> int:
+    """An integer query parameter within bounds."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid(name, "must be a whole number") from None
+    if not minimum <= value <= maximum:
+        raise invalid(name, f"must be between {minimum} and {maximum}")
+    return value
+
+
+def query_choice(name: str, choices: tuple[str, ...]) -> str | None:
+    """An optional query parameter from a fixed set."""
+    value = request.args.get(name)
+    if value in (None, ""):
+        return None
+    if value not in choices:
+        raise invalid(name, f"must be one of {', '.join(choices)}")
+    return value
+
+
+def query_text(name: str, max_len: int = 200) -> str | None:
+    """A free-text query parameter, trimmed and bounded."""
+    value = (request.args.get(name) or "").strip()
+    return value[:max_len] or None

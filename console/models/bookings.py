@@ -1,0 +1,98 @@
+"""Reservations (direct, manual, external blocks), overbookings, score snapshots, export reads."""
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from console.extensions import db
+from console.timeutil import utcnow
+
+ORIGINS = ("external", "direct", "manual")
+_CODE_PREFIX = {"external": "EX-", "direct": "OA-", "manual": "MB-"}
+# Crockford-style alphabet: no 0/O or 1/I/L to confuse on the phone with an owner.
+_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def new_reservation_code(origin: str) -> str:
+    """A fresh, hard-to-guess reservation code; external codes start with EX-."""
+    return _CODE_PREFIX[origin] + "".join(secrets.choice(_ALPHABET) for _ in range(10))
+
+
+class Reservation(db.Model):
+    """A stay on a property: direct booking, owner's manual block, or an external block (EX-)."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (
+        Index("ix_reservations_property_dates", "property_id", "check_in", "check_out"),
+        Index("ix_reservations_link_uid", "link_id", "external_uid"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    property_id: Mapped[int] = mapped_column(ForeignKey("properties.id"))
+    origin: Mapped[str] = mapped_column(String(10))
+    link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calendar_links.id", ondelete="SET NULL"))
+    check_in: Mapped[date]
+    check_out: Mapped[date]
+    external_uid: Mapped[str | None] = mapped_column(String(512))
+    summary: Mapped[str | None] = mapped_column(String(500))
+    guest_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    property: Mapped["Property"] = relationship()  # noqa: F821
+
+
+class Overbooking(db.Model):
+    """The same nights sold twice: a direct booking over an external block, recorded once."""
+
+    __tablename__ = "overbookings"
+    __table_args__ = (UniqueConstraint("direct_code", "external_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    property_id: Mapped[int] = mapped_column(ForeignKey("properties.id"), index=True)
+    # Codes, not foreign keys: the evidence must outlive a deleted block or booking.
+    direct_code: Mapped[str] = mapped_column(String(20))
+    external_code: Mapped[str] = mapped_column(String(20))
+    link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calendar_links.id", ondelete="SET NULL"))
+    sync_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sync_runs.id", ondelete="SET NULL"))
+    first_night: Mapped[date]
+    last_night: Mapped[date]
+    nights: Mapped[int]
+    detected_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    link_health_at_detection: Mapped[str | None] = mapped_column(String(16))
+    link_source: Mapped[str | None] = mapped_column(String(20))
+    counts_against_owner: Mapped[bool] = mapped_column(default=True)
+    attribution: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(10), default="open")
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(254))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+
+
+class ScoreSnapshot(db.Model):
+    """A property's reward score at one moment, with the components that explain it."""
+
+    __tablename__ = "score_snapshots"
+    __table_args__ = (Index("ix_score_snapshots_property_time", "property_id", "computed_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    property_id: Mapped[int] = mapped_column(ForeignKey("properties.id"))
+    score: Mapped[int]
+    components: Mapped[dict] = mapped_column(JSON, default=dict)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ExportFetch(db.Model):
+    """One read of a property's export feed by a platform: shows the reverse direction."""
+
+    __tablename__ = "export_fetches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    property_id: Mapped[int] = mapped_column(ForeignKey("properties.id"), index=True)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    platform: Mapped[str | None] = mapped_column(String(32))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,51 @@
+"""Owners and their properties."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from console.extensions import db
+from console.timeutil import utcnow
+from jobs.risk import property_health
+
+
+class Owner(db.Model):
+    """A property owner, known by email; the score is about owners' records."""
+
+    __tablename__ = "owners"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    properties: Mapped[list["Property"]] = relationship(back_populates="owner")
+
+
+class Property(db.Model):
+    """A rental property on Only-apartments, with its external calendar links."""
+
+    __tablename__ = "properties"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id"), index=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Madrid")
+    instant_booking: Mapped[bool] = mapped_column(default=True)
+    external_ref: Mapped[str | None] = mapped_column(String(120), unique=True)
+    city: Mapped[str | None] = mapped_column(String(120))
+    export_token: Mapped[str] = mapped_column(
+        String(64), unique=True, default=lambda: secrets.token_urlsafe(24))
+    # Written by the risk job so lists can filter without recomputing.
+    risk_level: Mapped[str] = mapped_column(String(8), default="none", index=True)
+    risk_factors: Mapped[list] = mapped_column(JSON, default=list)
+    risk_computed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owner: Mapped[Owner] = relationship(back_populates="properties")
+    links: Mapped[list["CalendarLink"]] = relationship(  # noqa: F821
+        back_populates="property", order_by="CalendarLink.id", cascade="all, delete-orphan")
+
+    def health(self, now: datetime, interval_minutes: int) -> str:
+        """The worst health of this property's links; `none` without links."""
+        return property_health([link.health(now, interval_minutes) for link in self.links])

@@ -1,0 +1,33 @@
+"""Operations endpoints: /healthz for load balancers, /metrics for Prometheus."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from console.extensions import db
+from jobs.queue import redis_status
+
+ops_bp = Blueprint("ops", __name__)
+
+
+@ops_bp.get("/healthz")
+def healthz():
+    """200 while the database answers; says whether Redis does."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        database = "up"
+    except Exception:  # noqa: BLE001 - any database failure means "down" here
+        database = "down"
+        db.session.rollback()
+    redis = redis_status()
+    status = "ok" if database == "up" and redis == "up" else (
+        "degraded" if database == "up" else "down")
+    return jsonify(status=status, database=database, redis=redis), 200 if database == "up" else 503
+
+
+@ops_bp.get("/metrics")
+def metrics():
+    """Prometheus text exposition."""
+    body = generate_latest(current_app.extensions["csc_metrics"])
+    return body, 200, {"Content-Type": CONTENT_TYPE_LATEST}

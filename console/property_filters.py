@@ -1,0 +1,53 @@
+"""Filtering properties by health, risk, source and name in SQL (shared by API and console)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, false, not_, or_, select, true
+from sqlalchemy.sql import Select
+
+from console.models import CalendarLink, Owner, Property
+
+HEALTHS = ("failing", "stale", "never_synced", "ok", "none")
+RISKS = ("none", "low", "medium", "high")
+
+
+def _link_exists(*conditions):
+    return exists().where(CalendarLink.property_id == Property.id, *conditions)
+
+
+def health_condition(health: str, now: datetime, interval_minutes: int):
+    """A WHERE clause true for properties whose worst link health is `health` (CONTRACT rule)."""
+    stale_before = now - timedelta(minutes=3 * interval_minutes)
+    failing = _link_exists(CalendarLink.last_attempt_ok == false())
+    stale = _link_exists(CalendarLink.last_attempt_ok == true(), or_(
+        CalendarLink.last_success_at.is_(None), CalendarLink.last_success_at < stale_before))
+    never = _link_exists(CalendarLink.last_attempt_ok.is_(None))
+    return {
+        "failing": failing,
+        "stale": and_(not_(failing), stale),
+        "never_synced": and_(not_(failing), not_(stale), never),
+        "ok": and_(_link_exists(), not_(failing), not_(stale), not_(never)),
+        "none": not_(_link_exists()),
+    }[health]
+
+
+def property_query(*, now: datetime, interval_minutes: int, health: str | None = None,
+                   risk: str | None = None, source: str | None = None,
+                   search: str | None = None) -> Select:
+    """Properties matching every given filter, ordered by name then id."""
+    query = select(Property).join(Owner, Property.owner_id == Owner.id)
+    if health:
+        query = query.where(health_condition(health, now, interval_minutes))
+    if risk:
+        query = query.where(Property.risk_level == risk)
+    if source:
+        query = query.where(_link_exists(CalendarLink.source == source))
+    if search:
+        like = f"%{search.strip().lower()}%"
+        query = query.where(or_(Property.name.ilike(like), Owner.email.ilike(like),
+                                Property.external_ref.ilike(like)))
+    return query.order_by(Property.name, Property.id)
+
+
+__all__ = ["HEALTHS", "RISKS", "health_condition", "property_query"]

@@ -1,0 +1,155 @@
+"""Apply one link reading to the database: blocks, the sync run, and the link's status."""
+from __future__ import annotations
+
+import random
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, func, select
+
+from console.extensions import db
+from console.models import CalendarLink, Reservation, SyncRun, new_reservation_code
+from console.timeutil import utcnow
+from jobs.link_reading import LinkReading
+from jobs.reconcile import (ChangeSet, HoldState, StoredBlock, guard_change, held_change_set,
+                            reconcile_blocks)
+
+MAX_BACKOFF = timedelta(hours=6)
+IGNORED_DETAIL_LIMIT = 50
+
+
+def stored_blocks(link_id: int) -> list[StoredBlock]:
+    """The link's EX- blocks as plain data."""
+    rows = db.session.execute(
+        select(Reservation.id, Reservation.code, Reservation.external_uid, Reservation.check_in,
+               Reservation.check_out, Reservation.summary)
+        .where(Reservation.link_id == link_id, Reservation.origin == "external"))
+    return [StoredBlock(id=r.id, code=r.code, uid=r.external_uid or "", check_in=r.check_in,
+                        check_out=r.check_out, summary=r.summary or "") for r in rows]
+
+
+def next_sync_after_success(now: datetime, interval_minutes: int) -> datetime:
+    """The next regular sync, with +-10% jitter so a fleet does not fetch in lockstep."""
+    jitter = random.uniform(-0.1, 0.1) * interval_minutes
+    return now + timedelta(minutes=interval_minutes + jitter)
+
+
+def next_sync_after_failure(now: datetime, interval_minutes: int, failures: int,
+                            retry_after: float | None) -> datetime:
+    """Exponential backoff (never rarer than every 6 hours), and never before Retry-After."""
+    delay = timedelta(minutes=interval_minutes) * (2 ** min(max(failures - 1, 0), 10))
+    delay = min(delay, MAX_BACKOFF) * random.uniform(0.9, 1.1)
+    if retry_after:
+        delay = max(delay, timedelta(seconds=min(retry_after, MAX_BACKOFF.total_seconds())))
+    return now + delay
+
+
+def _new_run(reading: LinkReading) -> SyncRun:
+    fetch = reading.fetch
+    return SyncRun(link_id=reading.snapshot.link_id,
+                   started_at=datetime.utcfromtimestamp(reading.started_at),
+                   finished_at=utcnow(), duration_ms=reading.duration_ms,
+                   http_status=fetch.http_status if fetch else (
+                       reading.failure.http_status if reading.failure else None),
+                   bytes=fetch.bytes if fetch else None)
+
+
+def apply_changes(link: CalendarLink, changes: ChangeSet) -> dict:
+    """Write a change set's added, updated and removed blocks; return the codes touched."""
+    added, updated = [], []
+    for stay in changes.added:
+        code = new_reservation_code("external")
+        db.session.add(Reservation(code=code, property_id=link.property_id, origin="external",
+                                   link_id=link.id, check_in=stay.check_in,
+                                   check_out=stay.check_out, external_uid=stay.uid,
+                                   summary=(stay.summary or "")[:500]))
+        added.append(code)
+    for block, stay in changes.updated:
+        res = db.session.get(Reservation, block.id)
+        res.external_uid, res.check_in, res.check_out = stay.uid, stay.check_in, stay.check_out
+        res.summary = (stay.summary or "")[:500]
+        updated.append(block.code)
+    removed_ids = [block.id for block in changes.removed]
+    if removed_ids:
+        db.session.execute(delete(Reservation).where(Reservation.id.in_(removed_ids)))
+    return {"added": added, "updated": updated, "removed": [b.code for b in changes.removed]}
+
+
+def _hold_from(data: dict | None) -> HoldState | None:
+    if not data:
+        return None
+    seen = data.get("first_seen_at")
+    return HoldState(first_seen_at=datetime.fromisoformat(seen) if seen else None,
+                     confirmations=int(data.get("confirmations", 0)),
+                     fingerprint=data.get("fingerprint"))
+
+
+def _hold_to(state: HoldState | None) -> dict | None:
+    if state is None:
+        return None
+    data = asdict(state)
+    data["first_seen_at"] = state.first_seen_at.isoformat() if state.first_seen_at else None
+    return data
+
+
+def record_failure(link: CalendarLink, reading: LinkReading, interval: int,
+                   run: SyncRun | None = None) -> SyncRun:
+    """A failed attempt: the error and the backoff are recorded (blocks change only via `run`)."""
+    now, failure = utcnow(), reading.failure
+    run = run or _new_run(reading)
+    run.outcome, run.error_kind, run.error_message = "error", failure.kind, failure.message[:2000]
+    link.last_sync_at, link.last_attempt_ok = now, False
+    link.consecutive_failures = (link.consecutive_failures or 0) + 1
+    link.last_error_kind, link.last_error_message = failure.kind, failure.message[:2000]
+    link.last_error_http_status, link.last_error_at = failure.http_status, now
+    link.next_sync_at = next_sync_after_failure(now, interval, link.consecutive_failures,
+                                                failure.retry_after)
+    return run
+
+
+def record_success(link: CalendarLink, reading: LinkReading, interval: int, today: date) -> SyncRun:
+    """A successful attempt: reconcile (under the suspicious-change guard) and record it."""
+    now = utcnow()
+    run = _new_run(reading)
+    run.outcome = "not_modified" if reading.outcome == "not_modified" else "unchanged"
+    if reading.outcome == "parsed":
+        parsed = reading.parsed
+        stored = stored_blocks(link.id)
+        changes = reconcile_blocks(stored, parsed.stays, today)
+        future = sum(1 for b in stored if b.check_out > today)
+        decision = guard_change(future, changes, today, _hold_from(link.hold_state), now,
+                                accepted_by_staff=link.accept_next_change)
+        warnings = [{"kind": w.kind, "message": w.message} for w in parsed.warnings]
+        details: dict = {}
+        if decision.hold:
+            changes = held_change_set(changes)
+            warnings.append({"kind": "suspicious_empty", "message": decision.reason})
+            details["held"] = decision.reason
+        elif decision.reason:
+            details["released"] = decision.reason
+            link.accept_next_change = False
+        link.hold_state = _hold_to(decision.state)
+        details.update(apply_changes(link, changes))
+        run.added, run.updated, run.removed = (len(details["added"]), len(details["updated"]),
+                                               len(details["removed"]))
+        run.events, run.details = parsed.events_total, details
+        run.outcome = "held" if decision.hold else (
+            "changed" if run.added or run.updated or run.removed else "unchanged")
+        link.warnings, link.ignored_events = warnings, len(parsed.ignored)
+        link.ignored_detail = [{"summary": i.summary, "reason": i.reason}
+                               for i in parsed.ignored[:IGNORED_DETAIL_LIMIT]]
+        link.content_hash = reading.fetch.content_hash if reading.fetch else None
+    if reading.fetch is not None and reading.fetch.status == "ok":
+        link.etag, link.last_modified = reading.fetch.etag, reading.fetch.last_modified
+    link.last_sync_at = link.last_success_at = now
+    link.last_attempt_ok, link.consecutive_failures = True, 0
+    link.last_error_kind = link.last_error_message = link.last_error_at = None
+    link.last_error_http_status = None
+    link.next_sync_at = next_sync_after_success(now, interval)
+    return run
+
+
+def count_external_blocks(link_id: int) -> int:
+    """How many EX- blocks a link holds."""
+    return db.session.execute(select(func.count()).select_from(Reservation).where(
+        Reservation.link_id == link_id, Reservation.origin == "external")).scalar()

@@ -1,0 +1,60 @@
+"""`POST /links/<id>/test`: what a sync would do now, storing nothing."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from flask import current_app
+
+from console.models import CalendarLink
+from console.timeutil import utcnow
+from jobs.advice import advice_for
+from jobs.block_store import stored_blocks
+from jobs.fetch import HostLimiter
+from jobs.link_reading import read_ical_link
+from jobs.reconcile import guard_change, reconcile_blocks, suspicious_reason
+from jobs.sync_runner import HORIZON_DAYS, fetch_settings, snapshot
+
+IGNORED_SHOWN = 100
+
+
+def dry_run_link(link: CalendarLink) -> dict:
+    """Fetch and parse the link now and compare with its stored blocks; nothing is written."""
+    config, today = current_app.config, utcnow().date()
+    # A full read: validators and the content hash would hide what the feed holds.
+    snap = replace(snapshot(link, link.property.timezone), etag=None, last_modified=None,
+                   content_hash=None, reuse_unchanged=False)
+    if link.source == "kigo":
+        from jobs.kigo_reading import read_kigo_link
+        reading = read_kigo_link(snap, config, today, HORIZON_DAYS)
+    else:
+        reading = read_ical_link(snap, fetch_settings(config), HostLimiter(1), today,
+                                 HORIZON_DAYS)
+    answer: dict = {"ok": reading.failure is None, "events_total": 0, "blocking": 0,
+                    "ignored": [], "warnings": [], "duration_ms": reading.duration_ms,
+                    "http_status": reading.fetch.http_status if reading.fetch else None}
+    if reading.failure is not None:
+        failure = reading.failure
+        answer["error"] = {"kind": failure.kind, "message": failure.message,
+                           "http_status": failure.http_status,
+                           "advice": advice_for(failure.kind, link.source, failure.http_status)}
+    parsed = reading.parsed
+    if parsed is None:
+        return answer
+    stored = stored_blocks(link.id)
+    changes = reconcile_blocks(stored, parsed.stays, today)
+    future = sum(1 for b in stored if b.check_out > today)
+    held = suspicious_reason(future, changes, today)
+    decision = guard_change(future, changes, today, None, utcnow(), accepted_by_staff=False)
+    answer.update(
+        events_total=parsed.events_total, blocking=len(parsed.stays),
+        ignored=[{"summary": i.summary, "reason": i.reason} for i in parsed.ignored[:IGNORED_SHOWN]],
+        warnings=[{"kind": w.kind, "message": w.message} for w in parsed.warnings],
+        would={"add": len(changes.added), "update": len(changes.updated),
+               "remove": 0 if decision.hold else len(changes.removed),
+               "keep": len(changes.unchanged), "hold": bool(decision.hold)},
+        stays=[{"uid": s.uid, "check_in": s.check_in.isoformat(),
+                "check_out": s.check_out.isoformat(), "summary": s.summary}
+               for s in parsed.stays[:200]])
+    if held:
+        answer["warnings"].append({"kind": "suspicious_empty", "message": held})
+    return answer

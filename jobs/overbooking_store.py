@@ -1,0 +1,99 @@
+"""Find and record overbookings in the database, once per (direct booking, external stay) pair."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from console.extensions import db
+from console.models import CalendarLink, Overbooking, Reservation, SyncRun
+from console.timeutil import utcnow
+from jobs.detect import (Attribution, DirectBooking, ExternalBlock, LinkAtDetection,
+                         PropertyAtDetection, attribute, find_overbookings)
+
+
+def _property_facts(property_id: int, links: dict[int, CalendarLink], today: date,
+                    interval: int) -> PropertyAtDetection:
+    manual = db.session.execute(select(Reservation.id).where(
+        Reservation.property_id == property_id, Reservation.origin == "manual",
+        Reservation.check_out > today).limit(1)).first() is not None
+    ignored = any(link.source == "google" and (link.ignored_events or 0) > 0
+                  for link in links.values())
+    return PropertyAtDetection(has_manual_blocks=manual and any(
+        link.state == "active" for link in links.values()),
+        has_ignored_google_events=ignored, sync_interval_minutes=interval)
+
+
+def detect_for_property(property_id: int, *, today: date, sync_run: SyncRun | None = None,
+                        health_override: dict[int, str] | None = None) -> list[Overbooking]:
+    """Record every new overbooking of a property (current and future nights); return them."""
+    interval = current_app.config["SYNC_INTERVAL_MINUTES"]
+    now = utcnow()
+    rows = db.session.execute(select(Reservation).where(
+        Reservation.property_id == property_id, Reservation.check_out > today,
+        Reservation.origin.in_(("direct", "external")))).scalars().all()
+    directs = {r.code: DirectBooking(r.code, r.check_in, r.check_out, r.created_at)
+               for r in rows if r.origin == "direct"}
+    blocks = {r.code: ExternalBlock(r.code, r.link_id or 0, r.external_uid or "", r.check_in,
+                                    # when we first held it with these dates: moves count as new
+                                    r.check_out, r.updated_at or r.created_at)
+              for r in rows if r.origin == "external"}
+    overlaps = find_overbookings(list(directs.values()), list(blocks.values()))
+    if not overlaps:
+        return []
+    known = set(db.session.execute(select(Overbooking.direct_code, Overbooking.external_code)
+                                   .where(Overbooking.property_id == property_id)).all())
+    links = {link.id: link for link in db.session.execute(
+        select(CalendarLink).filter_by(property_id=property_id)).scalars()}
+    prop_facts = _property_facts(property_id, links, today, interval)
+    found = []
+    for overlap in overlaps:
+        if (overlap.direct_code, overlap.external_code) in known:
+            continue  # recorded once, never double-counted
+        block = blocks[overlap.external_code]
+        link = links.get(block.link_id)
+        health = (health_override or {}).get(block.link_id) or (
+            link.health(now, interval) if link else None)
+        facts = LinkAtDetection(health=health, state=link.state, source=link.source) if link else None
+        verdict: Attribution = attribute(overlap, directs[overlap.direct_code], block, facts,
+                                         prop_facts)
+        ob = Overbooking(property_id=property_id, direct_code=overlap.direct_code,
+                         external_code=overlap.external_code, link_id=block.link_id or None,
+                         sync_run_id=sync_run.id if sync_run else None,
+                         first_night=overlap.first_night, last_night=overlap.last_night,
+                         nights=overlap.nights, detected_at=now, link_health_at_detection=health,
+                         link_source=link.source if link else None,
+                         counts_against_owner=verdict.counts_against_owner,
+                         attribution=verdict.reason)
+        try:
+            with db.session.begin_nested():  # a concurrent detector may have recorded it first
+                db.session.add(ob)
+        except IntegrityError:
+            continue
+        found.append(ob)
+    return found
+
+
+def after_sync(link: CalendarLink, run: SyncRun, today: date, health_before: str | None) -> None:
+    """Look for overbookings when a sync brought new or moved blocks."""
+    if run.added or run.updated:
+        detect_for_property(link.property_id, today=today, sync_run=run,
+                            health_override={link.id: health_before} if health_before else None)
+
+
+def record_overbookings_for_direct(reservation_id: int, today: date | None = None) -> list[Overbooking]:
+    """A direct booking was reported: record it if it lands on blocked nights."""
+    res = db.session.get(Reservation, reservation_id)
+    if res is None or res.origin != "direct":
+        return []
+    found = detect_for_property(res.property_id, today=today or utcnow().date())
+    db.session.commit()
+    return found
+
+
+def resolve(ob: Overbooking, who: str, note: str, when: datetime | None = None) -> None:
+    """Mark an overbooking resolved by staff, with their note."""
+    ob.state, ob.resolved_by, ob.resolution_note = "resolved", who, note
+    ob.resolved_at = when or utcnow()

@@ -1,0 +1,119 @@
+"""Recompute and store each property's risk and reward score (the database side of risk/score)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import case, func, select
+
+from console.extensions import db
+from console.models import CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot, SyncRun
+from console.timeutil import utcnow
+from jobs.risk import LinkFacts, PropertyFacts, Risk, assess_risk
+from jobs.score import OverbookingRecord, OwnerRecord, Score, compute_score
+
+
+def _link_facts(link: CalendarLink, now: datetime, interval: int) -> LinkFacts:
+    kinds = {w.get("kind") for w in (link.warnings or [])}
+    instant = None
+    if link.source == "kigo" and link.kigo_instant_booking_raw is not None:
+        instant = link.last_error_kind != "kigo_not_instant_booking"
+    return LinkFacts(link_id=link.id, source=link.source, state=link.state,
+                     health=link.health(now, interval),
+                     # only Google's "Reserved" rule ignores real events; other sources drop noise
+                     ignored_events=link.ignored_events if link.source == "google" else 0,
+                     free_busy_only="free_busy_only" in kinds, kigo_instant_booking=instant)
+
+
+def property_risk(prop: Property, now: datetime, interval: int) -> Risk:
+    """The risk factors of one property, from its links, stays and overbookings."""
+    today = now.date()
+    counts = dict(db.session.execute(
+        select(Reservation.origin, func.count()).where(
+            Reservation.property_id == prop.id, Reservation.check_out > today,
+            Reservation.origin.in_(("manual", "direct"))).group_by(Reservation.origin)).all())
+    since = now - timedelta(days=90)
+    counted = db.session.execute(select(Overbooking.detected_at).where(
+        Overbooking.property_id == prop.id, Overbooking.counts_against_owner.is_(True),
+        Overbooking.detected_at >= since)).scalars()
+    return assess_risk(PropertyFacts(
+        today=today, links=[_link_facts(link, now, interval) for link in prop.links],
+        manual_blocks=counts.get("manual", 0), upcoming_direct_bookings=counts.get("direct", 0),
+        counted_overbooking_dates=[d.date() for d in counted]))
+
+
+def owner_record(prop: Property, risk: Risk, now: datetime, interval: int) -> OwnerRecord:
+    """The record the score is computed from: overbookings, 30 days of syncs, risk factors."""
+    obs = db.session.execute(select(Overbooking.detected_at, Overbooking.nights,
+                                    Overbooking.counts_against_owner)
+                             .where(Overbooking.property_id == prop.id)).all()
+    attempts, successes = db.session.execute(
+        select(func.count(SyncRun.id), func.coalesce(func.sum(
+            case((SyncRun.outcome != "error", 1), else_=0)), 0))
+        .join(CalendarLink, SyncRun.link_id == CalendarLink.id)
+        .where(CalendarLink.property_id == prop.id,
+               SyncRun.started_at >= now - timedelta(days=30))).one()
+    active = [link for link in prop.links if link.state == "active"]
+    successes_at = [link.last_success_at for link in active]
+    weakest = None if not active or None in successes_at else min(successes_at)
+    return OwnerRecord(
+        overbookings=[OverbookingRecord(o.detected_at, o.nights, o.counts_against_owner)
+                      for o in obs],
+        sync_attempts_30d=attempts or 0, sync_successes_30d=int(successes or 0),
+        last_success_at=weakest, sync_interval_minutes=interval, risk_factors=risk.factors)
+
+
+def _latest_snapshot(property_id: int) -> ScoreSnapshot | None:
+    return db.session.execute(select(ScoreSnapshot).filter_by(property_id=property_id)
+                              .order_by(ScoreSnapshot.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def store_score(prop: Property, score: Score, now: datetime) -> ScoreSnapshot | None:
+    """Keep a new snapshot when the score or any component's points moved; None if unchanged."""
+    last = _latest_snapshot(prop.id)
+    if last is not None and last.score == score.value and _points(last.components) == \
+            _points(score.components):
+        return None
+    snap = ScoreSnapshot(property_id=prop.id, score=score.value, components=score.components,
+                         computed_at=now)
+    db.session.add(snap)
+    return snap
+
+
+def _points(components: dict) -> dict:
+    return {k: v.get("points") for k, v in (components or {}).items() if isinstance(v, dict)}
+
+
+def recompute_property(prop: Property, now: datetime | None = None, *, scores: bool = True) -> None:
+    """Refresh one property's stored risk (and score)."""
+    now = now or utcnow()
+    interval = current_app.config["SYNC_INTERVAL_MINUTES"]
+    risk = property_risk(prop, now, interval)
+    prop.risk_level = risk.level
+    prop.risk_factors = [{"kind": f.kind, "level": f.level, "message": f.message,
+                          "advice": f.advice} for f in risk.factors]
+    prop.risk_computed_at = now
+    if scores:
+        store_score(prop, compute_score(owner_record(prop, risk, now, interval), now), now)
+
+
+def recompute_properties(property_ids: Iterable[int], *, scores: bool = True) -> int:
+    """Refresh the named properties, committing every 100."""
+    count = 0
+    for prop_id in property_ids:
+        prop = db.session.get(Property, prop_id)
+        if prop is None:
+            continue
+        recompute_property(prop, scores=scores)
+        count += 1
+        if count % 100 == 0:
+            db.session.commit()
+    db.session.commit()
+    return count
+
+
+def recompute_all(*, scores: bool = True) -> int:
+    """Refresh every property."""
+    ids = list(db.session.execute(select(Property.id).order_by(Property.id)).scalars())
+    return recompute_properties(ids, scores=scores)

@@ -1,0 +1,104 @@
+"""The one way to reach Redis and the RQ queues (embedded server or REDIS_URL)."""
+from __future__ import annotations
+
+import redis
+from flask import Flask, current_app
+from rq import Queue
+from rq.job import Job, JobStatus
+
+from jobs import embedded_redis
+
+QUEUE_NAMES = ("forced", "sync", "maintenance")  # a worker drains them in this order
+LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+SYNC_JOB_TIMEOUT = 600
+
+
+class QueueUnavailable(Exception):
+    """Redis cannot be reached: requests that need the queue answer 503."""
+
+
+def redis_connection(app: Flask | None = None, *, for_worker: bool = False) -> redis.Redis:
+    """This process's Redis connection for the app (started embedded when REDIS_URL is unset)."""
+    app = app or current_app._get_current_object()
+    key = "csc_redis_worker" if for_worker else "csc_redis"
+    conn = app.extensions.get(key)
+    if conn is not None:
+        return conn
+    # Web requests must fail fast when Redis is down; a worker blocks on BLPOP, so no read timeout.
+    opts = {"socket_connect_timeout": 2}
+    if not for_worker:
+        opts["socket_timeout"] = 5
+    url = app.config.get("REDIS_URL")
+    if url:
+        conn = redis.Redis.from_url(url, client_name=embedded_redis.client_name(), **opts)
+    else:
+        try:
+            sock = embedded_redis.ensure_running(app.config["INSTANCE_PATH"])
+        except (OSError, RuntimeError) as exc:
+            raise QueueUnavailable(f"embedded Redis could not start: {exc}") from exc
+        conn = embedded_redis.connect(sock, **opts)
+    app.extensions[key] = conn
+    return conn
+
+
+def redis_status(app: Flask | None = None) -> str:
+    """'up' or 'down', for /healthz."""
+    try:
+        return "up" if redis_connection(app).ping() else "down"
+    except (redis.RedisError, OSError, QueueUnavailable):
+        return "down"
+
+
+def get_queue(name: str = "sync", app: Flask | None = None) -> Queue:
+    """An RQ queue on this app's Redis; synchronous (inline) when RQ_INLINE is set, as in tests."""
+    app = app or current_app._get_current_object()
+    return Queue(name, connection=redis_connection(app),
+                 is_async=not app.config.get("RQ_INLINE", False),
+                 default_timeout=SYNC_JOB_TIMEOUT)
+
+
+def _link_key(link_id: int) -> str:
+    return f"csc:link-job:{link_id}"
+
+
+def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
+    """Queue a sync of one link, or return the job already queued or running for it."""
+    from jobs import tasks  # late: tasks imports the pipeline, which the web rarely needs
+    conn = redis_connection()
+    try:
+        with conn.lock(f"csc:link-lock:{link_id}", timeout=10, blocking_timeout=5):
+            existing = conn.get(_link_key(link_id))
+            if existing:
+                job_id = existing.decode()
+                try:
+                    if Job.fetch(job_id, connection=conn).get_status() in LIVE_STATUSES:
+                        return job_id
+                except Exception:  # noqa: BLE001 - a vanished job simply gets replaced
+                    pass
+            queue = get_queue(queue_name)
+            job = queue.enqueue_call(tasks.sync_link_job, args=(link_id,),
+                                     timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
+                                     failure_ttl=7 * 86400)
+            if queue.is_async:
+                conn.set(_link_key(link_id), job.id, ex=SYNC_JOB_TIMEOUT + 60)
+            return job.id
+    except (redis.RedisError, OSError) as exc:
+        raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc
+
+
+def forget_link_job(link_id: int) -> None:
+    """Drop the 'sync in progress' marker of a link (called when its job ends)."""
+    try:
+        redis_connection().delete(_link_key(link_id))
+    except (redis.RedisError, OSError, QueueUnavailable):
+        pass  # the marker expires by itself
+
+
+def enqueue_batch(func, link_ids: list[int], *, queue_name: str = "sync") -> str:
+    """Queue one job that syncs a batch of links (the scheduler's path)."""
+    try:
+        job = get_queue(queue_name).enqueue_call(func, args=(link_ids,), timeout=SYNC_JOB_TIMEOUT,
+                                                 result_ttl=600, failure_ttl=7 * 86400)
+        return job.id
+    except (redis.RedisError, OSError) as exc:
+        raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc

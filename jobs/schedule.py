@@ -1,0 +1,29 @@
+"""Every periodic job, in one list (the scheduler registers exactly these)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jobs import tasks
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A job the scheduler enqueues every `interval` seconds or on a cron expression."""
+
+    name: str
+    func: Callable
+    queue: str = "maintenance"
+    interval: int | None = None
+    cron: str | None = None
+    timeout: int = 600
+
+
+PERIODIC_JOBS: list[Periodic] = [
+    # Due links are looked for every minute; each link's own time comes from next_sync_at.
+    Periodic("schedule-due-syncs", tasks.schedule_due_syncs, interval=60),
+    Periodic("recompute-scores-nightly", tasks.recompute_scores_job, cron="30 2 * * *",
+             timeout=1800),
+    Periodic("recompute-risk-hourly", tasks.recompute_risk_job, interval=3600),
+    Periodic("prune-sync-runs", tasks.prune_runs_job, cron="15 3 * * *"),
+]

@@ -1,0 +1,135 @@
+"""Sync a batch of links: read them concurrently, then apply each result in its own transaction."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import select
+
+from console.extensions import db
+from console.models import CalendarLink, Property
+from console.timeutil import utcnow
+from jobs.addresses import AllowList
+from jobs.block_store import record_failure, record_success
+from jobs.fetch import FetchSettings, HostLimiter
+from jobs.link_reading import LinkReading, LinkSnapshot, read_ical_link
+from jobs.overbooking_store import after_sync
+from jobs.property_state import recompute_property
+
+log = logging.getLogger(__name__)
+HORIZON_DAYS = 550  # about 18 months ahead
+
+
+@dataclass(frozen=True)
+class SyncSummary:
+    """One line per synced link, as `flask sync` prints it."""
+
+    link_id: int
+    outcome: str
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    error_kind: str | None = None
+    message: str = ""
+
+    def line(self) -> str:
+        """The summary as one human-readable line."""
+        if self.outcome == "error":
+            return f"link {self.link_id}: error {self.error_kind}: {self.message}"
+        return (f"link {self.link_id}: {self.outcome} (+{self.added} ~{self.updated} "
+                f"-{self.removed}){' ' + self.message if self.message else ''}")
+
+
+def fetch_settings(config) -> FetchSettings:
+    """Fetcher settings from the app config."""
+    return FetchSettings(timeout_seconds=config["FETCH_TIMEOUT_SECONDS"],
+                         max_bytes=config["FETCH_MAX_BYTES"],
+                         allow=AllowList.parse(config["FETCH_ALLOW_HOSTS"]))
+
+
+def snapshot(link: CalendarLink, tz: str) -> LinkSnapshot:
+    """Copy what reading a link needs out of the ORM object (threads must not touch the session)."""
+    return LinkSnapshot(link_id=link.id, property_id=link.property_id, source=link.source,
+                        url=link.url, timezone=tz, etag=link.etag,
+                        last_modified=link.last_modified, content_hash=link.content_hash,
+                        reuse_unchanged=not link.hold_state and not link.accept_next_change,
+                        kigo_code=link.kigo_code, kigo_property_id=link.kigo_property_id,
+                        kigo_diff_id=link.kigo_diff_id)
+
+
+def load_snapshots(link_ids: Iterable[int]) -> list[LinkSnapshot]:
+    """Snapshots of the named links that still exist, in one query."""
+    rows = db.session.execute(select(CalendarLink, Property.timezone)
+                              .join(Property, CalendarLink.property_id == Property.id)
+                              .where(CalendarLink.id.in_(list(link_ids)))).all()
+    snaps = [snapshot(link, tz) for link, tz in rows]
+    db.session.commit()  # end the read transaction: SQLite writers must not wait on us
+    return snaps
+
+
+def _reader(config, today: date) -> Callable[[LinkSnapshot], LinkReading]:
+    settings, limiter = fetch_settings(config), HostLimiter(config["FETCH_PER_HOST_LIMIT"])
+
+    def read(snap: LinkSnapshot) -> LinkReading:
+        if snap.source == "kigo":
+            from jobs.kigo_reading import read_kigo_link
+            return read_kigo_link(snap, config, today, HORIZON_DAYS)
+        return read_ical_link(snap, settings, limiter, today, HORIZON_DAYS)
+    return read
+
+
+def apply_reading(reading: LinkReading, today: date) -> SyncSummary:
+    """Store one reading in its own transaction (a crash leaves other links' results intact)."""
+    interval = current_app.config["SYNC_INTERVAL_MINUTES"]
+    link = db.session.get(CalendarLink, reading.snapshot.link_id)
+    if link is None:  # deleted while we were fetching
+        return SyncSummary(reading.snapshot.link_id, "skipped", message="link deleted")
+    health_before = link.health(utcnow(), interval)
+    try:
+        if reading.parsed is None and reading.failure is not None:
+            run = record_failure(link, reading, interval)
+        else:
+            run = record_success(link, reading, interval, today)
+            if reading.failure is not None:  # stays applied, yet the link needs fixing
+                record_failure(link, reading, interval, run)
+        if reading.extra:
+            from jobs.kigo_reading import store_kigo_facts
+            store_kigo_facts(link, reading)
+        if link.state != "active":
+            link.next_sync_at = None  # forced syncs of paused links do not restart the schedule
+        db.session.add(run)
+        db.session.flush()
+        after_sync(link, run, today, health_before)
+        # Risk follows every sync that changed something a person would see; quiet re-syncs skip it.
+        if run.outcome in ("changed", "held", "error") or \
+                link.health(utcnow(), interval) != health_before:
+            recompute_property(link.property)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return SyncSummary(link.id, run.outcome, run.added, run.updated, run.removed,
+                       run.error_kind, run.error_message or (run.details or {}).get("held", ""))
+
+
+def sync_links(link_ids: Iterable[int], *, today: date | None = None,
+               on_done: Callable[[SyncSummary], None] | None = None) -> list[SyncSummary]:
+    """Sync the named links now, in this process; return one summary per link."""
+    config = current_app.config
+    today = today or utcnow().date()
+    snaps = load_snapshots(link_ids)
+    read = _reader(config, today)
+    summaries = []
+    workers = max(1, min(config["FETCH_CONCURRENCY"], len(snaps)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+        futures = [pool.submit(read, snap) for snap in snaps]
+        for future in as_completed(futures):
+            summary = apply_reading(future.result(), today)
+            summaries.append(summary)
+            if on_done:
+                on_done(summary)
+    return summaries

@@ -1,0 +1,94 @@
+"""RQ entry points: each takes ids (never ORM objects) and runs in the worker's app context."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from rq import get_current_job
+from sqlalchemy import delete, or_, select
+
+from console.extensions import db
+from console.models import CalendarLink, SyncRun
+from console.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 50
+
+
+def _job_id() -> str:
+    job = get_current_job()
+    return job.id if job else "inline"
+
+
+def sync_link_job(link_id: int) -> str:
+    """Sync one link now (activation, forced resync), then free its 'in progress' marker."""
+    from jobs.queue import forget_link_job
+    from jobs.sync_runner import sync_links
+    try:
+        summaries = sync_links([link_id])
+    finally:
+        forget_link_job(link_id)
+    line = summaries[0].line() if summaries else f"link {link_id}: gone"
+    log.info("[job %s] %s", _job_id(), line)
+    return line
+
+
+def sync_batch_job(link_ids: list[int]) -> list[str]:
+    """Sync a batch of due links concurrently."""
+    from jobs.sync_runner import sync_links
+    lines = [s.line() for s in sync_links(link_ids)]
+    log.info("[job %s] synced %d links", _job_id(), len(lines))
+    return lines
+
+
+def due_link_ids(now=None, limit: int | None = None) -> list[int]:
+    """Active links whose next sync time has come (or was never set)."""
+    now = now or utcnow()
+    query = (select(CalendarLink.id).where(CalendarLink.state == "active", or_(
+        CalendarLink.next_sync_at.is_(None), CalendarLink.next_sync_at <= now))
+        .order_by(CalendarLink.next_sync_at.is_not(None), CalendarLink.next_sync_at))
+    if limit:
+        query = query.limit(limit)
+    return list(db.session.execute(query).scalars())
+
+
+def schedule_due_syncs() -> int:
+    """Queue batches of due links; push their next time ahead so they are not queued twice."""
+    from jobs.queue import enqueue_batch
+    now = utcnow()
+    ids = due_link_ids(now)
+    if not ids:
+        return 0
+    # Claim the links first: if this job runs again before the batch finishes, they are not due.
+    claim_until = now + timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])
+    db.session.execute(CalendarLink.__table__.update().where(CalendarLink.id.in_(ids))
+                       .values(next_sync_at=claim_until))
+    db.session.commit()
+    for start in range(0, len(ids), BATCH_SIZE):
+        enqueue_batch(sync_batch_job, ids[start:start + BATCH_SIZE])
+    log.info("[job %s] queued %d due links", _job_id(), len(ids))
+    return len(ids)
+
+
+def prune_runs_job() -> int:
+    """Delete sync runs older than SYNC_RUN_RETENTION_DAYS."""
+    cutoff = utcnow() - timedelta(days=current_app.config["SYNC_RUN_RETENTION_DAYS"])
+    result = db.session.execute(delete(SyncRun).where(SyncRun.started_at < cutoff))
+    db.session.commit()
+    log.info("[job %s] pruned %d sync runs", _job_id(), result.rowcount)
+    return result.rowcount
+
+
+def recompute_scores_job() -> int:
+    """Recompute every property's risk and reward score."""
+    from jobs.property_state import recompute_all
+    count = recompute_all(scores=True)
+    log.info("[job %s] recomputed %d properties", _job_id(), count)
+    return count
+
+
+def recompute_risk_job() -> int:
+    """Recompute every property's risk (cheap; the score waits for the nightly run)."""
+    from jobs.property_state import recompute_all
+    return recompute_all(scores=False)

@@ -1,0 +1,124 @@
+"""Shared fixtures: one real database and one real Redis per test session, a fresh app per test."""
+from __future__ import annotations
+
+import os
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import create_engine, text
+
+from config import TestConfig
+from console import create_app
+from console.extensions import db as _db
+from jobs import embedded_redis
+from tests.kigo_standin import kigo_standin  # noqa: F401 - fixture for every test module
+
+TEST_REDIS_DB = 13  # a database of our own on a shared Redis
+
+
+def _postgres_database(url: str) -> tuple[str, callable]:
+    """Create a throwaway database next to the given one; return its URL and a dropper."""
+    name = f"csc_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    parts = urlsplit(url)
+    new_url = urlunsplit(parts._replace(path=f"/{name}"))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return new_url, drop
+
+
+@pytest.fixture(scope="session")
+def backends(tmp_path_factory):
+    """The session's database URL and Redis URL/socket; PostgreSQL and Redis when the env names them."""
+    instance = tmp_path_factory.mktemp("instance")
+    env = {"INSTANCE_PATH": str(instance)}
+    drop = None
+    base_db = os.environ.get("DATABASE_URL")
+    if base_db and base_db.startswith("postgres"):
+        env["DATABASE_URL"], drop = _postgres_database(base_db.replace("postgres://",
+                                                                        "postgresql://", 1))
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{instance}/test.db"
+    sock = None
+    if os.environ.get("REDIS_URL"):
+        parts = urlsplit(os.environ["REDIS_URL"])
+        env["REDIS_URL"] = urlunsplit(parts._replace(path=f"/{TEST_REDIS_DB}"))
+    else:
+        sock = embedded_redis.ensure_running(str(instance), owned=True)
+    # One schema per session, built by the real migrations (so they are tested on each backend).
+    app = create_app(TestConfig(env=env))
+    with app.app_context():
+        from flask_migrate import upgrade
+        upgrade()
+        _db.engine.dispose()
+    yield env
+    if sock:
+        embedded_redis.shutdown(sock)
+    if drop:
+        drop()
+
+
+def _clean(app) -> None:
+    """Empty every table and the test Redis database: each test starts from nothing."""
+    with app.app_context():
+        tables = [t for t in reversed(_db.metadata.sorted_tables)]
+        with _db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+        from jobs.queue import redis_connection
+        redis_connection(app).flushdb()
+
+
+@pytest.fixture
+def app(backends):
+    """A fresh app on the session's database and Redis, emptied before the test."""
+    application = create_app(TestConfig(env=dict(backends)))
+    _clean(application)
+    with application.app_context():
+        yield application
+        _db.session.remove()
+    with application.app_context():
+        _db.engine.dispose()
+    for key in ("csc_redis", "csc_redis_worker"):
+        conn = application.extensions.get(key)
+        if conn is not None:
+            conn.close()
+
+
+@pytest.fixture
+def db(app):
+    """The database extension, inside the app context."""
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    """The Flask test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """The Flask CLI runner."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def redis_conn(app) -> redis_lib.Redis:
+    """The app's real Redis connection."""
+    from jobs.queue import redis_connection
+    return redis_connection(app)
+
+
+from tests.factories import *  # noqa: E402,F401,F403 - factory fixtures
