@@ -69,11 +69,13 @@ def register_blueprints(app: Flask) -> None:
     """Mount the API, the login pages, health/metrics and the export feed."""
     from console.api import api_bp
     from console.auth import auth_bp
+    from console.export import export_bp
     from console.ops import ops_bp
     csrf.exempt(api_bp)  # token-authenticated machine clients; no cookies, no CSRF
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(ops_bp)
+    app.register_blueprint(export_bp)
     if app.config.get("DEMO_FEEDS"):
         from console.demo_feeds import demo_feeds_bp
         app.register_blueprint(demo_feeds_bp)

@@ -52,4 +52,5 @@ def _view_for_request():
     return current_app.view_functions.get(request.endpoint)
 
 
-from console.api import links, properties, reservations  # noqa: E402,F401 - registers routes
+from console.api import (calendar_export, kigo, links, overbookings, properties,  # noqa: E402,F401
+                         reservations, scores)  # importing registers the routes

@@ -1,0 +1,1 @@
+"""API: calendar_export (being built)."""

@@ -1,0 +1,1 @@
+"""API: kigo (being built)."""

@@ -1,0 +1,1 @@
+"""API: overbookings (being built)."""

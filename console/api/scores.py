@@ -1,0 +1,1 @@
+"""API: scores (being built)."""
