@@ -1,4 +1,10 @@
-"""Read a Kigo link into stays (the Kigo half of a sync) and keep its Instant Booking facts."""
+"""Read a Kigo link into stays (the Kigo half of a sync) and keep its Instant Booking facts.
+
+Retries are bounded so a sync worker is never parked on Kigo: at most KIGO_MAX_RETRIES extra
+attempts per API call, each wait at most KIGO_MAX_RETRY_WAIT_SECONDS (a longer Retry-After ends the
+call at once as `rate_limited`, and the link's next sync honours it). Worst case per call:
+max_retries x max_wait seconds of waiting, plus the request time limits.
+"""
 from __future__ import annotations
 
 import json
@@ -9,12 +15,19 @@ from jobs.kigo import KigoClient, sync_kigo_property
 from jobs.link_reading import LinkReading, LinkSnapshot
 from jobs.stays import ParsedFeed, SyncFailure
 
+MAX_RETRIES = 2  # 429/409/E_CONFLICT: three attempts in all
+RETRY_BACKOFF_SECONDS = 1.0  # 1 s, then 2 s when Kigo gives no Retry-After
+MAX_RETRY_WAIT_SECONDS = 10.0  # a longer wait is the scheduler's job, not a blocked worker's
+
 
 def kigo_client(config) -> KigoClient:
-    """A Kigo client from KIGO_API_URL / KIGO_API_USERNAME / KIGO_API_PASSWORD."""
+    """A Kigo client from KIGO_API_URL / KIGO_API_USERNAME / KIGO_API_PASSWORD, with bounded retries."""
     return KigoClient(config["KIGO_API_URL"], username=config.get("KIGO_API_USERNAME"),
                       password=config.get("KIGO_API_PASSWORD"),
-                      timeout=config["FETCH_TIMEOUT_SECONDS"])
+                      timeout=config["FETCH_TIMEOUT_SECONDS"],
+                      max_retries=int(config.get("KIGO_MAX_RETRIES", MAX_RETRIES)),
+                      backoff=float(config.get("KIGO_RETRY_BACKOFF_SECONDS", RETRY_BACKOFF_SECONDS)),
+                      max_retry_wait=float(config.get("KIGO_MAX_RETRY_WAIT_SECONDS", MAX_RETRY_WAIT_SECONDS)))
 
 
 def read_kigo_link(snap: LinkSnapshot, config, today: date, horizon_days: int) -> LinkReading:
@@ -28,7 +41,9 @@ def read_kigo_link(snap: LinkSnapshot, config, today: date, horizon_days: int) -
         reading.outcome = "parsed"
         reading.extra = {"instant_booking": shot.instant_booking,
                          "instant_booking_raw": shot.instant_booking_raw}
-        # The reservations are real: apply them, but the link is failing until Instant Booking is on.
+        # The reservations are real bookings whatever the setting: blocking them protects the owner.
+        # Dropping them would invite overbookings; so they are applied and the link is failing
+        # until Instant Booking is on.
         reading.failure = shot.instant_booking_failure()
     except SyncFailure as failure:
         reading.failure = failure
