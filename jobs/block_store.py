@@ -1,9 +1,10 @@
 """Apply one link reading to the database: blocks, the sync run, and the link's status."""
 from __future__ import annotations
 
+import hashlib
 import random
-from dataclasses import asdict
-from datetime import date, datetime, timedelta
+from dataclasses import asdict, replace
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import delete, func, select
 
@@ -13,9 +14,11 @@ from console.timeutil import utcnow
 from jobs.link_reading import LinkReading
 from jobs.reconcile import (ChangeSet, HoldState, StoredBlock, guard_change, held_change_set,
                             reconcile_blocks)
+from jobs.stays import Stay
 
 MAX_BACKOFF = timedelta(hours=6)
 IGNORED_DETAIL_LIMIT = 50
+UID_MAX = 512  # Reservation.external_uid column length
 
 
 def stored_blocks(link_id: int) -> list[StoredBlock]:
@@ -28,6 +31,14 @@ def stored_blocks(link_id: int) -> list[StoredBlock]:
                         check_out=r.check_out, summary=r.summary or "") for r in rows]
 
 
+def storable_stays(stays: list[Stay]) -> list[Stay]:
+    """The stays with UIDs that fit the column: over-long ones become a stable digest form, so
+    reconcile still matches them on the next sync (PostgreSQL would refuse the row otherwise)."""
+    return [stay if len(stay.uid) <= UID_MAX else replace(
+        stay, uid=stay.uid[:UID_MAX - 66] + "#" + hashlib.sha256(stay.uid.encode()).hexdigest())
+        for stay in stays]
+
+
 def next_sync_after_success(now: datetime, interval_minutes: int) -> datetime:
     """The next regular sync, with +-10% jitter so a fleet does not fetch in lockstep."""
     jitter = random.uniform(-0.1, 0.1) * interval_minutes
@@ -38,7 +49,8 @@ def next_sync_after_failure(now: datetime, interval_minutes: int, failures: int,
                             retry_after: float | None) -> datetime:
     """Exponential backoff (never rarer than every 6 hours), and never before Retry-After."""
     delay = timedelta(minutes=interval_minutes) * (2 ** min(max(failures - 1, 0), 10))
-    delay = min(delay, MAX_BACKOFF) * random.uniform(0.9, 1.1)
+    # Jitter inside the cap: the 6-hour promise must hold for the jittered delay too.
+    delay = min(delay * random.uniform(0.9, 1.1), MAX_BACKOFF)
     if retry_after:
         delay = max(delay, timedelta(seconds=min(retry_after, MAX_BACKOFF.total_seconds())))
     return now + delay
@@ -47,7 +59,8 @@ def next_sync_after_failure(now: datetime, interval_minutes: int, failures: int,
 def _new_run(reading: LinkReading) -> SyncRun:
     fetch = reading.fetch
     return SyncRun(link_id=reading.snapshot.link_id,
-                   started_at=datetime.utcfromtimestamp(reading.started_at),
+                   started_at=datetime.fromtimestamp(reading.started_at, timezone.utc)
+                   .replace(tzinfo=None),
                    finished_at=utcnow(), duration_ms=reading.duration_ms,
                    http_status=fetch.http_status if fetch else (
                        reading.failure.http_status if reading.failure else None),
@@ -97,11 +110,13 @@ def record_failure(link: CalendarLink, reading: LinkReading, interval: int,
     """A failed attempt: the error and the backoff are recorded (blocks change only via `run`)."""
     now, failure = utcnow(), reading.failure
     run = run or _new_run(reading)
+    # A 200 that was not a calendar still tells the team what the address answered.
+    status = failure.http_status or (reading.fetch.http_status if reading.fetch else None)
     run.outcome, run.error_kind, run.error_message = "error", failure.kind, failure.message[:2000]
     link.last_sync_at, link.last_attempt_ok = now, False
     link.consecutive_failures = (link.consecutive_failures or 0) + 1
     link.last_error_kind, link.last_error_message = failure.kind, failure.message[:2000]
-    link.last_error_http_status, link.last_error_at = failure.http_status, now
+    link.last_error_http_status, link.last_error_at = status, now
     link.next_sync_at = next_sync_after_failure(now, interval, link.consecutive_failures,
                                                 failure.retry_after)
     return run
@@ -115,7 +130,7 @@ def record_success(link: CalendarLink, reading: LinkReading, interval: int, toda
     if reading.outcome == "parsed":
         parsed = reading.parsed
         stored = stored_blocks(link.id)
-        changes = reconcile_blocks(stored, parsed.stays, today)
+        changes = reconcile_blocks(stored, storable_stays(parsed.stays), today)
         future = sum(1 for b in stored if b.check_out > today)
         decision = guard_change(future, changes, today, _hold_from(link.hold_state), now,
                                 accepted_by_staff=link.accept_next_change)
@@ -127,7 +142,8 @@ def record_success(link: CalendarLink, reading: LinkReading, interval: int, toda
             details["held"] = decision.reason
         elif decision.reason:
             details["released"] = decision.reason
-            link.accept_next_change = False
+        # Staff accept the change they saw: a later, different emptying must be held again.
+        link.accept_next_change = False
         link.hold_state = _hold_to(decision.state)
         details.update(apply_changes(link, changes))
         run.added, run.updated, run.removed = (len(details["added"]), len(details["updated"]),

@@ -1,0 +1,229 @@
+"""Every failed sync leaves the blocks exactly as they were, records the run and backs the link off."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from datetime import timedelta
+
+import pytest
+
+from console.extensions import db
+from console.timeutil import utcnow
+from jobs.block_store import MAX_BACKOFF
+from jobs.sync_runner import sync_links
+from tests.jobs.feeds import airbnb_feed, calendar, google_event, google_header, all_day
+from tests.jobs.test_sync_feeds import FeedServer, blocks, day, fresh_link, runs
+
+GOOGLE_404_PAGE = (b"<!DOCTYPE html><html lang=en><meta charset=utf-8><title>Error 404 (Not Found)!!1</title>"
+                   b"<p><b>404.</b> <ins>That\xe2\x80\x99s an error.</ins><p>The requested URL was not found "
+                   b"on this server. <ins>That\xe2\x80\x99s all we know.</ins></html>")
+
+
+@pytest.fixture
+def synced(httpserver, make_property, make_link):
+    """A link synced once from a good feed with three future stays; returns (link id, feed, blocks)."""
+    def make(source="airbnb"):
+        prop = make_property(timezone="Europe/Madrid")
+        if source == "google":
+            lines = google_header()
+            for n, start in enumerate((5, 20, 40)):
+                lines += google_event(f"g{n}@google.com", all_day(day(start)), all_day(day(start + 3)),
+                                      "Reserved")
+            body = calendar(lines)
+        else:
+            body = airbnb_feed([(day(5), day(8), "Reserved"), (day(20), day(23), "Reserved"),
+                                (day(40), day(43), "Airbnb (Not available)")])
+        feed = FeedServer(httpserver, f"/{source}.ics", body)
+        link = make_link(prop, url=feed.url, source=source)
+        [summary] = sync_links([link.id])
+        assert summary.added == 3
+        return link.id, feed, blocks(link.id)
+    return make
+
+
+def assert_failed_safely(link_id: int, before: list, kind: str, http_status: int | None = None):
+    """The failure was recorded on the run and the link, and no block changed."""
+    assert blocks(link_id) == before
+    last = runs(link_id)[-1]
+    assert (last.outcome, last.error_kind, last.http_status) == ("error", kind, http_status)
+    assert last.added == last.updated == last.removed == 0
+    link = fresh_link(link_id)
+    assert link.last_error_kind == kind and link.last_error_http_status == http_status
+    assert link.last_attempt_ok is False and link.consecutive_failures == 1
+    assert link.next_sync_at > utcnow()
+    assert link.last_success_at is not None  # the earlier success is still known
+
+
+def test_google_404_html_page_is_not_found_and_keeps_blocks(synced):
+    link_id, feed, before = synced("google")
+    feed.status, feed.body, feed.content_type = 404, GOOGLE_404_PAGE, "text/html; charset=UTF-8"
+    [summary] = sync_links([link_id])
+    assert summary.outcome == "error"
+    assert_failed_safely(link_id, before, "not_found", 404)
+
+
+@pytest.mark.parametrize("status,kind", [(403, "forbidden"), (401, "forbidden"), (500, "server_error"),
+                                         (503, "server_error"), (410, "not_found"), (418, "http_error")])
+def test_error_statuses_keep_blocks(synced, status, kind):
+    link_id, feed, before = synced()
+    feed.status, feed.body, feed.content_type = status, b"<html>nope</html>", "text/html"
+    sync_links([link_id])
+    assert_failed_safely(link_id, before, kind, status)
+
+
+def test_429_with_retry_after_is_honoured_by_next_sync_at(synced):
+    link_id, feed, before = synced()
+    feed.status, feed.body, feed.headers = 429, b"Too Many Requests", {"Retry-After": "3600"}
+    started = utcnow()
+    sync_links([link_id])
+    assert_failed_safely(link_id, before, "rate_limited", 429)
+    assert fresh_link(link_id).next_sync_at >= started + timedelta(seconds=3600)
+
+
+@pytest.mark.parametrize("body,content_type,kind", [
+    (b"<!DOCTYPE html><html><body>Your listing calendar</body></html>", "text/html", "not_ical"),
+    (b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><entry/></feed>",
+     "application/atom+xml", "not_ical"),
+    (json.dumps({"events": [{"start": "2030-01-01"}]}).encode(), "application/json", "not_ical"),
+    (b"\x00\x01garbage\xff\xfe not a calendar at all", "text/calendar", "not_ical"),
+    (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:2030", "text/calendar",
+     "invalid_ical"),
+    (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:garbage\r\nUID:x\r\nEND:VEVENT\r\n"
+     b"END:VCALENDAR\r\n", "text/calendar", "invalid_ical"),
+    (b"", "text/calendar", "invalid_ical"),  # an empty body is not an empty Airbnb calendar
+])
+def test_non_ical_bodies_with_200_keep_blocks(synced, body, content_type, kind):
+    link_id, feed, before = synced()
+    feed.body, feed.content_type = body, content_type
+    sync_links([link_id])
+    assert_failed_safely(link_id, before, kind, 200)
+
+
+class RawServer:
+    """A loopback socket server that answers every request with `script(conn, stop)`."""
+
+    def __init__(self, script):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.stop, self.script = threading.Event(), script
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/feed.ics"
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                try:
+                    self.script(conn, self.stop)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.stop.set()
+        self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def raw_server():
+    """raw_server(script) -> RawServer, closed after the test."""
+    servers = []
+    yield lambda script: servers.append(RawServer(script)) or servers[-1]
+    for server in servers:
+        server.close()
+
+
+def point_link_at(link_id: int, url: str) -> None:
+    link = fresh_link(link_id)
+    link.url = url
+    db.session.commit()
+
+
+def test_body_cut_mid_transfer_is_connect_not_a_short_calendar(synced, raw_server):
+    link_id, _feed, before = synced()
+    short = airbnb_feed([(day(5), day(8), "Reserved")])  # a valid calendar, but cut: fewer stays
+    head = (f"HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nContent-Length: {len(short) + 500}\r\n"
+            "Connection: close\r\n\r\n").encode()
+    server = raw_server(lambda conn, stop: conn.sendall(head + short))
+    point_link_at(link_id, server.url)
+    sync_links([link_id])
+    assert_failed_safely(link_id, before, "connect", None)
+
+
+def test_silent_server_is_a_timeout_within_fetch_timeout_seconds(app, synced, raw_server):
+    link_id, _feed, before = synced()
+    server = raw_server(lambda conn, stop: stop.wait(10))
+    point_link_at(link_id, server.url)
+    app.config["FETCH_TIMEOUT_SECONDS"] = 0.5
+    sync_links([link_id])
+    assert_failed_safely(link_id, before, "timeout", None)
+    assert runs(link_id)[-1].duration_ms < 3000
+
+
+def test_feed_over_fetch_max_bytes_is_too_large(app, synced):
+    link_id, feed, before = synced()
+    app.config["FETCH_MAX_BYTES"] = 2048
+    feed.body = airbnb_feed([(day(n), day(n + 1), "Reserved") for n in range(5, 60)])
+    assert len(feed.body) > 2048
+    sync_links([link_id])
+    assert_failed_safely(link_id, before, "too_large", None)
+
+
+@pytest.mark.parametrize("location", ["http://169.254.169.254/latest/meta-data/",
+                                      "http://10.0.0.7/feed.ics", "http://[::1]/feed.ics"])
+def test_redirect_to_a_non_allowed_address_is_blocked(synced, location):
+    link_id, feed, before = synced()
+    feed.status, feed.body, feed.headers = 302, b"", {"Location": location}
+    sync_links([link_id])
+    assert_failed_safely(link_id, before, "blocked_address", None)
+
+
+def test_unresolvable_host_is_a_dns_failure(synced):
+    link_id, _feed, before = synced()
+    point_link_at(link_id, "https://calendar.example.invalid/feed.ics")
+    sync_links([link_id])
+    assert_failed_safely(link_id, before, "dns", None)
+
+
+def test_backoff_doubles_with_each_failure_and_is_capped_at_six_hours(app, synced):
+    link_id, feed, before = synced()
+    feed.status, feed.body = 500, b"oops"
+    interval = timedelta(minutes=app.config["SYNC_INTERVAL_MINUTES"])
+    delays = []
+    for _ in range(8):
+        sync_links([link_id])
+        link = fresh_link(link_id)
+        delays.append(link.next_sync_at - link.last_sync_at)
+    assert fresh_link(link_id).consecutive_failures == 8
+    for n, delay in enumerate(delays[:4]):  # 15, 30, 60, 120 minutes, +-10% jitter
+        expected = interval * 2 ** n
+        assert expected * 0.89 <= delay <= expected * 1.11, (n, delay)
+    assert all(delay <= MAX_BACKOFF for delay in delays)
+    assert delays[-1] >= MAX_BACKOFF * 0.89
+    assert blocks(link_id) == before
+
+
+def test_success_after_failures_clears_the_error_and_the_backoff(synced):
+    link_id, feed, before = synced()
+    good = feed.body
+    feed.status, feed.body = 503, b"down"
+    sync_links([link_id])
+    feed.status, feed.body = 200, good
+    [summary] = sync_links([link_id])
+    assert summary.outcome in ("unchanged", "not_modified")
+    link = fresh_link(link_id)
+    assert (link.consecutive_failures, link.last_error_kind, link.last_attempt_ok) == (0, None, True)
+    assert blocks(link_id) == before

@@ -1,0 +1,222 @@
+"""First sync and re-syncs of real-looking feeds served on loopback, through sync_links and the database."""
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from werkzeug import Request, Response
+
+from console.extensions import db
+from console.models import CalendarLink, Reservation, SyncRun
+from console.timeutil import utcnow
+from jobs.sync_runner import sync_links
+from tests.jobs.feeds import (airbnb_feed, all_day, booking_feed, calendar, dt, google_event,
+                              google_header, vrbo_feed)
+
+
+class FeedServer:
+    """One feed path on a loopback server whose answer a test changes between syncs."""
+
+    def __init__(self, httpserver, path: str, body: bytes = b"", *, etag: bool = False):
+        self.body, self.status, self.headers = body, 200, {}
+        self.content_type = "text/calendar; charset=utf-8"
+        self.etag, self.requests = etag, 0
+        httpserver.expect_request(path).respond_with_handler(self.answer)
+        self.url = httpserver.url_for(path)
+
+    def answer(self, request: Request) -> Response:
+        """Serve the current body; 304 when the client already holds this body's ETag."""
+        self.requests += 1
+        headers = dict(self.headers)
+        if self.etag and self.status == 200:
+            tag = '"' + hashlib.sha1(self.body).hexdigest() + '"'
+            headers["ETag"] = tag
+            if request.headers.get("If-None-Match") == tag:
+                return Response(b"", 304, headers=headers)
+        return Response(self.body, self.status, headers=headers, content_type=self.content_type)
+
+
+def without_event(body: bytes, index: int) -> bytes:
+    """The feed with its index-th VEVENT left out (the others keep their UIDs)."""
+    lines = body.split(b"\r\n")
+    start = [i for i, line in enumerate(lines) if line == b"BEGIN:VEVENT"][index]
+    end = [i for i, line in enumerate(lines) if line == b"END:VEVENT"][index]
+    return b"\r\n".join(lines[:start] + lines[end + 1:])
+
+
+def today() -> date:
+    """The date sync_links uses by default."""
+    return utcnow().date()
+
+
+def blocks(link_id: int) -> list[tuple[str, date, date]]:
+    """The link's EX- blocks as (code, check_in, check_out), by dates."""
+    db.session.expire_all()
+    rows = db.session.execute(select(Reservation).where(Reservation.link_id == link_id,
+                                                        Reservation.origin == "external")
+                              .order_by(Reservation.check_in, Reservation.id)).scalars()
+    return [(r.code, r.check_in, r.check_out) for r in rows]
+
+
+def dates(link_id: int) -> list[tuple[date, date]]:
+    """The link's block dates only."""
+    return [(ci, co) for _code, ci, co in blocks(link_id)]
+
+
+def runs(link_id: int) -> list[SyncRun]:
+    """The link's sync runs, oldest first."""
+    db.session.expire_all()
+    return list(db.session.execute(select(SyncRun).filter_by(link_id=link_id)
+                                   .order_by(SyncRun.id)).scalars())
+
+
+def fresh_link(link_id: int) -> CalendarLink:
+    """The link as stored now."""
+    db.session.expire_all()
+    return db.session.get(CalendarLink, link_id)
+
+
+def day(n: int) -> date:
+    """The date n days from today."""
+    return today() + timedelta(days=n)
+
+
+@pytest.fixture
+def prop(make_property):
+    """A property in Madrid."""
+    return make_property(timezone="Europe/Madrid")
+
+
+def test_first_airbnb_sync_creates_one_ex_block_per_stay_with_feed_dates(httpserver, prop, make_link):
+    feed = FeedServer(httpserver, "/airbnb.ics", airbnb_feed(
+        [(day(5), day(9), "Reserved"), (day(20), day(21), "Airbnb (Not available)")]))
+    link = make_link(prop, url=feed.url, source="airbnb")
+    [summary] = sync_links([link.id])
+    assert summary.outcome == "changed" and summary.added == 2
+    stored = blocks(link.id)
+    assert [(ci, co) for _c, ci, co in stored] == [(day(5), day(9)), (day(20), day(21))]
+    assert all(code.startswith("EX-") for code, _ci, _co in stored)
+    [run] = runs(link.id)
+    assert (run.outcome, run.added, run.http_status, run.events) == ("changed", 2, 200, 2)
+    assert sorted(run.details["added"]) == sorted(code for code, _ci, _co in stored)
+    synced = fresh_link(link.id)
+    assert synced.last_attempt_ok and synced.consecutive_failures == 0 and synced.next_sync_at > utcnow()
+
+
+def test_vrbo_old_bare_dates_and_booking_bare_lf_feeds_keep_all_day_dates(httpserver, prop, make_link):
+    vrbo = FeedServer(httpserver, "/vrbo.ics", vrbo_feed([(day(3), day(6), "Reserved - Ana"),
+                                                          (day(40), day(47), "Blocked")], old_dates=True))
+    booking = FeedServer(httpserver, "/booking.ics", booking_feed([(day(1), day(2))], backslashes=6))
+    vrbo_link = make_link(prop, url=vrbo.url, source="vrbo")
+    booking_link = make_link(prop, url=booking.url, source="booking")
+    sync_links([vrbo_link.id, booking_link.id])
+    assert dates(vrbo_link.id) == [(day(3), day(6)), (day(40), day(47))]
+    assert dates(booking_link.id) == [(day(1), day(2))]
+
+
+def test_google_blocks_reserved_only_and_timed_events_become_nights_in_property_zone(
+        httpserver, make_property, make_link):
+    prop = make_property(timezone="Europe/Madrid")
+    late = datetime.combine(day(30), datetime.min.time()).replace(hour=23, minute=30)
+    lines = google_header()
+    lines += google_event("a@google.com", all_day(day(4)), all_day(day(7)), " reserved ")
+    lines += google_event("b@google.com", f";TZID=Europe/Madrid:{dt(datetime.combine(day(10), datetime.min.time()).replace(hour=16))}",
+                          f";TZID=Europe/Madrid:{dt(datetime.combine(day(12), datetime.min.time()).replace(hour=11))}",
+                          "Reserved")
+    # 23:30 UTC is already the next day in Madrid: the nights follow the property's clock.
+    lines += google_event("c@google.com", f":{dt(late, utc=True)}",
+                          f":{dt(late + timedelta(days=2), utc=True)}", "Reserved")
+    lines += google_event("d@google.com", all_day(day(15)), all_day(day(16)), "Dentist")
+    feed = FeedServer(httpserver, "/basic.ics", calendar(lines))
+    link = make_link(prop, url=feed.url, source="google")
+    sync_links([link.id])
+    assert dates(link.id) == [(day(4), day(7)), (day(10), day(12)), (day(31), day(33))]
+    synced = fresh_link(link.id)
+    assert synced.ignored_events == 1 and synced.ignored_detail[0]["summary"] == "Dentist"
+    assert any(w["kind"] == "ignored_events" for w in synced.warnings)
+
+
+def test_same_feed_twice_changes_nothing_and_keeps_codes(httpserver, prop, make_link):
+    feed = FeedServer(httpserver, "/a.ics", airbnb_feed([(day(5), day(9), "Reserved")]))
+    link = make_link(prop, url=feed.url, source="airbnb")
+    sync_links([link.id])
+    before = blocks(link.id)
+    feed.body = feed.body.replace(b"DTSTAMP:20250301T101010Z", b"DTSTAMP:20250302T111111Z")
+    [summary] = sync_links([link.id])
+    assert summary.outcome == "unchanged"
+    assert blocks(link.id) == before
+    assert [r.outcome for r in runs(link.id)] == ["changed", "unchanged"]
+
+
+def test_identical_body_is_recognised_by_its_content_hash(httpserver, prop, make_link):
+    feed = FeedServer(httpserver, "/a.ics", airbnb_feed([(day(5), day(9), "Reserved")]))
+    link = make_link(prop, url=feed.url, source="airbnb")
+    sync_links([link.id])
+    before = blocks(link.id)
+    sync_links([link.id])
+    last = runs(link.id)[-1]
+    assert last.outcome == "unchanged" and last.events is None  # not parsed again
+    assert blocks(link.id) == before and feed.requests == 2
+
+
+def test_etag_304_is_recorded_as_not_modified_and_keeps_blocks(httpserver, prop, make_link):
+    feed = FeedServer(httpserver, "/a.ics", airbnb_feed([(day(5), day(9), "Reserved")]), etag=True)
+    link = make_link(prop, url=feed.url, source="airbnb")
+    sync_links([link.id])
+    before = blocks(link.id)
+    [summary] = sync_links([link.id])
+    assert summary.outcome == "not_modified"
+    last = runs(link.id)[-1]
+    assert (last.outcome, last.http_status) == ("not_modified", 304)
+    assert blocks(link.id) == before and fresh_link(link.id).last_attempt_ok
+
+
+def test_moved_stay_updates_its_block_and_keeps_its_code(httpserver, prop, make_link):
+    feed = FeedServer(httpserver, "/a.ics", airbnb_feed([(day(5), day(9), "Reserved"),
+                                                          (day(30), day(32), "Reserved")]))
+    link = make_link(prop, url=feed.url, source="airbnb")
+    sync_links([link.id])
+    codes = [code for code, _ci, _co in blocks(link.id)]
+    feed.body = airbnb_feed([(day(6), day(10), "Reserved"), (day(30), day(32), "Reserved")])
+    [summary] = sync_links([link.id])
+    assert (summary.outcome, summary.updated, summary.added, summary.removed) == ("changed", 1, 0, 0)
+    assert blocks(link.id) == [(codes[0], day(6), day(10)), (codes[1], day(30), day(32))]
+    assert runs(link.id)[-1].details["updated"] == [codes[0]]
+
+
+def test_vanished_stay_removes_its_block_and_the_run_names_it(httpserver, prop, make_link):
+    stays = [(day(5), day(9), "Reserved"), (day(30), day(32), "Reserved"), (day(50), day(52), "Reserved")]
+    feed = FeedServer(httpserver, "/a.ics", airbnb_feed(stays))
+    link = make_link(prop, url=feed.url, source="airbnb")
+    sync_links([link.id])
+    before = blocks(link.id)
+    feed.body = without_event(feed.body, 1)
+    [summary] = sync_links([link.id])
+    assert (summary.outcome, summary.removed) == ("changed", 1)
+    assert blocks(link.id) == [before[0], before[2]]
+    assert runs(link.id)[-1].details["removed"] == [before[1][0]]
+
+
+def test_past_blocks_are_kept_when_the_feed_drops_its_history(httpserver, prop, make_link, make_reservation):
+    feed = FeedServer(httpserver, "/a.ics", airbnb_feed([(day(5), day(9), "Reserved")]))
+    link = make_link(prop, url=feed.url, source="airbnb")
+    past = make_reservation(prop, origin="external", in_days=-10, nights=3, link=link, uid="old@airbnb.com",
+                            today=today())
+    sync_links([link.id])
+    assert (past.code, day(-10), day(-7)) in blocks(link.id)
+    assert len(blocks(link.id)) == 2
+
+
+def test_direct_and_manual_stays_are_never_touched_by_a_sync(httpserver, prop, make_link, make_reservation):
+    feed = FeedServer(httpserver, "/a.ics", airbnb_feed([(day(5), day(9), "Reserved")]))
+    link = make_link(prop, url=feed.url, source="airbnb")
+    direct = make_reservation(prop, origin="direct", in_days=40, nights=2)
+    manual = make_reservation(prop, origin="manual", in_days=60, nights=2)
+    sync_links([link.id])
+    feed.body = airbnb_feed([])
+    sync_links([link.id])
+    db.session.expire_all()
+    codes = set(db.session.execute(select(Reservation.code)).scalars())
+    assert {direct.code, manual.code} <= codes
