@@ -82,11 +82,21 @@ def _reader(config, today: date) -> Callable[[LinkSnapshot], LinkReading]:
     return read
 
 
+def _locked_link(link_id: int) -> CalendarLink | None:
+    """The link, write-locked until commit: a forced and a scheduled sync of one link must not both
+    add its stays. A no-op UPDATE is the one lock both SQLite (whole database) and PostgreSQL (row) take."""
+    table = CalendarLink.__table__
+    locked = db.session.execute(table.update().where(table.c.id == link_id)
+                                .values(state=table.c.state)).rowcount
+    return db.session.get(CalendarLink, link_id, populate_existing=True) if locked else None
+
+
 def apply_reading(reading: LinkReading, today: date) -> SyncSummary:
     """Store one reading in its own transaction (a crash leaves other links' results intact)."""
     interval = current_app.config["SYNC_INTERVAL_MINUTES"]
-    link = db.session.get(CalendarLink, reading.snapshot.link_id)
+    link = _locked_link(reading.snapshot.link_id)
     if link is None:  # deleted while we were fetching
+        db.session.rollback()
         return SyncSummary(reading.snapshot.link_id, "skipped", message="link deleted")
     health_before = link.health(utcnow(), interval)
     try:
@@ -116,6 +126,17 @@ def apply_reading(reading: LinkReading, today: date) -> SyncSummary:
                        run.error_kind, run.error_message or (run.details or {}).get("held", ""))
 
 
+def _apply_safely(snap: LinkSnapshot, future, today: date) -> SyncSummary:
+    """Apply one finished read; a crash is logged and leaves that link as it was (and still due)."""
+    try:
+        return apply_reading(future.result(), today)
+    except Exception as exc:  # noqa: BLE001 - one link's crash must not cost the batch its results
+        db.session.rollback()
+        log.exception("sync of link %s failed while storing its result", snap.link_id)
+        return SyncSummary(snap.link_id, "error", error_kind="internal",
+                           message=f"storing the result failed: {exc!r}"[:300])
+
+
 def sync_links(link_ids: Iterable[int], *, today: date | None = None,
                on_done: Callable[[SyncSummary], None] | None = None) -> list[SyncSummary]:
     """Sync the named links now, in this process; return one summary per link."""
@@ -126,9 +147,9 @@ def sync_links(link_ids: Iterable[int], *, today: date | None = None,
     summaries = []
     workers = max(1, min(config["FETCH_CONCURRENCY"], len(snaps)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-        futures = [pool.submit(read, snap) for snap in snaps]
+        futures = {pool.submit(read, snap): snap for snap in snaps}
         for future in as_completed(futures):
-            summary = apply_reading(future.result(), today)
+            summary = _apply_safely(futures[future], future, today)
             summaries.append(summary)
             if on_done:
                 on_done(summary)

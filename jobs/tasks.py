@@ -42,32 +42,48 @@ def sync_batch_job(link_ids: list[int]) -> list[str]:
     return lines
 
 
-def due_link_ids(now=None, limit: int | None = None) -> list[int]:
+def _is_due(now):
     """Active links whose next sync time has come (or was never set)."""
+    return (CalendarLink.state == "active",
+            or_(CalendarLink.next_sync_at.is_(None), CalendarLink.next_sync_at <= now))
+
+
+def due_link_ids(now=None, limit: int | None = None) -> list[int]:
+    """Active links whose next sync time has come, longest waiting first."""
     now = now or utcnow()
-    query = (select(CalendarLink.id).where(CalendarLink.state == "active", or_(
-        CalendarLink.next_sync_at.is_(None), CalendarLink.next_sync_at <= now))
-        .order_by(CalendarLink.next_sync_at.is_not(None), CalendarLink.next_sync_at))
+    query = (select(CalendarLink.id).where(*_is_due(now))
+             .order_by(CalendarLink.next_sync_at.is_not(None), CalendarLink.next_sync_at,
+                       CalendarLink.id))
     if limit:
         query = query.limit(limit)
     return list(db.session.execute(query).scalars())
 
 
-def schedule_due_syncs() -> int:
-    """Queue batches of due links; push their next time ahead so they are not queued twice."""
-    from jobs.queue import enqueue_batch
-    now = utcnow()
+def claim_due_links(now, until) -> list[int]:
+    """Push due links' next time to `until` and return those this call claimed: a scheduler running
+    twice at once (two processes) claims each link once, because the update re-checks that it is due."""
     ids = due_link_ids(now)
     if not ids:
-        return 0
-    # Claim the links first: if this job runs again before the batch finishes, they are not due.
-    claim_until = now + timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])
-    db.session.execute(CalendarLink.__table__.update().where(CalendarLink.id.in_(ids))
-                       .values(next_sync_at=claim_until))
+        return []
+    table = CalendarLink.__table__
+    claimed = db.session.execute(
+        table.update().where(table.c.id.in_(ids), *_is_due(now)).values(next_sync_at=until)
+        .returning(table.c.id)).scalars().all()
     db.session.commit()
+    order = {link_id: n for n, link_id in enumerate(ids)}
+    return sorted(claimed, key=order.__getitem__)
+
+
+def schedule_due_syncs() -> int:
+    """Queue batches of due links; claim them first so they are not queued twice."""
+    from jobs.queue import enqueue_batch
+    now = utcnow()
+    # Claimed until one interval from now: a batch that dies is retried then.
+    ids = claim_due_links(now, now + timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"]))
     for start in range(0, len(ids), BATCH_SIZE):
         enqueue_batch(sync_batch_job, ids[start:start + BATCH_SIZE])
-    log.info("[job %s] queued %d due links", _job_id(), len(ids))
+    if ids:
+        log.info("[job %s] queued %d due links", _job_id(), len(ids))
     return len(ids)
 
 
