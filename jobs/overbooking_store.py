@@ -12,6 +12,7 @@ from console.models import CalendarLink, Overbooking, Reservation, SyncRun
 from console.timeutil import utcnow
 from jobs.detect import (Attribution, DirectBooking, ExternalBlock, LinkAtDetection,
                          PropertyAtDetection, attribute, find_overbookings)
+from jobs.property_state import recompute_property
 
 
 def _property_facts(property_id: int, links: dict[int, CalendarLink], today: date,
@@ -84,16 +85,18 @@ def after_sync(link: CalendarLink, run: SyncRun, today: date, health_before: str
 
 
 def record_overbookings_for_direct(reservation_id: int, today: date | None = None) -> list[Overbooking]:
-    """A direct booking was reported: record it if it lands on blocked nights."""
+    """A direct booking was reported: record it if it lands on blocked nights, and refresh risk."""
     res = db.session.get(Reservation, reservation_id)
     if res is None or res.origin != "direct":
         return []
     found = detect_for_property(res.property_id, today=today or utcnow().date())
+    # A new booking can make the property's risk high at once (unprotected_bookings): do not wait.
+    recompute_property(res.property)
     db.session.commit()
     return found
 
 
 def resolve(ob: Overbooking, who: str, note: str, when: datetime | None = None) -> None:
-    """Mark an overbooking resolved by staff, with their note."""
+    """Mark an overbooking resolved by staff, with their note (it still counts: it happened)."""
     ob.state, ob.resolved_by, ob.resolution_note = "resolved", who, note
     ob.resolved_at = when or utcnow()

@@ -65,8 +65,10 @@ def owner_record(prop: Property, risk: Risk, now: datetime, interval: int) -> Ow
 
 
 def _latest_snapshot(property_id: int) -> ScoreSnapshot | None:
+    # Newest by time, as GET /scores sees it (the (property_id, computed_at) index serves both).
     return db.session.execute(select(ScoreSnapshot).filter_by(property_id=property_id)
-                              .order_by(ScoreSnapshot.id.desc()).limit(1)).scalar_one_or_none()
+                              .order_by(ScoreSnapshot.computed_at.desc(), ScoreSnapshot.id.desc())
+                              .limit(1)).scalar_one_or_none()
 
 
 def store_score(prop: Property, score: Score, now: datetime) -> ScoreSnapshot | None:
