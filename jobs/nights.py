@@ -115,12 +115,15 @@ def read_duration(text: str) -> timedelta:
     if not match or not any(match.groups()[1:]):
         raise ValueError(f"unreadable duration {text[:40]!r}")
     weeks, days, hours, minutes, seconds = (int(part or 0) for part in match.groups()[1:])
-    delta = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        delta = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError as error:
+        raise ValueError(f"duration out of range {text[:40]!r}") from error
     return -delta if match.group(1) == "-" else delta
 
 
 def end_from_duration(start: date | datetime, duration: timedelta) -> date | datetime:
-    """The end of an event given by DURATION; an all-day event counts started days."""
+    """The end of an event given by DURATION; an all-day event counts started days (OverflowError past 9999)."""
     if isinstance(start, datetime):
         return start + duration
     return start + timedelta(days=duration.days + (1 if duration.seconds else 0))
@@ -128,6 +131,14 @@ def end_from_duration(start: date | datetime, duration: timedelta) -> date | dat
 
 def to_nights(start: date | datetime, end: date | datetime | None, zone: tzinfo) -> tuple[date, date]:
     """The nights [check_in, check_out) of an event in the property's zone; NotAStay if its dates make none."""
+    try:
+        return _nights(start, end, zone)
+    except OverflowError as error:  # the very ends of the calendar (years 1 and 9999): no stay is there
+        raise NotAStay("its dates are out of range") from error
+
+
+def _nights(start: date | datetime, end: date | datetime | None, zone: tzinfo) -> tuple[date, date]:
+    """to_nights without the range guard."""
     if not isinstance(start, datetime) and (end is None or not isinstance(end, datetime)):
         end = start + ONE_DAY if end is None else end
         if end <= start:

@@ -161,7 +161,10 @@ def _event_nights(raw: RawEvent, zones: ZoneResolver) -> tuple[date, date]:
     if raw.dtend is not None:
         end = read_when(raw.dtend, zones)
     elif raw.duration is not None:
-        end = end_from_duration(start, read_duration(raw.duration))
+        try:
+            end = end_from_duration(start, read_duration(raw.duration))
+        except OverflowError as error:
+            raise NotAStay("its dates are out of range") from error
     return to_nights(start, end, zones.property_zone)
 
 
@@ -178,6 +181,11 @@ def _read_series(scanned: ScannedCalendar, profile: SourceProfile, zones: ZoneRe
         if raw.recurring:
             series.setdefault(raw.uid, []).append(raw)
     series = {uid: members for uid, members in series.items() if not _series_is_over(members, cutoff)}
+    for uid, members in list(series.items()):
+        problem = _unexpandable(members)
+        if problem:  # expanding these would take the library minutes: explain instead
+            result.ignore(uid, members[0].summary, problem)
+            del series[uid]
     if not series:
         return
     try:
@@ -188,6 +196,18 @@ def _read_series(scanned: ScannedCalendar, profile: SourceProfile, zones: ZoneRe
             occurrences += _expand_one_series(scanned, members, profile, zones, result)
     for occurrence in occurrences:
         _read_occurrence(occurrence, profile, result)
+
+
+def _unexpandable(members: list[RawEvent]) -> str | None:
+    """Why a series cannot be expanded in reasonable time (and is no stay anyway), or None."""
+    for raw in members:
+        rule = (raw.rrule or "").upper()
+        if any(f"FREQ={freq}" in rule for freq in ("SECONDLY", "MINUTELY", "HOURLY")):
+            return "it repeats more often than daily"
+        year = (raw.dtstart or "")[(raw.dtstart or "").rfind(":") + 1:][:4]
+        if rule and year.isdigit() and year < "1900":
+            return "its repeat rule starts before 1900"
+    return None
 
 
 def _series_is_over(members: list[RawEvent], cutoff: str) -> bool:

@@ -350,6 +350,19 @@ def test_recurring_event_with_offset_tzid_expands_in_utc():
     assert any("GMT+05:30" in note for note in parsed.notes)
 
 
+def test_repeat_more_often_than_daily_is_ignored_instead_of_expanded_for_ages():
+    body = calendar(["PRODID:x", *event("sec", ":20100101T100000Z", ":20100101T110000Z", "Blocked",
+                                        "RRULE:FREQ=SECONDLY")])
+    parsed = parse(body)
+    assert parsed.stays == []
+    assert [event.reason for event in parsed.ignored] == ["it repeats more often than daily"]
+
+
+def test_dates_at_the_end_of_the_calendar_are_ignored_not_crashing():
+    body = calendar(["PRODID:x", *event("end", ":99991231", None, "Blocked")])
+    assert [event.reason for event in parse(body).ignored] == ["its dates are out of range"]
+
+
 def test_google_repeating_event_not_titled_reserved_is_ignored_once():
     body = google(google_event("yoga@google.com", all_day(day(1)), all_day(day(2)), "Yoga", "RRULE:FREQ=WEEKLY"))
     parsed = parse(body, "google")
