@@ -78,6 +78,7 @@ class TestConfig(Config):
     """Settings for the test suite: a throwaway instance folder, CSRF on as in production."""
 
     TESTING = True
+    __test__ = False  # not a pytest test class
 
     def __init__(self, env: dict | None = None, instance_path=None):
         super().__init__(env, instance_path)

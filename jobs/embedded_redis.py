@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 CLIENT_PREFIX = "csc-"
 OWNER_ENV = "CONSOLE_REDIS_OWNED"  # set by a supervisor that stops the server itself
@@ -41,12 +43,18 @@ def connect(sock: str, **kwargs) -> redis.Redis:
     return redis.Redis(unix_socket_path=sock, client_name=client_name(), **kwargs)
 
 
+def _probe(sock: str, timeout: float = 1) -> redis.Redis:
+    """A one-shot client for start/stop checks: no retries, a dead socket must answer at once."""
+    return redis.Redis(unix_socket_path=sock, socket_timeout=timeout,
+                       retry=Retry(NoBackoff(), 0))
+
+
 def _answers(sock: str) -> bool:
     """True when a server answers PING on the socket."""
     if not os.path.exists(sock):
         return False
     try:
-        return bool(redis.Redis(unix_socket_path=sock, socket_timeout=1).ping())
+        return bool(_probe(sock).ping())
     except (redis.ConnectionError, redis.TimeoutError, OSError):
         return False
 
@@ -100,7 +108,7 @@ def shutdown(sock: str) -> bool:
     if not _answers(sock):
         return False
     try:
-        redis.Redis(unix_socket_path=sock, socket_timeout=5).shutdown(nosave=True)
+        _probe(sock, timeout=5).shutdown(nosave=True)
     except (redis.ConnectionError, redis.TimeoutError):
         pass  # SHUTDOWN closes the connection under us: that is success
     return True
@@ -111,7 +119,7 @@ def release(sock: str) -> None:
     if not _answers(sock):
         return
     try:
-        conn = redis.Redis(unix_socket_path=sock, socket_timeout=2)
+        conn = _probe(sock, timeout=2)
         mine = client_name()
         others = [c for c in conn.client_list()
                   if c.get("name", "").startswith(CLIENT_PREFIX) and c.get("name") != mine]

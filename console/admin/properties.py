@@ -59,7 +59,7 @@ class PropertiesView(ConsoleView):
                                           .order_by(Overbooking.detected_at.desc())).scalars().all()
         reads = db.session.execute(
             select(ExportFetch.platform, func.max(ExportFetch.fetched_at))
-            .filter_by(property_id=prop.id).group_by(ExportFetch.platform)).all()
+            .where(ExportFetch.property_id == prop.id).group_by(ExportFetch.platform)).all()
         return self.render("properties/detail.html", prop=property_json(prop),
                            runs=[run_json(r) for r in runs], stays=stays,
                            overbookings=overbookings, export_reads=reads, now=utcnow(),

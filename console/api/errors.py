@@ -1,7 +1,7 @@
 """The API's error shape: {"error": {"code", "message", ...}} with a fitting status."""
 from __future__ import annotations
 
-from flask import jsonify
+from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
 
@@ -35,3 +35,10 @@ def register_error_handlers(bp) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             err.code, "http_error")
         return ApiError(err.code or 500, code, err.description or err.name).response()
+
+    @bp.app_errorhandler(404)
+    def _unrouted(err):
+        # Paths under the API that match no route never reach the blueprint's own handlers.
+        if request.path.startswith(f"{bp.url_prefix}/"):
+            return ApiError(404, "not_found", f"no API resource at {request.path}").response()
+        return err

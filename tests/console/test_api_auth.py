@@ -1,0 +1,58 @@
+"""API authentication and roles: 401 without a valid token, 403 when the role is too low."""
+from console.extensions import db
+from console.models import ApiToken
+
+
+def test_missing_token_is_401_with_error_shape(client):
+    resp = client.get("/api/v1/properties")
+    assert resp.status_code == 401
+    assert resp.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_invalid_and_malformed_tokens_are_401(client):
+    for header in ("Bearer nope", "Basic abc", "Bearer ", "token"):
+        resp = client.get("/api/v1/properties", headers={"Authorization": header})
+        assert resp.status_code == 401, header
+
+
+def test_revoked_token_is_401(app, client):
+    row, clear = ApiToken.issue("old", "admin")
+    row.revoked = True
+    db.session.add(row)
+    db.session.commit()
+    resp = client.get("/api/v1/properties", headers={"Authorization": f"Bearer {clear}"})
+    assert resp.status_code == 401
+
+
+def test_viewer_reads_but_cannot_write(api):
+    viewer = api("viewer")
+    assert viewer.get("/properties").status_code == 200
+    resp = viewer.post("/properties", json={"name": "X", "owner_email": "o@example.com"})
+    assert resp.status_code == 403
+    assert resp.get_json()["error"]["code"] == "forbidden"
+
+
+def test_staff_writes(api):
+    resp = api("staff").post("/properties", json={"name": "X", "owner_email": "o@example.com"})
+    assert resp.status_code == 201
+
+
+def test_tokens_are_stored_hashed_only(app):
+    row, clear = ApiToken.issue("svc", "viewer")
+    db.session.add(row)
+    db.session.commit()
+    stored = db.session.get(ApiToken, row.id)
+    assert clear not in stored.token_hash and len(stored.token_hash) == 64
+    assert ApiToken.find(clear).id == row.id
+
+
+def test_unknown_api_path_answers_json_404(api):
+    resp = api("viewer").get("/nothing-here")
+    assert resp.status_code == 404
+    assert resp.get_json()["error"]["code"] == "not_found"
+
+
+def test_token_use_is_recorded(api, app):
+    viewer = api("viewer")
+    viewer.get("/properties")
+    assert db.session.query(ApiToken).one().last_used_at is not None
