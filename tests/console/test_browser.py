@@ -1,0 +1,126 @@
+"""The pages people click, in a real Chromium driven by Playwright (skipped without chromium)."""
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from console.extensions import db
+from console.models import CalendarLink
+from console.timeutil import utcnow
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed "
+                       "(apt-get install chromium); .ci/run installs it"),
+]
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over real HTTP on a free loopback port, in a thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module (the system's browser: nothing is downloaded)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page in its own context (no cookies shared between tests)."""
+    context = browser.new_context()
+    # Anything the page loads from another host fails the test: the console works offline.
+    foreign = []
+    context.on("request", lambda req: foreign.append(req.url)
+               if not req.url.startswith(("http://127.0.0.1", "data:")) else None)
+    yield context.new_page()
+    context.close()
+    assert foreign == []
+
+
+def _log_in(page, base, email):
+    page.goto(f"{base}/properties/")
+    assert "/login" in page.url
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/properties/")
+
+
+def _failing_link(prop, make_link):
+    link = make_link(prop, source="google", url="https://calendar.google.com/c/basic.ics")
+    link.last_sync_at = link.last_error_at = utcnow()
+    link.last_attempt_ok = False
+    link.last_error_kind, link.last_error_http_status = "not_found", 404
+    link.last_error_message = "the calendar address answered 404 (not found)"
+    db.session.commit()
+    return link
+
+
+def test_wrong_password_stays_on_login_with_a_message(live_server, page, make_user):
+    make_user("viewer@example.com", "viewer", PASSWORD)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", "viewer@example.com")
+    page.fill("input[name=password]", "not the password")
+    page.click("button[type=submit]")
+    assert page.locator(".alert").inner_text().strip() == "Wrong email or password."
+    assert "/login" in page.url
+
+
+def test_filter_the_list_then_open_a_failing_property(live_server, page, make_user,
+                                                       make_property, make_link):
+    make_user("viewer@example.com", "viewer", PASSWORD)
+    _failing_link(make_property("Málaga Penthouse"), make_link)
+    make_property("Quiet Flat")
+    _log_in(page, live_server, "viewer@example.com")
+    assert page.locator("#properties tbody tr").count() == 2
+    page.select_option("select[name=health]", "failing")
+    page.click("#filters button[type=submit]")
+    rows = page.locator("#properties tbody tr")
+    assert rows.count() == 1 and "Málaga Penthouse" in rows.first.inner_text()
+    page.click("text=Málaga Penthouse")
+    assert page.locator("#property-name").inner_text() == "Málaga Penthouse"
+    error = page.locator("[data-error-kind=not_found]").first
+    assert "What to do" in error.inner_text()
+    assert page.locator("[data-action]").count() == 0  # a viewer has no actions
+
+
+def test_staff_pauses_a_link_from_the_property_page(live_server, page, make_user,
+                                                     make_property, make_link):
+    make_user("staff@example.com", "staff", PASSWORD)
+    prop = make_property("Sitges Villa")
+    link = make_link(prop, source="vrbo", url="https://www.vrbo.com/icalendar/ab.ics")
+    _log_in(page, live_server, "staff@example.com")
+    page.goto(f"{live_server}/properties/{prop.id}")
+    page.click("[data-action=pause]")
+    page.wait_for_selector("text=paused: its blocks stay")
+    db.session.expire_all()
+    assert db.session.get(CalendarLink, link.id).state == "paused"
+
+
+def test_log_out_returns_to_login(live_server, page, make_user):
+    make_user("viewer@example.com", "viewer", PASSWORD)
+    _log_in(page, live_server, "viewer@example.com")
+    page.click("text=Log out")
+    page.wait_for_url(f"{live_server}/login")
+    page.goto(f"{live_server}/")
+    assert "/login" in page.url
