@@ -1,1 +1,82 @@
-"""API: overbookings (being built)."""
+"""API: overbookings (list by property, nights, state and blame) and staff resolution."""
+from __future__ import annotations
+
+from flask import g, jsonify, request
+from sqlalchemy import func, select
+
+from console.api import api_bp
+from console.api.errors import ApiError, not_found
+from console.api.properties import get_property
+from console.api.serialize import overbooking_json
+from console.api.validate import invalid, json_body, parse_date, query_choice, query_int, text
+from console.extensions import db
+from console.models import Overbooking
+from jobs.overbooking_store import resolve
+
+PAGE_SIZE = 100
+NOTE_MAX = 2000
+
+
+def overbooking_query():
+    """Overbookings filtered by ?property_id=&from=&to=&state=&counts= (nights overlapping [from, to))."""
+    query = select(Overbooking)
+    raw_property = request.args.get("property_id")
+    if raw_property not in (None, ""):
+        query = query.where(Overbooking.property_id == get_property(
+            query_int("property_id", 0, maximum=2**31 - 1)).id)
+    start = parse_date(request.args.get("from"), "from", required=False)
+    end = parse_date(request.args.get("to"), "to", required=False)
+    if start and end and end < start:
+        raise invalid("to", "must not be before from")
+    # `to` is exclusive, like a check-out: an overbooking whose last night is `to` is outside.
+    if end is not None:
+        query = query.where(Overbooking.first_night < end)
+    if start is not None:
+        query = query.where(Overbooking.last_night >= start)
+    state = query_choice("state", ("open", "resolved"))
+    if state:
+        query = query.where(Overbooking.state == state)
+    counts = query_choice("counts", ("true", "false"))
+    if counts:
+        query = query.where(Overbooking.counts_against_owner.is_(counts == "true"))
+    return query
+
+
+@api_bp.get("/overbookings")
+def list_overbookings():
+    """Overbookings overlapping ?from=&to=, by first night; paged (?page=&per_page=)."""
+    query = overbooking_query()
+    page = query_int("page", 1)
+    per_page = query_int("per_page", PAGE_SIZE, maximum=1000)
+    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    rows = db.session.execute(query.order_by(Overbooking.first_night, Overbooking.id)
+                              .limit(per_page).offset((page - 1) * per_page)).scalars()
+    return jsonify(items=[overbooking_json(ob) for ob in rows], page=page, per_page=per_page,
+                   total=total)
+
+
+def get_overbooking(overbooking_id: int) -> Overbooking:
+    """The overbooking or a 404."""
+    ob = db.session.get(Overbooking, overbooking_id)
+    if ob is None:
+        raise not_found(f"overbooking {overbooking_id}")
+    return ob
+
+
+@api_bp.get("/overbookings/<int:overbooking_id>")
+def get_overbooking_view(overbooking_id: int):
+    """One overbooking with its evidence."""
+    return jsonify(overbooking_json(get_overbooking(overbooking_id)))
+
+
+@api_bp.post("/overbookings/<int:overbooking_id>/resolve")
+def resolve_overbooking(overbooking_id: int):
+    """Staff mark an overbooking handled, with a note; it keeps counting (it happened)."""
+    ob = get_overbooking(overbooking_id)
+    note = text(json_body(), "note", required=True, max_len=NOTE_MAX)
+    if ob.state == "resolved":
+        raise ApiError(409, "already_resolved", f"overbooking {ob.id} was resolved by "
+                       f"{ob.resolved_by}", resolved_by=ob.resolved_by)
+    resolve(ob, g.api_token.name, note)
+    db.session.commit()
+    return jsonify(overbooking_json(ob))

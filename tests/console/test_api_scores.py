@@ -1,0 +1,151 @@
+"""GET /scores for the ranking service (incremental, paged) and a property's score history."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from console.extensions import db
+from console.models import ScoreSnapshot
+
+T0 = datetime(2030, 1, 1, 12, 0, 0)
+
+
+def snap(prop, score: int, hours: float, **components) -> ScoreSnapshot:
+    row = ScoreSnapshot(property_id=prop.id, score=score, computed_at=T0 + timedelta(hours=hours),
+                        components={"version": 1, **components})
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+@pytest.fixture
+def props(make_property):
+    """Five properties with external refs and a few snapshots each (newest: score 70 + i at hour 10 + i)."""
+    made = []
+    for i in range(5):
+        prop = make_property(name=f"Flat {i}", external_ref=f"OA-REF-{i}")
+        snap(prop, 50, 1)
+        snap(prop, 70 + i, 10 + i)
+        made.append(prop)
+    return made
+
+
+def pull(client, query: str = "") -> dict:
+    resp = client.get(f"/scores{query}")
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()
+
+
+def test_scores_give_each_property_its_newest_snapshot(api, props):
+    body = pull(api("viewer"))
+    assert [(i["property_id"], i["external_ref"], i["score"]) for i in body["items"]] == [
+        (p.id, f"OA-REF-{n}", 70 + n) for n, p in enumerate(props)]
+    first = body["items"][0]
+    assert set(first) == {"property_id", "external_ref", "score", "components", "computed_at"}
+    assert first["computed_at"] == "2030-01-01T22:00:00Z" and first["components"]["version"] == 1
+    assert body["next_after_id"] is None
+
+
+def test_updated_since_keeps_only_properties_scored_after_it(api, props):
+    viewer = api("viewer")
+    body = pull(viewer, "?updated_since=2030-01-02T00:00:00Z")  # hour 12 = T0 + 12h
+    assert [i["score"] for i in body["items"]] == [73, 74]
+    assert pull(viewer, "?updated_since=2030-01-02T02:00:00Z")["items"] == []
+    # Strictly after: a snapshot computed exactly at updated_since was already seen.
+    assert [i["score"] for i in pull(viewer, "?updated_since=2030-01-02T01:00:00Z")["items"]] == [74]
+
+
+def test_a_newer_snapshot_replaces_the_older_one_in_the_next_pull(api, props):
+    viewer = api("viewer")
+    snap(props[1], 40, 30)
+    body = pull(viewer, "?updated_since=2030-01-02T05:00:00Z")
+    assert [(i["property_id"], i["score"]) for i in body["items"]] == [(props[1].id, 40)]
+    assert [i["score"] for i in pull(viewer)["items"]] == [70, 40, 72, 73, 74]
+
+
+@pytest.mark.parametrize("since", ["2030-01-02T03:00:00+03:00", "2030-01-02T03:00:00 03:00",
+                                   "2030-01-02T00:00:00", "2030-01-02T00:00:00.000Z"])
+def test_updated_since_accepts_offsets_and_converts_them_to_utc(api, props, since):
+    assert [i["score"] for i in pull(api("viewer"), f"?updated_since={since}")["items"]] == [73, 74]
+
+
+@pytest.mark.parametrize("since", ["yesterday", "2030-13-01T00:00:00Z", "1700000000", "2030-01-02T25:00"])
+def test_invalid_updated_since_is_422_naming_the_field(api, props, since):
+    resp = api("viewer").get(f"/scores?updated_since={since}")
+    assert resp.status_code == 422
+    assert resp.get_json()["error"]["field"] == "updated_since"
+
+
+@pytest.mark.parametrize("query, field", [("?after_id=-1", "after_id"), ("?per_page=0", "per_page"),
+                                          ("?per_page=x", "per_page")])
+def test_bad_paging_is_422(api, props, query, field):
+    resp = api("viewer").get(f"/scores{query}")
+    assert resp.status_code == 422 and resp.get_json()["error"]["field"] == field
+
+
+def test_the_whole_fleet_comes_in_one_paged_pass_without_gaps_or_repeats(api, props,
+                                                                         make_property):
+    make_property(name="never scored")
+    viewer = api("viewer")
+    seen, after, pages = [], 0, 0
+    while after is not None:
+        body = pull(viewer, f"?per_page=2&after_id={after}")
+        seen += [i["property_id"] for i in body["items"]]
+        after, pages = body["next_after_id"], pages + 1
+    assert seen == [p.id for p in props]
+    assert pages == 3
+
+
+def test_scores_need_a_token(client, props):
+    assert client.get("/api/v1/scores").status_code == 401
+
+
+# --- history ------------------------------------------------------------------------------------
+
+def parts(overbookings: float, counted: int, hygiene: float = 20.0, factors=()) -> dict:
+    return {"overbookings": {"points": overbookings, "counted": counted},
+            "sync_success": {"points": 20.0, "ratio": 1.0, "attempts_30d": 10},
+            "sync_freshness": {"points": 10.0, "last_success_age_hours": 0.1},
+            "hygiene": {"points": hygiene, "factors": list(factors)}}
+
+
+def test_history_is_newest_first_with_reasons_for_each_change(api, make_property):
+    prop = make_property()
+    snap(prop, 100, 0, **parts(50, 0))
+    snap(prop, 76, 1, **parts(30, 1, 16, [{"kind": "recent_overbooking", "level": "medium"}]))
+    snap(prop, 80, 2, **parts(30, 1))
+
+    body = api("viewer").get(f"/properties/{prop.id}/score/history").get_json()
+
+    assert [i["value"] for i in body["items"]] == [80, 76, 100]
+    assert [i["previous_value"] for i in body["items"]] == [76, 100, None]
+    newest, middle, first = (i["reasons"] for i in body["items"])
+    assert newest == ["Hygiene: resolved recent_overbooking (medium): 16 to 20 points."]
+    assert middle[0] == "Overbookings: 1 counted against the owner (was 0): 50 to 30 points."
+    assert first == ["First score for this property."]
+    assert body["items"][0]["components"]["overbookings"]["points"] == 30
+
+
+def test_history_limit_still_explains_the_oldest_shown(api, make_property):
+    prop = make_property()
+    snap(prop, 100, 0, **parts(50, 0))
+    snap(prop, 80, 1, **parts(30, 1))
+    body = api("viewer").get(f"/properties/{prop.id}/score/history?limit=1").get_json()
+    [only] = body["items"]
+    assert only["value"] == 80 and only["reasons"][0].startswith("Overbookings: 1 counted")
+
+
+def test_history_of_unknown_property_is_404_and_of_unscored_property_empty(api, make_property):
+    viewer = api("viewer")
+    assert viewer.get("/properties/999999/score/history").status_code == 404
+    prop = make_property()
+    assert viewer.get(f"/properties/{prop.id}/score/history").get_json()["items"] == []
+
+
+def test_property_shows_its_newest_score_with_components(api, make_property):
+    prop = make_property()
+    snap(prop, 100, 0, **parts(50, 0))
+    snap(prop, 80, 1, **parts(30, 1))
+    score = api("viewer").get(f"/properties/{prop.id}").get_json()["score"]
+    assert score["value"] == 80 and score["components"]["overbookings"]["counted"] == 1
