@@ -26,6 +26,7 @@ _BOUNDARY = re.compile(rb"\n(BEGIN|END):([^\r\n]*)")
 # Names are case-insensitive; generators that write BEGIN:VCALENDAR in capitals write every name so, and
 # case-sensitive matching is much faster, so names are only upper-cased for feeds that start otherwise.
 _NAME_ANY_CASE = re.compile(rb"(?<=\n)[A-Za-z][A-Za-z0-9-]*(?=[;:])")
+_COMPONENTS = frozenset((b"VEVENT", b"VCALENDAR", b"VTIMEZONE", b"STANDARD", b"DAYLIGHT", b"VALARM"))
 _TOP_LEVEL = (b"VEVENT", b"VTIMEZONE", b"VTODO", b"VJOURNAL", b"VFREEBUSY")
 _FOLD = re.compile(rb"\r?\n[ \t]")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.I | re.S)
@@ -158,7 +159,8 @@ def scan_calendar(body: bytes, drop_ending_before: str) -> ScannedCalendar:
     starts: list[int] = []  # where each open component begins
     for match in _BOUNDARY.finditer(body):
         kind, comp = match.group(1, 2)
-        comp = comp.strip().upper()
+        if comp not in _COMPONENTS:
+            comp = comp.strip().upper()
         if closed:
             if kind == b"END" or comp != b"VCALENDAR":
                 continue

@@ -101,7 +101,7 @@ def parse_feed(body: bytes, source: str, timezone: str, today: date, horizon_day
     cutoff = (today - timedelta(days=2)).strftime("%Y%m%d")
     scanned = scan_calendar(normalised, cutoff)
     del normalised
-    zone = ZoneInfo(timezone)
+    zone = property_zone(timezone)
     notes: list[str] = []
     zones = ZoneResolver(zone, _feed_zones(scanned), notes)
     result = _Result(zone, today, today + timedelta(days=horizon_days))
@@ -112,6 +112,14 @@ def parse_feed(body: bytes, source: str, timezone: str, today: date, horizon_day
     return ParsedFeed(stays=_final_stays(result), events_total=scanned.events_total,
                       ignored=list(result.ignored.values()), warnings=_warnings(profile, scanned, result),
                       prodid=scanned.prodid, notes=notes)
+
+
+def property_zone(name: str) -> ZoneInfo:
+    """The property's IANA time zone; ValueError for a bad name (our data, not the feed's fault)."""
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError) as error:
+        raise ValueError(f"unknown property time zone {name!r}") from error
 
 
 def _feed_zones(scanned: ScannedCalendar):

@@ -75,19 +75,42 @@ def expand(events: list[str], timezones: list[str], start: date, end: date) -> l
                         "END:VCALENDAR"])
     try:
         calendar = icalendar.Calendar.from_ical(text)
-        instances = recurring_ical_events.of(calendar).between(start, end)
-        return [_occurrence(instance) for instance in instances]
+        instances = recurring_ical_events.of(calendar, calendar_query=_UncopiedQuery).between(start, end)
+        return [_occurrence(instance) if isinstance(instance, icalendar.Component) else _uncopied(instance)
+                for instance in instances]
     except Exception as error:  # the library raises many kinds (ValueError, KeyError, its own): all mean "unreadable"
         raise ExpansionError(f"{type(error).__name__}: {error}") from error
 
 
+class _UncopiedQuery(recurring_ical_events.CalendarQuery):
+    """A query that returns the library's occurrences without copying a component for each.
+
+    Copying is most of the expansion time (a weekly series over 18 months is 78 copies). This hooks a private
+    method; should the library drop it, between() returns components again and _occurrence reads those.
+    """
+
+    def _occurrences_to_components(self, occurrences):  # noqa: ANN001, ANN202 (the library's own signature)
+        return occurrences
+
+
+def _uncopied(occurrence) -> Occurrence:  # noqa: ANN001 (recurring_ical_events.occurrence.Occurrence)
+    """One library occurrence as plain values, read from the component it came from (master or override)."""
+    component = occurrence._adapter._component
+    return _plain(component, occurrence.start, occurrence.end)
+
+
 def _occurrence(instance: icalendar.Event) -> Occurrence:
-    """One expanded instance as plain values."""
-    start = instance["DTSTART"].dt
+    """One expanded instance (a copied component) as plain values."""
     end = instance["DTEND"].dt if "DTEND" in instance else None
     if end is None and "DURATION" in instance:
-        end = start + instance["DURATION"].dt
-    rid = instance["RECURRENCE-ID"].dt if "RECURRENCE-ID" in instance else start
-    summary = str(instance["SUMMARY"]).strip() if "SUMMARY" in instance else None
-    return Occurrence(uid=f"{instance.get('UID', '')}#{rid.strftime('%Y%m%d')}", summary=summary,
-                      status=str(instance.get("STATUS", "")).strip().upper(), start=start, end=end)
+        end = instance["DTSTART"].dt + instance["DURATION"].dt
+    return _plain(instance, instance["DTSTART"].dt, end)
+
+
+def _plain(component: icalendar.Event, start: date | datetime, end: date | datetime | None) -> Occurrence:
+    """An Occurrence from the component that describes it and its own start and end."""
+    rid = component["RECURRENCE-ID"].dt if "RECURRENCE-ID" in component else start
+    summary = str(component["SUMMARY"]).strip() if "SUMMARY" in component else None
+    return Occurrence(uid=f"{component.get('UID', '')}#{rid.strftime('%Y%m%d')}", summary=summary,
+                      status=str(component.get("STATUS", "")).strip().upper(), start=start, end=end)
+

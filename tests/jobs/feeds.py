@@ -124,8 +124,7 @@ def google_history_feed(today: date, events: int = 2000, seed: int = 7) -> bytes
         future = n % 200 == 0
         start = today + timedelta(days=rng.randint(0, 300)) if future else first + timedelta(days=n)
         summary = rng.choice(["Reserved", "Reserved", "Limpieza", "Dentist", "Reserved "])
-        desc = "DESCRIPTION:" + "Notas de la reserva, llegada tarde, llaves en el buzón. " * 3
-        extra = [desc, "LOCATION:Calle Mayor 1\\, Madrid"]
+        extra = ["DESCRIPTION:Llegada tarde\\, llaves en el buzón."]
         if n % 400 == 1:
             extra.append("RRULE:FREQ=WEEKLY;BYDAY=MO" + (";UNTIL=20200101T000000Z" if n % 800 == 1 else ""))
         if n % 3:

@@ -193,6 +193,26 @@ def test_unknown_tzid_falls_back_to_the_property_zone_with_a_note():
     assert any("Mars/Olympus" in note for note in parsed.notes)
 
 
+def test_custom_named_vtimezone_of_the_feed_is_used():
+    outlook_zone = ["BEGIN:VTIMEZONE", "TZID:W. Europe Standard Time",
+                    "BEGIN:STANDARD", "DTSTART:16010101T030000", "TZOFFSETFROM:+0200", "TZOFFSETTO:+0100",
+                    "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10", "END:STANDARD",
+                    "BEGIN:DAYLIGHT", "DTSTART:16010101T020000", "TZOFFSETFROM:+0100", "TZOFFSETTO:+0200",
+                    "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3", "END:DAYLIGHT", "END:VTIMEZONE"]
+    body = calendar(["PRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN", *outlook_zone,
+                     *event("o1", f';TZID="W. Europe Standard Time":{day(3):%Y%m%d}T003000',
+                            f';TZID="W. Europe Standard Time":{day(5):%Y%m%d}T100000', "Booked")])
+    parsed = parse(body, timezone="UTC")
+    # 00:30 at UTC+1 is 23:30 UTC the day before.
+    assert nights(parsed) == [(day(2), day(5))]
+    assert parsed.notes == []
+
+
+def test_unknown_property_time_zone_is_a_value_error_not_a_feed_failure():
+    with pytest.raises(ValueError, match="Nowhere/City"):
+        parse(airbnb_feed([(day(1), day(2), "Reserved")]), "airbnb", timezone="Nowhere/City")
+
+
 def test_unreadable_date_in_a_blocking_event_fails_the_feed():
     body = calendar(["PRODID:x", *event("bad", ";VALUE=DATE:2026-13-45", all_day(day(4)), "Blocked")])
     with pytest.raises(SyncFailure) as failure:
