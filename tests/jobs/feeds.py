@@ -4,9 +4,13 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
+from jobs.parse import parse_feed
+from jobs.stays import ParsedFeed
+
 AIRBNB_PRODID = "-//Airbnb Inc//Hosting Calendar 1.0//EN"
 AIRBNB_LEGACY_PRODID_LINE = "PRODID;X-RICAL-TZSOURCE=TZINFO:-//Airbnb Inc//Hosting Calendar 0.8.8//EN"
 VRBO_PRODID = "-//HomeAway.com, Inc.//EN"
+TODAY = date(2026, 3, 1)  # "today" of the parse tests
 GOOGLE_PRODID = "-//Google Inc//Google Calendar 70.9054//EN"
 
 MADRID_VTIMEZONE = [
@@ -136,3 +140,41 @@ def google_history_feed(today: date, events: int = 2000, seed: int = 7) -> bytes
                                   f";TZID=Europe/Madrid:{dt(begin + timedelta(days=rng.randint(1, 6), hours=-5))}",
                                   summary, *extra)
     return calendar(lines)
+
+
+# --- for the parse tests --------------------------------------------------------------------------------------
+
+def day(offset: int) -> date:
+    """A date relative to TODAY."""
+    return TODAY + timedelta(days=offset)
+
+
+def nights(parsed: ParsedFeed) -> list[tuple[date, date]]:
+    """The (check_in, check_out) pairs of a parsed feed."""
+    return [(stay.check_in, stay.check_out) for stay in parsed.stays]
+
+
+def google(*events: list[str]) -> bytes:
+    """A Google calendar with these events."""
+    return calendar(google_header() + [line for ev in events for line in ev])
+
+
+def parse(body: bytes, source: str = "ical", timezone: str = "Europe/Madrid", **kwargs) -> ParsedFeed:
+    """parse_feed with the test's today."""
+    return parse_feed(body, source, timezone, TODAY, **kwargs)
+
+
+def weekly_series() -> bytes:
+    """A weekly timed 'Reserved' series with an EXDATE, a moved (longer) instance and a cancelled instance."""
+    first = day(2)
+
+    def at(offset: int, time: str = "160000") -> str:
+        return f";TZID=Europe/Madrid:{first + timedelta(days=offset):%Y%m%d}T{time}"
+
+    cancelled = google_event("w@google.com", at(21), at(23, "110000"), "Reserved", f"RECURRENCE-ID{at(21)}")
+    return google(
+        google_event("w@google.com", at(0), at(2, "110000"), "Reserved", "RRULE:FREQ=WEEKLY;COUNT=6",
+                     f"EXDATE{at(14)}"),
+        google_event("w@google.com", at(7), at(10, "110000"), "Reserved", f"RECURRENCE-ID{at(7)}"),
+        [line.replace("STATUS:CONFIRMED", "STATUS:CANCELLED") for line in cancelled],
+    )

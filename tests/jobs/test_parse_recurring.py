@@ -1,0 +1,107 @@
+"""parse_feed on repeating events, and the fast path against a full parse (feeds shaped as FORMATS.md describes)."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from tests.jobs.feeds import TODAY, all_day, calendar, day, event, google, google_event, nights, parse, weekly_series
+
+
+# --- repeating events -------------------------------------------------------------------------------------------
+
+def test_recurring_event_expands_with_exdate_override_and_cancelled_instance():
+    parsed = parse(weekly_series(), "google")
+    first = day(2)
+    assert nights(parsed) == [
+        (first, first + timedelta(days=2)),
+        (first + timedelta(days=7), first + timedelta(days=10)),  # the moved (longer) instance
+        (first + timedelta(days=28), first + timedelta(days=30)),
+        (first + timedelta(days=35), first + timedelta(days=37)),
+    ]
+    assert parsed.events_total == 3
+    assert [event.reason for event in parsed.ignored] == ["cancelled (STATUS:CANCELLED)"]
+
+
+def test_recurring_instance_uids_are_unique_and_stable():
+    first, second = parse(weekly_series(), "google"), parse(weekly_series(), "google")
+    uids = [stay.uid for stay in first.stays]
+    assert uids == [stay.uid for stay in second.stays]
+    assert len(set(uids)) == len(uids)
+    assert uids[1] == f"w@google.com#{day(9):%Y%m%d}"  # the moved instance keeps its original date
+
+
+def test_all_day_yearly_series_started_long_ago_expands_in_the_window():
+    body = calendar(["PRODID:x", *event("y", all_day(date(2015, 3, 5)), all_day(date(2015, 3, 8)), "Blocked",
+                                        "RRULE:FREQ=YEARLY")])
+    assert nights(parse(body, timezone="Pacific/Auckland")) == [(date(2026, 3, 5), date(2026, 3, 8)),
+                                                                (date(2027, 3, 5), date(2027, 3, 8))]
+
+
+def test_series_that_ended_long_ago_gives_nothing():
+    body = calendar(["PRODID:x", *event("old", all_day(date(2019, 1, 7)), all_day(date(2019, 1, 8)), "Blocked",
+                                        "RRULE:FREQ=WEEKLY;UNTIL=20200101T000000Z")])
+    parsed = parse(body)
+    assert parsed.stays == [] and parsed.events_total == 1
+
+
+def test_recurring_event_with_offset_tzid_expands_in_utc():
+    body = calendar(["PRODID:x", *event("r-gmt", f";TZID=GMT+05:30:{day(3):%Y%m%d}T020000",
+                                        f";TZID=GMT+05:30:{day(3):%Y%m%d}T100000", "Booked",
+                                        "RRULE:FREQ=DAILY;COUNT=2")])
+    parsed = parse(body, timezone="UTC")
+    assert nights(parsed) == [(day(2), day(3)), (day(3), day(4))]
+    assert any("GMT+05:30" in note for note in parsed.notes)
+
+
+def test_repeat_more_often_than_daily_is_ignored_instead_of_expanded_for_ages():
+    body = calendar(["PRODID:x", *event("sec", ":20100101T100000Z", ":20100101T110000Z", "Blocked",
+                                        "RRULE:FREQ=SECONDLY")])
+    parsed = parse(body)
+    assert parsed.stays == []
+    assert [event.reason for event in parsed.ignored] == ["it repeats more often than daily"]
+
+
+def test_dates_at_the_end_of_the_calendar_are_ignored_not_crashing():
+    body = calendar(["PRODID:x", *event("end", ":99991231", None, "Blocked")])
+    assert [event.reason for event in parse(body).ignored] == ["its dates are out of range"]
+
+
+def test_google_repeating_event_not_titled_reserved_is_ignored_once():
+    body = google(google_event("yoga@google.com", all_day(day(1)), all_day(day(2)), "Yoga", "RRULE:FREQ=WEEKLY"))
+    parsed = parse(body, "google")
+    assert parsed.stays == []
+    assert [(event.summary, event.reason) for event in parsed.ignored] == [("Yoga", 'not titled "Reserved"')]
+
+
+# --- the fast path agrees with a full parse ---------------------------------------------------------------------
+
+def _naive_nights(body: bytes, timezone: str) -> list[tuple[date, date]]:
+    """Reserved nights in the window by a full icalendar parse and expansion (the slow reference)."""
+    import icalendar
+    import recurring_ical_events
+    from zoneinfo import ZoneInfo
+
+    from jobs.nights import to_nights
+
+    zone, end = ZoneInfo(timezone), TODAY + timedelta(days=550)
+    found = set()
+    for instance in recurring_ical_events.of(icalendar.Calendar.from_ical(body)).between(TODAY - timedelta(days=1),
+                                                                                         end + timedelta(days=1)):
+        if str(instance.get("SUMMARY", "")).strip().casefold() != "reserved" or instance.get("STATUS") == "CANCELLED":
+            continue
+        check_in, check_out = to_nights(instance["DTSTART"].dt, instance["DTEND"].dt, zone)
+        if check_out > TODAY and check_in < end:
+            found.add((check_in, check_out))
+    return sorted(found)
+
+
+@pytest.mark.parametrize("timezone", ["Europe/Madrid", "America/New_York"])
+def test_google_history_feed_gives_the_same_nights_as_a_full_parse(timezone):
+    from tests.jobs.feeds import google_history_feed
+
+    body = google_history_feed(TODAY, events=600)
+    parsed = parse(body, "google", timezone=timezone)
+    assert parsed.events_total == 600
+    assert sorted(set(nights(parsed))) == _naive_nights(body, timezone)
+    assert len(parsed.stays) > 10
