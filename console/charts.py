@@ -1,0 +1,110 @@
+"""Pure chart builders for managers: plain data in, plotly figure out (no database, no Flask)."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import plotly.graph_objects as go
+
+COUNTS_COLOR, NOT_COUNTED_COLOR, SCORE_COLOR = "#c0392b", "#95a5a6", "#2980b9"
+COUNTS_NAME, NOT_COUNTED_NAME = "counts against the owner", "does not count"
+SCORE_BIN = 10
+_LAYOUT = dict(template="simple_white", barmode="stack", height=320,
+               margin=dict(l=40, r=10, t=40, b=40), legend=dict(orientation="h", y=-0.2))
+
+
+@dataclass(frozen=True)
+class WeekCount:
+    """Overbookings detected in the week starting on Monday `week`."""
+
+    week: date
+    counted: int
+    not_counted: int
+
+
+@dataclass(frozen=True)
+class GroupCount:
+    """Overbookings of one source, city or owner."""
+
+    name: str
+    counted: int
+    not_counted: int
+
+
+def week_start(day: date | datetime) -> date:
+    """The Monday of the day's ISO week."""
+    day = day.date() if isinstance(day, datetime) else day
+    return day - timedelta(days=day.weekday())
+
+
+def weekly_counts(detections: Iterable[tuple[date | datetime, bool]], first: date,
+                  last: date) -> list[WeekCount]:
+    """(detected_at, counts) pairs bucketed into every week from `first` to `last`, empty weeks included."""
+    weeks: dict[date, list[int]] = {}
+    week = week_start(first)
+    while week <= week_start(last):
+        weeks[week] = [0, 0]
+        week += timedelta(days=7)
+    for detected, counts in detections:
+        bucket = weeks.get(week_start(detected))
+        if bucket is not None:
+            bucket[0 if counts else 1] += 1
+    return [WeekCount(w, counted, not_counted) for w, (counted, not_counted) in weeks.items()]
+
+
+def score_bins(scores: Iterable[int]) -> list[tuple[str, int]]:
+    """Scores counted in bins of ten ("0-9" ... "90-100"; 100 joins the last bin)."""
+    counts = [0] * (100 // SCORE_BIN)
+    for score in scores:
+        counts[min(max(int(score), 0) // SCORE_BIN, len(counts) - 1)] += 1
+    labels = [f"{low}-{low + SCORE_BIN - 1}" for low in range(0, 100, SCORE_BIN)]
+    labels[-1] = f"{100 - SCORE_BIN}-100"
+    return list(zip(labels, counts))
+
+
+def _stacked(x: Sequence, counted: Sequence[int], not_counted: Sequence[int], *,
+             horizontal: bool = False) -> list[go.Bar]:
+    def bar(values: Sequence[int], name: str, color: str) -> go.Bar:
+        if horizontal:
+            return go.Bar(y=list(x), x=list(values), name=name, marker_color=color, orientation="h")
+        return go.Bar(x=list(x), y=list(values), name=name, marker_color=color)
+    return [bar(counted, COUNTS_NAME, COUNTS_COLOR), bar(not_counted, NOT_COUNTED_NAME, NOT_COUNTED_COLOR)]
+
+
+def overbookings_per_week(weeks: Sequence[WeekCount]) -> go.Figure:
+    """Stacked weekly bars: overbookings that count against the owner and those that do not."""
+    fig = go.Figure(_stacked([w.week.isoformat() for w in weeks], [w.counted for w in weeks],
+                             [w.not_counted for w in weeks]))
+    fig.update_layout(title="Overbookings per week (by detection)", xaxis_title="week starting",
+                      yaxis_title="overbookings", **_LAYOUT)
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def overbookings_by(dimension: str, groups: Sequence[GroupCount], top: int = 15) -> go.Figure:
+    """Horizontal stacked bars per source, city or owner, the largest `top` groups first."""
+    ranked = sorted(groups, key=lambda g: (-(g.counted + g.not_counted), -g.counted, g.name))[:top]
+    ranked.reverse()  # plotly draws the first category at the bottom
+    fig = go.Figure(_stacked([g.name for g in ranked], [g.counted for g in ranked],
+                             [g.not_counted for g in ranked], horizontal=True))
+    fig.update_layout(title=f"Overbookings by {dimension}", xaxis_title="overbookings", **_LAYOUT)
+    fig.update_layout(height=max(_LAYOUT["height"], 60 + 24 * len(ranked)))
+    return fig
+
+
+def score_distribution(scores: Sequence[int]) -> go.Figure:
+    """How many properties score in each band of ten (their newest score)."""
+    bins = score_bins(scores)
+    fig = go.Figure(go.Bar(x=[label for label, _ in bins], y=[n for _, n in bins],
+                           marker_color=SCORE_COLOR, name="properties"))
+    fig.update_layout(title=f"Reward score distribution ({len(scores)} properties)",
+                      xaxis_title="score", yaxis_title="properties", **_LAYOUT)
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def figure_html(fig: go.Figure, div_id: str) -> str:
+    """The figure as a <div> and an inline script; plotly.js itself is served by our app."""
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                       config={"displaylogo": False, "responsive": True})
