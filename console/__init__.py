@@ -47,6 +47,8 @@ def _sqlite_pragmas(dbapi_conn, _record):
     if type(dbapi_conn).__module__.startswith("sqlite3"):
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is safe from corruption in WAL mode and spares an fsync per commit.
+        cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()

@@ -1,0 +1,48 @@
+"""Settings: CONTRACT defaults, strict parsing, and no side effects when the app is built."""
+import pytest
+
+from config import Config
+from console import create_app
+
+
+def test_contract_defaults(tmp_path):
+    cfg = Config(env={}, instance_path=tmp_path)
+    assert cfg.SQLALCHEMY_DATABASE_URI == f"sqlite:///{tmp_path}/console.db"
+    assert cfg.REDIS_URL is None and cfg.SECRET_KEY is None
+    assert (cfg.SYNC_INTERVAL_MINUTES, cfg.FETCH_TIMEOUT_SECONDS, cfg.FETCH_MAX_BYTES) == (
+        15, 15, 10485760)
+    assert (cfg.FETCH_CONCURRENCY, cfg.FETCH_PER_HOST_LIMIT) == (32, 8)
+    assert cfg.FETCH_ALLOW_HOSTS == "" and cfg.PUBLIC_BASE_URL == "http://127.0.0.1:5000"
+    assert cfg.KIGO_API_URL == "https://app.kigo.net/api/ra/v1"
+    assert cfg.KIGO_API_USERNAME is None and cfg.KIGO_API_PASSWORD is None
+
+
+def test_environment_values_are_parsed(tmp_path):
+    cfg = Config(env={"SYNC_INTERVAL_MINUTES": " 5 ", "FETCH_ALLOW_HOSTS": "127.0.0.1",
+                      "DATABASE_URL": "postgres://u@h/db", "PUBLIC_BASE_URL": "https://x.io/"},
+                 instance_path=tmp_path)
+    assert cfg.SYNC_INTERVAL_MINUTES == 5 and cfg.FETCH_ALLOW_HOSTS == "127.0.0.1"
+    assert cfg.SQLALCHEMY_DATABASE_URI == "postgresql://u@h/db"
+    assert cfg.PUBLIC_BASE_URL == "https://x.io"
+
+
+@pytest.mark.parametrize("name,value", [("SYNC_INTERVAL_MINUTES", "abc"),
+                                        ("FETCH_MAX_BYTES", "-1"), ("DEMO_FEEDS", "maybe")])
+def test_malformed_values_fail_loudly_naming_the_variable(tmp_path, name, value):
+    with pytest.raises(ValueError, match=name):
+        Config(env={name: value}, instance_path=tmp_path)
+
+
+def test_building_the_app_connects_to_nothing(tmp_path):
+    app = create_app(Config(env={"REDIS_URL": "redis://127.0.0.1:1/0",
+                                 "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"},
+                            instance_path=tmp_path))
+    assert "csc_redis" not in app.extensions  # Redis is reached on first use only
+    assert not (tmp_path / "redis.sock").exists()
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path):
+    first = create_app(Config(env={}, instance_path=tmp_path)).config["SECRET_KEY"]
+    second = create_app(Config(env={}, instance_path=tmp_path)).config["SECRET_KEY"]
+    assert first == second and len(first) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
