@@ -16,6 +16,7 @@ Rules chosen here (the dry run shows their results to people):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Callable
 from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -82,7 +83,7 @@ class _Result:
         """Record an ignored event once (a repeating one once per series and reason)."""
         self.ignored.setdefault((key, summary or "", reason), IgnoredEvent(summary or "", reason))
 
-    def keep(self, table: dict, key, stay: Stay) -> None:
+    def keep(self, table: dict[Any, Stay], key: Any, stay: Stay) -> None:
         """Keep one stay per key; of duplicates, the longest (blocking more is the safe side)."""
         if key not in table or stay.check_out > table[key].check_out:
             table[key] = stay
@@ -92,6 +93,7 @@ def parse_feed(body: bytes, source: str, timezone: str, today: date, horizon_day
                content_type: str | None = None) -> ParsedFeed:
     """Turn a fetched feed body into blocking stays, ignored events and warnings; SyncFailure if unreadable."""
     profile = PROFILES.get(source, PROFILES["ical"])
+    zone = property_zone(timezone)
     normalised = normalise_body(body)
     if normalised == b"\n":
         if profile.empty_body_is_empty_calendar:
@@ -101,7 +103,6 @@ def parse_feed(body: bytes, source: str, timezone: str, today: date, horizon_day
     cutoff = (today - timedelta(days=2)).strftime("%Y%m%d")
     scanned = scan_calendar(normalised, cutoff)
     del normalised
-    zone = property_zone(timezone)
     notes: list[str] = []
     zones = ZoneResolver(zone, _feed_zones(scanned), notes)
     result = _Result(zone, today, today + timedelta(days=horizon_days))
@@ -122,7 +123,7 @@ def property_zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown property time zone {name!r}") from error
 
 
-def _feed_zones(scanned: ScannedCalendar):
+def _feed_zones(scanned: ScannedCalendar) -> Callable[[str], tzinfo | None]:
     """A lookup of the feed's own VTIMEZONE definitions, built into time zones only when first asked for."""
     cache: dict[str, tzinfo | None] = {}
 
@@ -153,7 +154,7 @@ def _read_single(raw: RawEvent, profile: SourceProfile, zones: ZoneResolver, res
     if nights is not None and not result.in_window(*nights):
         return
     if reason is not None or nights is None:
-        result.ignore(raw.uid, raw.summary, reason or why_not)
+        result.ignore(raw.uid or f"@{raw.span[0]}", raw.summary, reason or why_not)
         return
     check_in, check_out = nights
     uid = raw.uid or f"nouid-{check_in:%Y%m%d}-{check_out:%Y%m%d}"

@@ -1,4 +1,4 @@
-"""parse_feed on each channel's feeds, dates and times, and which events block (feeds shaped as FORMATS.md describes)."""
+"""parse_feed on each channel's feeds, on dates and times, and on which events block (shapes from FORMATS.md)."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,4 @@
-"""parse_feed on repeating events, and the fast path against a full parse (feeds shaped as FORMATS.md describes)."""
+"""parse_feed on repeating events, and the fast path checked against a full icalendar parse."""
 from __future__ import annotations
 
 from datetime import date, timedelta

@@ -1,4 +1,4 @@
-"""parse_feed on what is not a calendar, tolerated oddities, and mutated feeds (feeds shaped as FORMATS.md describes)."""
+"""parse_feed on what is not a calendar, on tolerated oddities, and on mutated feeds."""
 from __future__ import annotations
 
 import pytest
