@@ -5,7 +5,7 @@ import re
 from datetime import datetime, timezone
 
 from flask import jsonify, request
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from console.api import api_bp
@@ -39,16 +39,15 @@ def parse_utc(raw: str | None, field: str) -> datetime | None:
 def latest_scores_page(since: datetime | None, after_id: int, limit: int):
     """One page of (snapshot, external_ref): each property's newest snapshot, by property id."""
     newer = aliased(ScoreSnapshot)
-    # "Newest" = no later snapshot of the same property; both sides use (property_id, computed_at).
-    is_latest = ~exists().where(newer.property_id == ScoreSnapshot.property_id, or_(
-        newer.computed_at > ScoreSnapshot.computed_at,
-        and_(newer.computed_at == ScoreSnapshot.computed_at, newer.id > ScoreSnapshot.id)))
-    query = (select(ScoreSnapshot, Property.external_ref)
-             .join(Property, Property.id == ScoreSnapshot.property_id)
-             .where(ScoreSnapshot.property_id > after_id, is_latest))
+    # Walk properties in id order and fetch each one's newest snapshot id from the (property_id,
+    # computed_at) index: the work is proportional to the page, never to the whole history.
+    newest_id = (select(newer.id).where(newer.property_id == Property.id)
+                 .order_by(newer.computed_at.desc(), newer.id.desc()).limit(1).scalar_subquery())
+    query = (select(ScoreSnapshot, Property.external_ref).select_from(Property)
+             .join(ScoreSnapshot, ScoreSnapshot.id == newest_id).where(Property.id > after_id))
     if since is not None:
         query = query.where(ScoreSnapshot.computed_at > since)
-    return db.session.execute(query.order_by(ScoreSnapshot.property_id).limit(limit)).all()
+    return db.session.execute(query.order_by(Property.id).limit(limit)).all()
 
 
 @api_bp.get("/scores")
