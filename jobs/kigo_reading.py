@@ -20,14 +20,19 @@ RETRY_BACKOFF_SECONDS = 1.0  # 1 s, then 2 s when Kigo gives no Retry-After
 MAX_RETRY_WAIT_SECONDS = 10.0  # a longer wait is the scheduler's job, not a blocked worker's
 
 
-def kigo_client(config) -> KigoClient:
-    """A Kigo client from KIGO_API_URL / KIGO_API_USERNAME / KIGO_API_PASSWORD, with bounded retries."""
+def kigo_client(config, max_retry_wait: float | None = None) -> KigoClient:
+    """A Kigo client from KIGO_API_URL / KIGO_API_USERNAME / KIGO_API_PASSWORD, with bounded retries.
+
+    KIGO_API_SUBSCRIPTION_KEY, when set, selects the channels API form (key instead of Basic auth);
+    `max_retry_wait` tightens the wait for callers a person is waiting on (web requests)."""
+    wait = float(config.get("KIGO_MAX_RETRY_WAIT_SECONDS", MAX_RETRY_WAIT_SECONDS))
     return KigoClient(config["KIGO_API_URL"], username=config.get("KIGO_API_USERNAME"),
                       password=config.get("KIGO_API_PASSWORD"),
+                      subscription_key=config.get("KIGO_API_SUBSCRIPTION_KEY") or None,
                       timeout=config["FETCH_TIMEOUT_SECONDS"],
                       max_retries=int(config.get("KIGO_MAX_RETRIES", MAX_RETRIES)),
                       backoff=float(config.get("KIGO_RETRY_BACKOFF_SECONDS", RETRY_BACKOFF_SECONDS)),
-                      max_retry_wait=float(config.get("KIGO_MAX_RETRY_WAIT_SECONDS", MAX_RETRY_WAIT_SECONDS)))
+                      max_retry_wait=wait if max_retry_wait is None else min(wait, max_retry_wait))
 
 
 def read_kigo_link(snap: LinkSnapshot, config, today: date, horizon_days: int) -> LinkReading:

@@ -18,12 +18,14 @@ from jobs.stays import SyncFailure
 # so a large account does not turn one page load into hundreds of Kigo calls.
 INSTANT_BOOKING_READS = 20
 GATEWAY_TIMEOUT_KINDS = frozenset({"timeout"})
+WEB_RETRY_WAIT_SECONDS = 2.0  # a person is waiting: a longer Retry-After fails the page instead
 
 
 def kigo_configured() -> bool:
     """Whether the Kigo API credentials are set (without them every call is refused)."""
     config = current_app.config
-    return bool(config.get("KIGO_API_USERNAME") and config.get("KIGO_API_PASSWORD"))
+    return bool(config.get("KIGO_API_SUBSCRIPTION_KEY")
+                or (config.get("KIGO_API_USERNAME") and config.get("KIGO_API_PASSWORD")))
 
 
 def linked_kigo_properties(prop_ids: list[int]) -> dict[int, list[dict]]:
@@ -42,26 +44,31 @@ def linked_kigo_properties(prop_ids: list[int]) -> dict[int, list[dict]]:
     return found
 
 
-def _instant_booking(client: KigoClient, prop: KigoProperty) -> tuple[bool | None, object]:
-    """(on?, raw PROP_INSTANT_BOOK) of one property; (None, None) when Kigo would not say."""
-    try:
-        info = client.read_property(prop.prop_id)
-    except SyncFailure:
-        return None, None  # the list is still useful without this column
-    return info.instant_booking, info.instant_booking_raw
+def _instant_booking(client: KigoClient, props: list[KigoProperty]) -> dict[int, tuple[bool, object]]:
+    """(on?, raw PROP_INSTANT_BOOK) of the first properties; missing where Kigo would not say."""
+    found: dict[int, tuple[bool, object]] = {}
+    for prop in props[:INSTANT_BOOKING_READS]:
+        try:
+            info = client.read_property(prop.prop_id)
+        except SyncFailure as failure:
+            if failure.kind in ("kigo_not_found", "kigo_error"):
+                continue  # this one property; the list is still useful without the column
+            break  # rate limit, network, auth: asking again for the next property would not help
+        found[prop.prop_id] = (info.instant_booking, info.instant_booking_raw)
+    return found
 
 
 def account_properties(kigo_code: str) -> list[dict]:
     """The properties Kigo account `kigo_code` shares with us, with Instant Booking and our links.
 
     Raises SyncFailure (kigo_auth, timeout, connect, kigo_error...) when Kigo cannot list them."""
-    client = kigo_client(current_app.config)
-    props = list_account_properties(client, kigo_code)
+    client = kigo_client(current_app.config, max_retry_wait=WEB_RETRY_WAIT_SECONDS)
+    props = sorted(list_account_properties(client, kigo_code), key=lambda p: p.prop_id)
     links = linked_kigo_properties([p.prop_id for p in props])
+    instant_booking = _instant_booking(client, props)
     items = []
-    for index, prop in enumerate(sorted(props, key=lambda p: p.prop_id)):
-        instant, raw = (_instant_booking(client, prop) if index < INSTANT_BOOKING_READS
-                        else (None, None))
+    for prop in props:
+        instant, raw = instant_booking.get(prop.prop_id, (None, None))
         items.append({"kigo_property_id": prop.prop_id, "name": prop.name,
                       "kigo_code": prop.account_code, "instant_booking": instant,
                       "instant_booking_raw": raw, "linked": links.get(prop.prop_id, [])})

@@ -233,3 +233,26 @@ def test_console_explains_a_kigo_failure(app, kigo, kigo_console, login):
 def test_console_page_needs_a_login(kigo_console, client):
     resp = client.get("/kigo/?kigo_code=ACC1")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_listing_gives_up_at_once_when_kigo_asks_for_a_long_wait(kigo, api):
+    kigo.fail_next("listProperties2", 429, times=20, retry_after=5)
+    resp = api("viewer").get("/kigo/properties?kigo_code=ACC1")
+    assert resp.status_code == 502 and resp.get_json()["error"]["code"] == "rate_limited"
+    assert len(kigo.calls_to("listProperties2")) == 1  # nobody's page waited 5 s per retry
+
+
+def test_rate_limited_instant_booking_reads_stop_after_the_first_property(kigo, api):
+    from jobs.kigo_reading import MAX_RETRIES
+    kigo.fail_next("readProperty2", 429, times=20, retry_after=0)
+    body = api("viewer").get("/kigo/properties?kigo_code=ACC1").get_json()
+    assert [i["instant_booking"] for i in body["items"]] == [None, None]
+    assert len(kigo.calls_to("readProperty2")) == MAX_RETRIES + 1
+
+
+def test_channels_api_form_lists_with_the_subscription_key(app, kigo, api):
+    app.config.update(KIGO_API_URL=kigo.channels_url, KIGO_API_USERNAME=None, KIGO_API_PASSWORD=None,
+                      KIGO_API_SUBSCRIPTION_KEY="kigo-key")
+    body = api("viewer").get("/kigo/properties?kigo_code=ACC1").get_json()
+    assert body["total"] == 2
+    assert {call.api for call in kigo.calls} == {"channels"}
