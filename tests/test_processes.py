@@ -113,3 +113,29 @@ def test_serve_all_starts_everything_and_ctrl_c_leaves_nothing(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_worker_burst_process_runs_a_queued_sync_in_its_app_context(backends, app, api,
+                                                                    make_property, make_link,
+                                                                    httpserver):
+    from console.extensions import db
+    from console.models import CalendarLink, Reservation
+    from datetime import date, timedelta
+    from tests.jobs.feeds import airbnb_feed
+    soon = date.today() + timedelta(days=5)
+    feed = airbnb_feed([(soon, soon + timedelta(days=3), "Reserved"),
+                        (soon + timedelta(days=15), soon + timedelta(days=17),
+                         "Airbnb (Not available)")])
+    httpserver.expect_request("/a.ics").respond_with_data(feed, content_type="text/calendar")
+    link = make_link(make_property(), url=httpserver.url_for("/a.ics"), source="airbnb",
+                     state="linked")
+    resp = api("staff").post(f"/links/{link.id}/activate")
+    assert resp.status_code == 202
+    env = dict(os.environ, **backends, FETCH_ALLOW_HOSTS="127.0.0.1", PYTHONPATH=str(ROOT))
+    result = subprocess.run(_flask("worker", "--burst"), cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    db.session.expire_all()
+    synced = db.session.get(CalendarLink, link.id)
+    assert synced.last_attempt_ok is True and synced.state == "active"
+    assert db.session.query(Reservation).filter_by(link_id=link.id).count() == 2
