@@ -66,6 +66,11 @@ class Config:
         self.KIGO_API_URL = _str(env, "KIGO_API_URL", "https://app.kigo.net/api/ra/v1")
         self.KIGO_API_USERNAME = _str(env, "KIGO_API_USERNAME", None)
         self.KIGO_API_PASSWORD = _str(env, "KIGO_API_PASSWORD", None)
+        # The channels API form (www.kigoapis.com) authenticates with a subscription key instead.
+        self.KIGO_API_SUBSCRIPTION_KEY = _str(env, "KIGO_API_SUBSCRIPTION_KEY", None)
+        self.KIGO_MAX_RETRIES = _int(env, "KIGO_MAX_RETRIES", 2)
+        self.KIGO_RETRY_BACKOFF_SECONDS = _int(env, "KIGO_RETRY_BACKOFF_SECONDS", 1)
+        self.KIGO_MAX_RETRY_WAIT_SECONDS = _int(env, "KIGO_MAX_RETRY_WAIT_SECONDS", 10)
         self.DEMO_FEEDS = _bool(env, "DEMO_FEEDS", False)
         self.SYNC_RUN_RETENTION_DAYS = _int(env, "SYNC_RUN_RETENTION_DAYS", 90, minimum=1)
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}

@@ -15,7 +15,8 @@ from console.extensions import db as _db
 from jobs import embedded_redis
 from tests.kigo_standin import kigo_standin  # noqa: F401 - fixture for every test module
 
-TEST_REDIS_DB = 13  # a database of our own on a shared Redis
+# A database of our own on a shared Redis (by pid, so parallel runs on one machine do not collide).
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", 1 + os.getpid() % 15))
 
 
 def _postgres_database(url: str) -> tuple[str, callable]:

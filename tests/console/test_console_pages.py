@@ -108,3 +108,13 @@ def test_console_loads_nothing_from_other_hosts(login, make_property):
     for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', client.get("/").get_data(
             as_text=True)):
         assert client.get(asset).status_code == 200, asset
+
+
+def test_kigo_link_shows_the_raw_instant_booking_value(login, make_property, make_link):
+    client = login("staff")
+    prop = make_property()
+    make_link(prop, url=None, source="kigo", kigo_code="ACC1", kigo_property_id=101,
+              kigo_instant_booking_raw="false")
+    html = client.get(f"/properties/{prop.id}").get_data(as_text=True)
+    assert 'data-test="kigo-instant-booking"' in html and ">false<" in html
+    assert f"/kigo/?property_id={prop.id}" in html
