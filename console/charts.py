@@ -11,7 +11,8 @@ COUNTS_COLOR, NOT_COUNTED_COLOR, SCORE_COLOR = "#c0392b", "#95a5a6", "#2980b9"
 COUNTS_NAME, NOT_COUNTED_NAME = "counts against the owner", "does not count"
 SCORE_BIN = 10
 _LAYOUT = dict(template="simple_white", barmode="stack", height=320,
-               margin=dict(l=40, r=10, t=40, b=40), legend=dict(orientation="h", y=-0.2))
+               margin=dict(l=40, r=10, t=60, b=40),
+               legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,19 @@ def _stacked(x: Sequence, counted: Sequence[int], not_counted: Sequence[int], *,
     return [bar(counted, COUNTS_NAME, COUNTS_COLOR), bar(not_counted, NOT_COUNTED_NAME, NOT_COUNTED_COLOR)]
 
 
+def _whole_counts(most: int) -> dict:
+    """Axis settings that never show half an overbooking."""
+    return dict(rangemode="tozero", tick0=0, dtick=1) if most < 10 else dict(rangemode="tozero")
+
+
 def overbookings_per_week(weeks: Sequence[WeekCount]) -> go.Figure:
     """Stacked weekly bars: overbookings that count against the owner and those that do not."""
     fig = go.Figure(_stacked([w.week.isoformat() for w in weeks], [w.counted for w in weeks],
                              [w.not_counted for w in weeks]))
     fig.update_layout(title="Overbookings per week (by detection)", xaxis_title="week starting",
                       yaxis_title="overbookings", **_LAYOUT)
-    fig.update_xaxes(type="category")
+    fig.update_xaxes(type="category", tickangle=-45)
+    fig.update_yaxes(**_whole_counts(max((w.counted + w.not_counted for w in weeks), default=0)))
     return fig
 
 
@@ -90,6 +97,7 @@ def overbookings_by(dimension: str, groups: Sequence[GroupCount], top: int = 15)
                              [g.not_counted for g in ranked], horizontal=True))
     fig.update_layout(title=f"Overbookings by {dimension}", xaxis_title="overbookings", **_LAYOUT)
     fig.update_layout(height=max(_LAYOUT["height"], 60 + 24 * len(ranked)))
+    fig.update_xaxes(**_whole_counts(max((g.counted + g.not_counted for g in ranked), default=0)))
     return fig
 
 
@@ -101,6 +109,7 @@ def score_distribution(scores: Sequence[int]) -> go.Figure:
     fig.update_layout(title=f"Reward score distribution ({len(scores)} properties)",
                       xaxis_title="score", yaxis_title="properties", **_LAYOUT)
     fig.update_xaxes(type="category")
+    fig.update_yaxes(**_whole_counts(max((n for _, n in bins), default=0)))
     return fig
 
 
