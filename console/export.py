@@ -113,8 +113,8 @@ def record_export_fetch(property_id: int, user_agent: str | None, remote_addr: s
         row = ExportFetch(property_id=property_id, platform=platform)
         db.session.add(row)
     row.fetched_at = max(now, row.fetched_at or now)
-    row.user_agent = (user_agent or None) and user_agent[:500]
-    row.remote_addr = (remote_addr or None) and remote_addr[:64]
+    row.user_agent = user_agent[:500] if user_agent else None  # the column's size
+    row.remote_addr = remote_addr[:64] if remote_addr else None
     db.session.commit()
     return row
 
