@@ -25,6 +25,8 @@ def create_app(config: Config | type[Config] | None = None) -> Flask:
     register_blueprints(app)
     register_admin(app)
     register_cli(app)
+    from console.timeutil import ago
+    app.add_template_filter(ago)
     return app
 
 

@@ -16,3 +16,25 @@ def iso(value: datetime | None) -> str | None:
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value.replace(microsecond=0).isoformat() + "Z"
+
+
+def ago(value: str | datetime | None, now: datetime | None = None) -> str:
+    """How long ago, in the words people use: "just now", "5 min ago", "3 h ago", "2 days ago"."""
+    if value is None:
+        return "never"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    seconds = ((now or utcnow()) - value).total_seconds()
+    if seconds < 0:
+        return "in " + _span(-seconds)
+    return "just now" if seconds < 60 else _span(seconds) + " ago"
+
+
+def _span(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(1, int(seconds // 60))} min"
+    if seconds < 48 * 3600:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} days"

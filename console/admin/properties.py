@@ -9,8 +9,7 @@ from sqlalchemy import func, select
 from console.admin import ConsoleView
 from console.api.serialize import properties_json, property_json, run_json
 from console.extensions import db
-from console.models import SOURCES, CalendarLink, ExportFetch, Overbooking, Property, \
-    Reservation, SyncRun
+from console.models import SOURCES, CalendarLink, Overbooking, Property, Reservation, SyncRun
 from console.property_filters import HEALTHS, RISKS, property_query
 from console.timeutil import utcnow
 from jobs.queue import QueueUnavailable, enqueue_link_sync
@@ -57,12 +56,9 @@ class PropertiesView(ConsoleView):
                                    .order_by(Reservation.check_in)).scalars().all()
         overbookings = db.session.execute(select(Overbooking).filter_by(property_id=prop.id)
                                           .order_by(Overbooking.detected_at.desc())).scalars().all()
-        reads = db.session.execute(
-            select(ExportFetch.platform, func.max(ExportFetch.fetched_at))
-            .where(ExportFetch.property_id == prop.id).group_by(ExportFetch.platform)).all()
         return self.render("properties/detail.html", prop=property_json(prop),
                            runs=[run_json(r) for r in runs], stays=stays,
-                           overbookings=overbookings, export_reads=reads, now=utcnow(),
+                           overbookings=overbookings, now=utcnow(),
                            can_act=current_user.can("staff"))
 
     @expose("/<int:property_id>/links/<int:link_id>/<action>", methods=["POST"])

@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import func
 
+from console.export import export_reads_by_property
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot, SyncRun
 from console.timeutil import iso, utcnow
@@ -87,14 +88,18 @@ def properties_json(props: list[Property]) -> list[dict]:
     now = utcnow()
     counts = block_counts(link.id for p in props for link in p.links)
     scores = latest_scores(p.id for p in props)
+    reads = export_reads_by_property(p.id for p in props)
     return [property_json(p, now=now, counts=counts, score=scores.get(p.id, None),
-                          score_known=True) for p in props]
+                          score_known=True, reads=reads.get(p.id, [])) for p in props]
 
 
 def property_json(prop: Property, *, now: datetime | None = None, counts: dict | None = None,
-                  score: ScoreSnapshot | None = None, score_known: bool = False) -> dict:
+                  score: ScoreSnapshot | None = None, score_known: bool = False,
+                  reads: list | None = None) -> dict:
     """A property as the API shows it."""
     now = now or utcnow()
+    if reads is None:
+        reads = export_reads_by_property([prop.id]).get(prop.id, [])
     if counts is None:
         counts = block_counts(link.id for link in prop.links)
     if not score_known:
@@ -108,6 +113,7 @@ def property_json(prop: Property, *, now: datetime | None = None, counts: dict |
         "risk": {"level": prop.risk_level or "none", "factors": prop.risk_factors or [],
                  "computed_at": iso(prop.risk_computed_at)},
         "score": score_json(score),
+        "export_reads": reads,
         "created_at": iso(prop.created_at),
     }
 
