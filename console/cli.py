@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 from flask import Flask, current_app
@@ -110,6 +111,7 @@ def sync(link_ids, all_, due):
         click.echo("nothing to sync")
         return
     counts: dict[str, int] = {}
+    started = time.perf_counter()
     show_bar = len(ids) > 20 and sys.stderr.isatty()
     with click.progressbar(length=len(ids), label="syncing", file=sys.stderr,
                            hidden=not show_bar) as bar:
@@ -122,7 +124,9 @@ def sync(link_ids, all_, due):
     if show_bar:
         for summary in sorted(summaries, key=lambda s: s.link_id):
             click.echo(summary.line())
-    click.echo(f"synced {len(ids)} links: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    elapsed = time.perf_counter() - started
+    click.echo(f"synced {len(ids)} links in {elapsed:.2f} s ({len(ids) / elapsed:.0f} links/s): "
+               + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
 
 
 @click.command("enqueue-sync")

@@ -1,0 +1,113 @@
+"""A loopback fleet of feeds for the benchmark: asyncio, keep-alive, added latency, ETag/304."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import random
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.jobs.feeds import airbnb_feed, google_history_feed  # noqa: E402 - real-looking feeds
+
+
+class Fleet:
+    """Feed bodies by index; `google_every` th feed is a 2,000-event Google history."""
+
+    def __init__(self, links: int, google_every: int):
+        self.today = date.today()
+        self.google = google_history_feed(self.today, events=2000)
+        self.versions = [0] * links
+        self.google_every = google_every
+        self.bodies: dict[int, tuple[bytes, str]] = {}
+
+    def body(self, index: int) -> tuple[bytes, str]:
+        """The current body of feed `index` and its ETag."""
+        if index not in self.bodies:
+            if index % self.google_every == 0:
+                body = self.google if self.versions[index] == 0 else self.google.replace(
+                    b"END:VCALENDAR", self._google_extra(index), 1)
+            else:
+                body = self._airbnb(index)
+            self.bodies[index] = (body, '"' + hashlib.sha1(body).hexdigest()[:16] + '"')
+        return self.bodies[index]
+
+    def _google_extra(self, index: int) -> bytes:
+        start = self.today + timedelta(days=30 + self.versions[index])
+        return (f"BEGIN:VEVENT\r\nUID:extra-{index}-{self.versions[index]}@google.com\r\n"
+                f"DTSTART;VALUE=DATE:{start:%Y%m%d}\r\nDTEND;VALUE=DATE:"
+                f"{start + timedelta(days=2):%Y%m%d}\r\nSUMMARY:Reserved\r\nEND:VEVENT\r\n"
+                "END:VCALENDAR").encode()
+
+    def _airbnb(self, index: int) -> bytes:
+        rng = random.Random(index)
+        stays, day = [], self.today + timedelta(days=rng.randint(0, 10) + self.versions[index])
+        for n in range(8):
+            nights = rng.randint(2, 7)
+            stays.append((day, day + timedelta(days=nights),
+                          "Reserved" if n % 3 else "Airbnb (Not available)"))
+            day += timedelta(days=nights + rng.randint(1, 12))
+        return airbnb_feed(stays)
+
+    def change(self, percent: float, seed: int) -> int:
+        """Move one stay in `percent` of the feeds (a new version); return how many changed."""
+        rng = random.Random(seed)
+        chosen = rng.sample(range(len(self.versions)), int(len(self.versions) * percent / 100))
+        for index in chosen:
+            self.versions[index] += 1
+            self.bodies.pop(index, None)
+        return len(chosen)
+
+
+async def serve(fleet: Fleet, port: int, latency: float) -> None:
+    """Answer GET /feed/<n>.ics (and /change?percent=&seed=) until killed."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                headers = {k.strip().lower(): v.strip() for k, _, v in
+                           (line.partition(":") for line in lines[1:] if line)}
+                await asyncio.sleep(latency)  # stands for the internet
+                status, body, extra = "200 OK", b"", ""
+                if path.startswith("/change"):
+                    query = dict(p.split("=") for p in path.split("?", 1)[1].split("&"))
+                    body = str(fleet.change(float(query["percent"]), int(query["seed"]))).encode()
+                elif path.startswith("/feed/"):
+                    body, etag = fleet.body(int(path[6:].split(".")[0]))
+                    extra = f"ETag: {etag}\r\nContent-Type: text/calendar; charset=utf-8\r\n"
+                    if headers.get("if-none-match") == etag:
+                        status, body = "304 Not Modified", b""
+                else:
+                    status = "404 Not Found"
+                writer.write(f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n{extra}"
+                             f"Connection: keep-alive\r\n\r\n".encode() + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=2048)
+    print("ready", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    """Run the fleet server (killed by the benchmark when done)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--links", type=int, required=True)
+    parser.add_argument("--google-every", type=int, default=20)
+    parser.add_argument("--latency", type=float, default=0.150)
+    args = parser.parse_args()
+    asyncio.run(serve(Fleet(args.links, args.google_every), args.port, args.latency))
+
+
+if __name__ == "__main__":
+    main()
