@@ -89,6 +89,7 @@ def poisoned_blocks(app):
                 "CREATE TRIGGER poison_block BEFORE INSERT ON reservations "
                 f"WHEN NEW.external_uid = '{POISON_UID}' BEGIN SELECT RAISE(ABORT, 'poisoned block'); END"))
     yield
+    db.session.rollback()  # the test's open read transaction would block DROP TRIGGER on PostgreSQL
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("DROP TRIGGER IF EXISTS poison_block ON reservations"))
