@@ -88,7 +88,8 @@ def apply_changes(link: CalendarLink, changes: ChangeSet) -> dict:
     return {"added": added, "updated": updated, "removed": [b.code for b in changes.removed]}
 
 
-def _hold_from(data: dict | None) -> HoldState | None:
+def hold_from(data: dict | None) -> HoldState | None:
+    """The stored hold state of a link as a HoldState."""
     if not data:
         return None
     seen = data.get("first_seen_at")
@@ -132,7 +133,7 @@ def record_success(link: CalendarLink, reading: LinkReading, interval: int, toda
         stored = stored_blocks(link.id)
         changes = reconcile_blocks(stored, storable_stays(parsed.stays), today)
         future = sum(1 for b in stored if b.check_out > today)
-        decision = guard_change(future, changes, today, _hold_from(link.hold_state), now,
+        decision = guard_change(future, changes, today, hold_from(link.hold_state), now,
                                 accepted_by_staff=link.accept_next_change)
         warnings = [{"kind": w.kind, "message": w.message} for w in parsed.warnings]
         details: dict = {}

@@ -8,10 +8,10 @@ from flask import current_app
 from console.models import CalendarLink
 from console.timeutil import utcnow
 from jobs.advice import advice_for
-from jobs.block_store import stored_blocks
+from jobs.block_store import hold_from, storable_stays, stored_blocks
 from jobs.fetch import HostLimiter
 from jobs.link_reading import read_ical_link
-from jobs.reconcile import guard_change, reconcile_blocks, suspicious_reason
+from jobs.reconcile import guard_change, reconcile_blocks
 from jobs.sync_runner import HORIZON_DAYS, fetch_settings, snapshot
 
 IGNORED_SHOWN = 100
@@ -41,10 +41,11 @@ def dry_run_link(link: CalendarLink) -> dict:
     if parsed is None:
         return answer
     stored = stored_blocks(link.id)
-    changes = reconcile_blocks(stored, parsed.stays, today)
+    changes = reconcile_blocks(stored, storable_stays(parsed.stays), today)
     future = sum(1 for b in stored if b.check_out > today)
-    held = suspicious_reason(future, changes, today)
-    decision = guard_change(future, changes, today, None, utcnow(), accepted_by_staff=False)
+    # The link's own hold and staff acceptance: the answer is what a sync now would do.
+    decision = guard_change(future, changes, today, hold_from(link.hold_state), utcnow(),
+                            accepted_by_staff=link.accept_next_change)
     answer.update(
         events_total=parsed.events_total, blocking=len(parsed.stays),
         ignored=[{"summary": i.summary, "reason": i.reason} for i in parsed.ignored[:IGNORED_SHOWN]],
@@ -55,6 +56,6 @@ def dry_run_link(link: CalendarLink) -> dict:
         stays=[{"uid": s.uid, "check_in": s.check_in.isoformat(),
                 "check_out": s.check_out.isoformat(), "summary": s.summary}
                for s in parsed.stays[:200]])
-    if held:
-        answer["warnings"].append({"kind": "suspicious_empty", "message": held})
+    if decision.hold:
+        answer["warnings"].append({"kind": "suspicious_empty", "message": decision.reason})
     return answer
