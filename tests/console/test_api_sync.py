@@ -1,4 +1,4 @@
-"""The link API's sync side: dry run, activate and sync through the real queue, history, delete, Redis down."""
+"""The link API's sync side: dry run, activate/sync through the real queue, history, delete, Redis down."""
 from __future__ import annotations
 
 import socket
@@ -13,7 +13,7 @@ from console.extensions import db
 from console.models import ApiToken, CalendarLink, Reservation, SyncRun
 from console.timeutil import utcnow
 from jobs.worker import run_worker
-from tests.jobs.feeds import airbnb_feed, all_day, calendar, google_event, google_header
+from tests.jobs.feeds import all_day, calendar, google_event, google_header
 from tests.jobs.test_sync_feeds import FeedServer, blocks, dates, fresh_link
 
 RUN_FIELDS = {"id", "link_id", "started_at", "finished_at", "outcome", "http_status", "bytes", "events",
@@ -24,6 +24,7 @@ LINK_COLUMNS = ("state", "last_sync_at", "last_success_at", "last_attempt_ok", "
 
 
 def day(n: int) -> date:
+    """The date n days from today."""
     return utcnow().date() + timedelta(days=n)
 
 

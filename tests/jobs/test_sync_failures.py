@@ -12,7 +12,7 @@ from console.extensions import db
 from console.timeutil import utcnow
 from jobs.block_store import MAX_BACKOFF
 from jobs.sync_runner import sync_links
-from tests.jobs.feeds import airbnb_feed, calendar, google_event, google_header, all_day
+from tests.jobs.feeds import airbnb_feed, all_day, calendar, google_event, google_header
 from tests.jobs.test_sync_feeds import FeedServer, blocks, day, fresh_link, runs
 
 GOOGLE_404_PAGE = (b"<!DOCTYPE html><html lang=en><meta charset=utf-8><title>Error 404 (Not Found)!!1</title>"
@@ -147,6 +147,7 @@ def raw_server():
 
 
 def point_link_at(link_id: int, url: str) -> None:
+    """Change the stored URL of a link (a feed that moved to a misbehaving server)."""
     link = fresh_link(link_id)
     link.url = url
     db.session.commit()

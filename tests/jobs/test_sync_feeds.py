@@ -119,12 +119,13 @@ def test_vrbo_old_bare_dates_and_booking_bare_lf_feeds_keep_all_day_dates(httpse
 def test_google_blocks_reserved_only_and_timed_events_become_nights_in_property_zone(
         httpserver, make_property, make_link):
     prop = make_property(timezone="Europe/Madrid")
-    late = datetime.combine(day(30), datetime.min.time()).replace(hour=23, minute=30)
+    def at(n: int, hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(day(n), datetime.min.time()).replace(hour=hour, minute=minute)
+    late = at(30, 23, 30)
     lines = google_header()
     lines += google_event("a@google.com", all_day(day(4)), all_day(day(7)), " reserved ")
-    lines += google_event("b@google.com", f";TZID=Europe/Madrid:{dt(datetime.combine(day(10), datetime.min.time()).replace(hour=16))}",
-                          f";TZID=Europe/Madrid:{dt(datetime.combine(day(12), datetime.min.time()).replace(hour=11))}",
-                          "Reserved")
+    lines += google_event("b@google.com", f";TZID=Europe/Madrid:{dt(at(10, 16))}",
+                          f";TZID=Europe/Madrid:{dt(at(12, 11))}", "Reserved")
     # 23:30 UTC is already the next day in Madrid: the nights follow the property's clock.
     lines += google_event("c@google.com", f":{dt(late, utc=True)}",
                           f":{dt(late + timedelta(days=2), utc=True)}", "Reserved")
