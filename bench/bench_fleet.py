@@ -69,27 +69,53 @@ def cli_rate(env: dict) -> float:
 
 
 def queue_rate(env: dict, links: int) -> float:
-    """Queue every active link and time until the one worker has synced them all."""
+    """Make every link due, queue it as the scheduler does (`schedule_due_syncs`, the job `make run`
+    runs every minute) and time until the one worker has synced them all."""
     import sqlite3
+
+    from rq import Worker
+    from sqlalchemy import text, update
+
+    from config import Config
+    from console import create_app
+    from console.extensions import db
+    from console.models import CalendarLink
+    from jobs.queue import redis_connection
+    from jobs.tasks import schedule_due_syncs
+    app = create_app(Config(env=env))
     db_path = env["DATABASE_URL"].removeprefix("sqlite:///")
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(2)  # let the worker start listening before the clock starts (not a test)
-        started = time.time()
-        flask(env, "enqueue-sync", "--all")
-        conn = sqlite3.connect(db_path)
-        since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started - 1))
+        with app.app_context():
+            conn = redis_connection()
+            while not Worker.all(connection=conn):  # the worker is listening before the clock starts
+                if worker.poll() is not None:
+                    raise RuntimeError("the worker exited")
+                time.sleep(0.05)
+            db.session.execute(update(CalendarLink).values(next_sync_at=None))
+            db.session.commit()
+            last_run = db.session.execute(text("SELECT coalesce(max(id), 0) FROM sync_runs")).scalar()
+            db.session.commit()
+            started = time.time()
+            schedule_due_syncs()
+            db.engine.dispose()
+        sqlite = sqlite3.connect(db_path)
         while True:
-            done = conn.execute("SELECT count(*) FROM sync_runs WHERE started_at >= ?",
-                                (since,)).fetchone()[0]
+            done = sqlite.execute("SELECT count(*) FROM sync_runs WHERE id > ?",
+                                  (last_run,)).fetchone()[0]
             if done >= links:
                 break
             if time.time() - started > 600:
                 raise RuntimeError(f"queue path: only {done} of {links} synced after 600 s")
-            time.sleep(0.05)
-        conn.close()
-        return links / (time.time() - started)
+            time.sleep(0.02)
+        elapsed = time.time() - started
+        errors = sqlite.execute("SELECT error_kind, count(*) FROM sync_runs WHERE id > ? AND "
+                                "outcome = 'error' GROUP BY error_kind", (last_run,)).fetchall()
+        sqlite.close()
+        if errors:
+            raise RuntimeError(f"queue path: sync errors {errors}")
+        return links / elapsed
     finally:
         worker.terminate()
         worker.wait(timeout=30)

@@ -135,16 +135,16 @@ def sync(link_ids, all_, due):
 @click.option("--due", is_flag=True, help="Active links whose time has come.")
 def enqueue_sync(link_ids, all_, due):
     """Put sync jobs on the queue."""
-    from jobs.queue import QueueUnavailable, enqueue_batch, enqueue_link_sync
-    from jobs.tasks import BATCH_SIZE, sync_batch_job
+    from jobs.queue import QueueUnavailable, enqueue_link_sync
+    from jobs.tasks import batch_size, enqueue_batches
     ids = _select_links(link_ids, all_, due)
     try:
         for link_id in link_ids:
             click.echo(f"link {link_id}: job {enqueue_link_sync(link_id)}")
         rest = [i for i in ids if i not in set(link_ids)]
-        for start in range(0, len(rest), BATCH_SIZE):
-            batch = rest[start:start + BATCH_SIZE]
-            click.echo(f"{len(batch)} links: job {enqueue_batch(sync_batch_job, batch)}")
+        size = batch_size(current_app.config)
+        for start, job_id in zip(range(0, len(rest), size), enqueue_batches(rest)):
+            click.echo(f"{len(rest[start:start + size])} links: job {job_id}")
     except QueueUnavailable as exc:
         raise click.ClickException(str(exc)) from None
 

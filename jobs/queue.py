@@ -94,10 +94,11 @@ def forget_link_job(link_id: int) -> None:
         pass  # the marker expires by itself
 
 
-def enqueue_batch(func, link_ids: list[int], *, queue_name: str = "sync") -> str:
+def enqueue_batch(func, link_ids: list[int], *, queue_name: str = "sync",
+                  timeout: int = SYNC_JOB_TIMEOUT) -> str:
     """Queue one job that syncs a batch of links (the scheduler's path)."""
     try:
-        job = get_queue(queue_name).enqueue_call(func, args=(link_ids,), timeout=SYNC_JOB_TIMEOUT,
+        job = get_queue(queue_name).enqueue_call(func, args=(link_ids,), timeout=timeout,
                                                  result_ttl=600, failure_ttl=7 * 86400)
         return job.id
     except (redis.RedisError, OSError) as exc:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import timedelta
 
 from flask import current_app
@@ -13,7 +14,31 @@ from console.models import CalendarLink, SyncRun
 from console.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 50
+# A batch keeps one job's fetch pool busy for several rounds of network latency: small batches
+# each end waiting on their slowest feed, and each job costs a fork and a start-up.
+BATCH_ROUNDS = 8
+MIN_BATCH_SIZE = 50
+
+
+def batch_size(config) -> int:
+    """Links per queued batch job, from the fetch pool's size."""
+    return max(MIN_BATCH_SIZE, BATCH_ROUNDS * config["FETCH_CONCURRENCY"])
+
+
+def batch_timeout(config, links: int) -> int:
+    """Seconds a batch job may run: every fetch timing out on one host (the worst case), plus margin."""
+    in_flight = max(1, min(config["FETCH_CONCURRENCY"], config["FETCH_PER_HOST_LIMIT"]))
+    return 120 + math.ceil(links / in_flight) * config["FETCH_TIMEOUT_SECONDS"]
+
+
+def enqueue_batches(ids: list[int]) -> list[str]:
+    """Queue the links as batch jobs of `batch_size` links; the job ids."""
+    from jobs.queue import enqueue_batch
+    config = current_app.config
+    size = batch_size(config)
+    batches = [ids[start:start + size] for start in range(0, len(ids), size)]
+    return [enqueue_batch(sync_batch_job, batch, timeout=batch_timeout(config, len(batch)))
+            for batch in batches]
 
 
 def _job_id() -> str:
@@ -76,12 +101,10 @@ def claim_due_links(now, until) -> list[int]:
 
 def schedule_due_syncs() -> int:
     """Queue batches of due links; claim them first so they are not queued twice."""
-    from jobs.queue import enqueue_batch
     now = utcnow()
     # Claimed until one interval from now: a batch that dies is retried then.
     ids = claim_due_links(now, now + timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"]))
-    for start in range(0, len(ids), BATCH_SIZE):
-        enqueue_batch(sync_batch_job, ids[start:start + BATCH_SIZE])
+    enqueue_batches(ids)
     if ids:
         log.info("[job %s] queued %d due links", _job_id(), len(ids))
     return len(ids)

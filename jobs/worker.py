@@ -36,6 +36,12 @@ class AppJob(Job):
 def run_worker(app: Flask, *, burst: bool = False) -> bool:
     """Work the console's queues until stopped (or until empty with burst)."""
     AppJob.app = app
+    # Import the pipeline once here: each job runs in a fresh fork, which would otherwise pay for
+    # these imports again on every job.
+    import jobs.kigo_reading  # noqa: F401
+    import jobs.parse  # noqa: F401
+    import jobs.sync_runner  # noqa: F401
+    import jobs.tasks  # noqa: F401
     conn = redis_connection(app, for_worker=True)
     worker = Worker(list(QUEUE_NAMES), connection=conn, job_class=AppJob)
     return worker.work(burst=burst, logging_level="INFO")

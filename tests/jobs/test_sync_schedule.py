@@ -6,9 +6,10 @@ from datetime import timedelta
 from rq import Queue
 
 from console.extensions import db
-from console.models import SyncRun
+from console.models import CalendarLink, SyncRun
 from console.timeutil import utcnow
-from jobs.tasks import claim_due_links, due_link_ids, prune_runs_job, schedule_due_syncs
+from jobs.tasks import (batch_size, claim_due_links, due_link_ids, prune_runs_job,
+                        schedule_due_syncs)
 from jobs.worker import run_worker
 from tests.jobs.feeds import airbnb_feed
 from tests.jobs.test_sync_feeds import FeedServer, dates, day, fresh_link
@@ -37,6 +38,29 @@ def test_schedule_queues_due_active_links_once_and_a_worker_syncs_them(
         assert fresh_link(link.id).last_attempt_ok
     for link in (later, paused, linked):
         assert dates(link.id) == [] and fresh_link(link.id).last_sync_at is None
+
+
+def test_due_links_are_queued_in_batches_sized_by_the_fetch_pool_with_a_worst_case_timeout(
+        app, redis_conn, make_property):
+    app.config.update(FETCH_CONCURRENCY=16, FETCH_PER_HOST_LIMIT=8, FETCH_TIMEOUT_SECONDS=15)
+    prop = make_property()
+    db.session.add_all([CalendarLink(property=prop, source="airbnb", state="active",
+                                     url=f"https://www.airbnb.com/calendar/ical/{n}.ics")
+                        for n in range(300)])
+    db.session.commit()
+    assert batch_size(app.config) == 8 * 16
+
+    assert schedule_due_syncs() == 300
+    jobs = Queue("sync", connection=redis_conn).get_jobs()
+    assert [len(job.args[0]) for job in jobs] == [128, 128, 44]
+    assert sorted(i for job in jobs for i in job.args[0]) == sorted(due_link_ids(utcnow() + timedelta(hours=1)))
+    # Every fetch of the batch timing out on one host, 8 at a time, still fits in the job's time.
+    assert [job.timeout for job in jobs] == [120 + 16 * 15, 120 + 16 * 15, 120 + 6 * 15]
+
+
+def test_small_fetch_pools_still_queue_batches_of_fifty(app):
+    app.config.update(FETCH_CONCURRENCY=2)
+    assert batch_size(app.config) == 50
 
 
 def test_a_link_claimed_by_one_scheduler_is_not_claimed_by_another(app, make_property, make_link):
