@@ -14,7 +14,7 @@ from console.timeutil import utcnow
 from jobs.link_reading import LinkReading
 from jobs.reconcile import (ChangeSet, HoldState, StoredBlock, guard_change, held_change_set,
                             reconcile_blocks)
-from jobs.stays import Stay
+from jobs.stays import NOT_RESERVED, Stay
 
 MAX_BACKOFF = timedelta(hours=6)
 IGNORED_DETAIL_LIMIT = 50
@@ -152,7 +152,9 @@ def record_success(link: CalendarLink, reading: LinkReading, interval: int, toda
         run.events, run.details = parsed.events_total, details
         run.outcome = "held" if decision.hold else (
             "changed" if run.added or run.updated or run.removed else "unchanged")
-        link.warnings, link.ignored_events = warnings, len(parsed.ignored)
+        # The count is the "Reserved" rule's: cancelled events block nothing on any platform.
+        link.warnings = warnings
+        link.ignored_events = sum(1 for i in parsed.ignored if i.reason == NOT_RESERVED)
         link.ignored_detail = [{"summary": i.summary, "reason": i.reason}
                                for i in parsed.ignored[:IGNORED_DETAIL_LIMIT]]
         link.content_hash = reading.fetch.content_hash if reading.fetch else None

@@ -25,10 +25,9 @@ import icalendar
 from jobs.ical_scan import RawEvent, ScannedCalendar, decode_value, normalise_body, reject_non_ical, scan_calendar
 from jobs.nights import NotAStay, ZoneResolver, end_from_duration, read_duration, read_when, to_nights
 from jobs.recurrence import ExpansionError, Occurrence, essential_lines, expand, repair_tzids
-from jobs.stays import FeedWarning, IgnoredEvent, ParsedFeed, Stay, SyncFailure
+from jobs.stays import (CANCELLED, NOT_RESERVED, FeedWarning, IgnoredEvent, ParsedFeed, Stay,
+                         SyncFailure)
 
-NOT_RESERVED = 'not titled "Reserved"'
-CANCELLED = "cancelled (STATUS:CANCELLED)"
 FREE_BUSY_ADVICE = (
     'Every event of this Google calendar is "Busy" or untitled: it is shared as free/busy only, so no event can '
     'be recognised as "Reserved" and no dates are blocked. In Google Calendar, open Settings > Access permissions '

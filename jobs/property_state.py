@@ -1,6 +1,7 @@
 """Recompute and store each property's risk and reward score (the database side of risk/score)."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -10,6 +11,7 @@ from sqlalchemy import case, func, select
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot, SyncRun
 from console.timeutil import utcnow
+from jobs.kigo_stays import instant_booking_is_on
 from jobs.risk import LinkFacts, PropertyFacts, Risk, assess_risk
 from jobs.score import OverbookingRecord, OwnerRecord, Score, compute_score
 
@@ -18,7 +20,11 @@ def _link_facts(link: CalendarLink, now: datetime, interval: int) -> LinkFacts:
     kinds = {w.get("kind") for w in (link.warnings or [])}
     instant = None
     if link.source == "kigo" and link.kigo_instant_booking_raw is not None:
-        instant = link.last_error_kind != "kigo_not_instant_booking"
+        # What Kigo last said, not the last error: a later network failure does not turn it on.
+        try:
+            instant = instant_booking_is_on(json.loads(link.kigo_instant_booking_raw))
+        except ValueError:  # cut at 64 characters: only the sync's own verdict is left
+            instant = link.last_error_kind != "kigo_not_instant_booking"
     return LinkFacts(link_id=link.id, source=link.source, state=link.state,
                      health=link.health(now, interval),
                      # only Google's "Reserved" rule ignores real events; other sources drop noise

@@ -4,6 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+# Why an event does not block dates (IgnoredEvent.reason).
+NOT_RESERVED = 'not titled "Reserved"'
+CANCELLED = "cancelled (STATUS:CANCELLED)"
+
 
 @dataclass(frozen=True)
 class Stay:

@@ -29,12 +29,15 @@ def build_admin(app: Flask) -> Admin:
     """A fresh Admin with the console's views (new objects for every app: flask-admin #910)."""
     from console.admin.dashboard import DashboardView
     from console.admin.kigo import KigoView
+    from console.admin.overbookings import OverbookingsView
     from console.admin.properties import PropertiesView
     admin = Admin(app, name="Calendar Sync Console", url="/",
                   index_view=DashboardView(name="Dashboard", url="/", endpoint="admin"),
                   theme=Bootstrap4Theme(swatch="cerulean", fluid=True,
                                         base_template="console/base.html"))
     admin.add_view(PropertiesView(name="Properties", endpoint="properties", url="/properties"))
+    admin.add_view(OverbookingsView(name="Overbookings", endpoint="overbookings",
+                                    url="/overbookings"))
     admin.add_view(KigoView(name="Kigo", endpoint="kigo", url="/kigo"))
     app.extensions["csc_admin"] = admin
     return admin

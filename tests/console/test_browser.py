@@ -124,3 +124,30 @@ def test_log_out_returns_to_login(live_server, page, make_user):
     page.wait_for_url(f"{live_server}/login")
     page.goto(f"{live_server}/")
     assert "/login" in page.url
+
+
+def test_manager_opens_overbookings_from_the_menu_sees_charts_and_resolves_one(
+        live_server, page, make_user, make_property):
+    from console.models import Overbooking
+    make_user("staff@example.com", "staff", PASSWORD)
+    prop = make_property("Cádiz Loft")
+    today = utcnow().date()
+    db.session.add(Overbooking(property_id=prop.id, direct_code="OA-1", external_code="EX-1",
+                               first_night=today, last_night=today, nights=1, link_source="airbnb",
+                               counts_against_owner=True, attribution="the link was failing"))
+    db.session.commit()
+    _log_in(page, live_server, "staff@example.com")
+    page.click("nav >> text=Overbookings")
+    page.wait_for_url(f"{live_server}/overbookings/")
+    # plotly.js, served by the app, drew every chart into SVG.
+    page.wait_for_selector("#charts .main-svg")
+    for chart in ("weekly", "source", "city", "owner", "scores"):
+        assert page.locator(f"#chart-{chart} .main-svg").count() >= 1
+    row = page.locator("#overbooking-list tbody tr").first
+    assert "counts against the owner" in row.inner_text()
+    row.locator("input[name=note]").fill("moved the guest to a sister flat")
+    row.locator("button[type=submit]").click()
+    page.wait_for_selector("text=resolved by staff@example.com")
+    db.session.expire_all()
+    ob = db.session.execute(db.select(Overbooking)).scalar_one()
+    assert (ob.state, ob.resolution_note) == ("resolved", "moved the guest to a sister flat")

@@ -132,6 +132,17 @@ def test_instant_booking_switched_on_clears_the_error_and_the_risk(kigo, kigo_li
     assert "kigo_not_instant_booking" not in {f["kind"] for f in body["risk"]["factors"]}
 
 
+def test_instant_booking_off_stays_a_risk_when_a_later_sync_fails_otherwise(app, kigo, kigo_link, api):
+    kigo.set_instant_booking(101, False)
+    link = sync(kigo_link)
+    app.config["KIGO_API_PASSWORD"] = "wrong"
+    link = sync(link)
+    assert link.last_error_kind == "kigo_auth" and link.kigo_instant_booking_raw == "false"
+    body = api("viewer").get(f"/properties/{link.property_id}").get_json()
+    # Kigo's last word on Instant Booking was "off": a wrong password does not make it on.
+    assert {"kigo_not_instant_booking", "link_failing"} <= {f["kind"] for f in body["risk"]["factors"]}
+
+
 def _wrong_password(kigo, app, link):
     app.config["KIGO_API_PASSWORD"] = "wrong"
 
