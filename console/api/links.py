@@ -1,4 +1,4 @@
-"""API: calendar links (link, activate, sync, pause, delete, dry run, history)."""
+"""API: calendar links (link, activate, sync, accept a held change, pause, delete, dry run, history)."""
 from __future__ import annotations
 
 from flask import current_app, jsonify
@@ -120,6 +120,23 @@ def force_sync(link_id: int):
     except QueueUnavailable as exc:
         raise _queue_error(exc) from None
     return jsonify(job_id=job_id), 202
+
+
+@api_bp.post("/links/<int:link_id>/accept-change")
+def accept_held_change(link_id: int):
+    """Staff accept the change the suspicious-change guard is holding; a sync applies it now."""
+    link = get_link(link_id)
+    if not link.hold_state:
+        raise ApiError(409, "nothing_held", "this link has no held change to accept")
+    link.accept_next_change = True
+    db.session.commit()
+    try:
+        job_id = enqueue_link_sync(link.id)
+    except QueueUnavailable as exc:
+        link.accept_next_change = False
+        db.session.commit()
+        raise _queue_error(exc) from None
+    return jsonify(job_id=job_id, link=link_json(link)), 202
 
 
 @api_bp.post("/links/<int:link_id>/pause")

@@ -170,8 +170,10 @@ def test_sync_answers_503_when_redis_is_unreachable_and_changes_nothing(
         app_without_redis, google_link, make_link):
     link, _feed = google_link
     active = make_link(fresh_link(link.id).property, url=link.url + "?b", source="google")
+    held = make_link(fresh_link(link.id).property, url=link.url + "?c", source="google",
+                     hold_state={"codes": ["EX-1"], "confirmations": 0})
     headers, client = bearer("staff"), app_without_redis.test_client()
-    for target, path in ((active.id, "sync"), (link.id, "activate")):
+    for target, path in ((active.id, "sync"), (link.id, "activate"), (held.id, "accept-change")):
         before = link_state(target)
         resp = client.post(f"/api/v1/links/{target}/{path}", headers=headers)
         assert resp.status_code == 503

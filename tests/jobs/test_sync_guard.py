@@ -116,6 +116,22 @@ def test_staff_acceptance_releases_the_hold_on_the_next_sync(synced):
     assert fresh_link(link_id).accept_next_change is False
 
 
+def test_staff_accept_a_held_change_over_the_api_and_the_worker_applies_it(app, api, synced):
+    from jobs.worker import run_worker
+    link_id, feed, before = synced()
+    assert api("staff").post(f"/links/{link_id}/accept-change").status_code == 409  # nothing held
+    feed.body = EMPTY_VCALENDAR
+    sync_links([link_id])
+    assert_held(link_id, before)
+    assert api("viewer").post(f"/links/{link_id}/accept-change").status_code == 403
+    resp = api("staff").post(f"/links/{link_id}/accept-change")
+    assert resp.status_code == 202 and resp.get_json()["job_id"]
+    assert fresh_link(link_id).accept_next_change is True
+    run_worker(app, burst=True)
+    assert blocks(link_id) == [] and runs(link_id)[-1].outcome == "changed"
+    assert fresh_link(link_id).hold_state is None
+
+
 def test_staff_acceptance_does_not_linger_for_a_later_emptying(synced):
     link_id, feed, before = synced()
     link = fresh_link(link_id)
