@@ -114,10 +114,11 @@ def apply_reading(reading: LinkReading, today: date) -> SyncSummary:
         db.session.add(run)
         db.session.flush()
         after_sync(link, run, today, health_before)
-        # Risk follows every sync that changed something a person would see; quiet re-syncs skip it.
-        if run.outcome in ("changed", "held", "error") or \
-                link.health(utcnow(), interval) != health_before:
-            recompute_property(link.property)
+        # Risk follows every sync; the score (dearer: 30 days of runs) only syncs that changed
+        # something a person would see, and the nightly run catches up the rest.
+        moved = run.outcome in ("changed", "held", "error") or \
+            link.health(utcnow(), interval) != health_before
+        recompute_property(link.property, scores=moved)
         db.session.commit()
     except Exception:
         db.session.rollback()
