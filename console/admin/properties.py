@@ -9,17 +9,39 @@ from sqlalchemy import func, select
 from console.admin import ConsoleView
 from console.api.serialize import properties_json, property_json, run_json
 from console.extensions import db
-from console.models import SOURCES, CalendarLink, Overbooking, Property, Reservation, SyncRun
+from console.models import (SOURCES, CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot,
+                            SyncRun)
 from console.property_filters import HEALTHS, RISKS, property_query
-from console.timeutil import utcnow
+from console.timeutil import iso, utcnow
 from jobs.queue import QueueUnavailable, enqueue_link_sync
+from jobs.score import explain_change
 
 PAGE_SIZE = 50
+SCORE_HISTORY_SIZE = 5
 
 
 def _choice(name: str, choices) -> str | None:
     value = request.args.get(name) or None
     return value if value in choices else None
+
+
+def score_history(property_id: int, limit: int = SCORE_HISTORY_SIZE) -> list[dict]:
+    """The newest snapshots, newest first, each with the reasons it differs from the one before.
+
+    The same reading as GET /api/v1/properties/<id>/score/history: one extra, older snapshot is
+    loaded so that the oldest one shown is explained too ("First score" only when it is the first).
+    """
+    snaps = db.session.execute(select(ScoreSnapshot).filter_by(property_id=property_id)
+                               .order_by(ScoreSnapshot.computed_at.desc(), ScoreSnapshot.id.desc())
+                               .limit(limit + 1)).scalars().all()
+    items = []
+    for index, snap in enumerate(snaps[:limit]):
+        before = snaps[index + 1] if index + 1 < len(snaps) else None
+        items.append({"id": snap.id, "value": snap.score, "computed_at": iso(snap.computed_at),
+                      "previous_value": before.score if before else None,
+                      "reasons": explain_change(before.components if before else None,
+                                                snap.components or {})})
+    return items
 
 
 class PropertiesView(ConsoleView):
@@ -59,6 +81,7 @@ class PropertiesView(ConsoleView):
         return self.render("properties/detail.html", prop=property_json(prop),
                            runs=[run_json(r) for r in runs], stays=stays,
                            overbookings=overbookings, now=utcnow(),
+                           score_history=score_history(prop.id),
                            can_act=current_user.can("staff"))
 
     @expose("/<int:property_id>/links/<int:link_id>/<action>", methods=["POST"])

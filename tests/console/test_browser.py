@@ -151,3 +151,32 @@ def test_manager_opens_overbookings_from_the_menu_sees_charts_and_resolves_one(
     db.session.expire_all()
     ob = db.session.execute(db.select(Overbooking)).scalar_one()
     assert (ob.state, ob.resolution_note) == ("resolved", "moved the guest to a sister flat")
+
+
+def test_property_page_explains_why_the_score_changed(live_server, page, make_user,
+                                                      make_property):
+    from datetime import timedelta
+
+    from console.models import ScoreSnapshot
+    from jobs.score import OverbookingRecord, OwnerRecord, compute_score
+    make_user("viewer@example.com", "viewer", PASSWORD)
+    prop = make_property("Ronda Cottage")
+    for hours_ago, counted in ((30, ()), (2, (True,))):
+        at = utcnow() - timedelta(hours=hours_ago)
+        score = compute_score(OwnerRecord(
+            overbookings=[OverbookingRecord(at, 1, c) for c in counted], sync_attempts_30d=4,
+            sync_successes_30d=4, last_success_at=at), at)
+        db.session.add(ScoreSnapshot(property_id=prop.id, score=score.value,
+                                     components=score.components, computed_at=at))
+    db.session.commit()
+    _log_in(page, live_server, "viewer@example.com")
+    page.goto(f"{live_server}/properties/{prop.id}")
+    assert page.locator("[data-test=score-value]").inner_text() == "80"
+    rows = page.locator("[data-test=score-history] tbody tr")
+    assert rows.count() == 2
+    newest = rows.first
+    assert newest.locator("[data-test=score-reason]").first.is_visible()
+    assert "2 h ago" in newest.inner_text() and "(-20)" in newest.inner_text()
+    assert "Overbookings: 1 counted against the owner (was 0): 50 to 30 points." in \
+        newest.inner_text()
+    assert "First score for this property." in rows.nth(1).inner_text()

@@ -118,3 +118,95 @@ def test_kigo_link_shows_the_raw_instant_booking_value(login, make_property, mak
     html = client.get(f"/properties/{prop.id}").get_data(as_text=True)
     assert 'data-test="kigo-instant-booking"' in html and ">false<" in html
     assert f"/kigo/?property_id={prop.id}" in html
+
+
+def _overbooking(prop, direct, external, counts, attribution, days_ago=1):
+    from console.models import Overbooking
+    night = (utcnow() - timedelta(days=days_ago)).date()
+    row = Overbooking(property_id=prop.id, direct_code=direct, external_code=external,
+                      first_night=night, last_night=night, nights=1, link_source="airbnb",
+                      detected_at=utcnow() - timedelta(days=days_ago),
+                      counts_against_owner=counts, attribution=attribution)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def _snapshot(prop, hours_ago, overbookings=(), attempts=10, successes=10):
+    """A score snapshot with the real formula's components, computed `hours_ago`."""
+    from console.models import ScoreSnapshot
+    from jobs.score import OverbookingRecord, OwnerRecord, compute_score
+    at = utcnow() - timedelta(hours=hours_ago)
+    record = OwnerRecord(
+        overbookings=[OverbookingRecord(at - timedelta(days=1), 1, counts) for counts in overbookings],
+        sync_attempts_30d=attempts, sync_successes_30d=successes, last_success_at=at)
+    score = compute_score(record, at)
+    row = ScoreSnapshot(property_id=prop.id, score=score.value, components=score.components,
+                        computed_at=at)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def test_property_page_shows_overbookings_risk_score_and_why_it_changed(login, make_property):
+    from markupsafe import escape
+
+    from jobs.property_state import recompute_property
+    client = login("viewer")
+    prop = make_property("Cádiz Loft")
+    counted = _overbooking(prop, "OA-COUNTED", "EX-COUNTED", True,
+                           "the link had been failing for 2 days when the guest booked")
+    spared = _overbooking(prop, "OA-RACE", "EX-RACE", False,
+                          "the external stay was created within one sync interval of our booking")
+    recompute_property(prop, scores=False)  # no link + a recent counted overbooking
+    db.session.commit()
+    factors = prop.risk_factors
+    assert {"no_active_link", "recent_overbooking"} <= {f["kind"] for f in factors}
+    first = _snapshot(prop, hours_ago=27, overbookings=[False])
+    newest = _snapshot(prop, hours_ago=3, overbookings=[False, True], successes=8)
+    assert newest.score < first.score
+
+    html = client.get(f"/properties/{prop.id}").get_data(as_text=True)
+    # Overbookings: both, each with its attribution and whether it counts.
+    assert f'data-overbooking-id="{counted.id}" data-counts="yes"' in html
+    assert f'data-overbooking-id="{spared.id}" data-counts="no"' in html
+    assert "counts against the owner" in html and "does not count" in html
+    assert str(escape(counted.attribution)) in html and str(escape(spared.attribution)) in html
+    # Risk: every factor with its message and advice.
+    assert f'data-risk="{prop.risk_level}"' in html
+    for factor in factors:
+        assert f'data-factor="{factor["kind"]}"' in html
+        assert str(escape(factor["message"])) in html and str(escape(factor["advice"])) in html
+    # Score: the current value and its components.
+    assert f'<span data-test="score-value">{newest.score}</span>' in html
+    for name in ("overbookings", "sync_success", "sync_freshness", "hygiene"):
+        assert f'data-component="{name}"' in html
+    assert "1 counted against the owner, 1 not counted" in html
+    assert "8 of 10 syncs succeeded in 30 days" in html
+    # History: newest first, with when and why.
+    assert html.index(f'data-snapshot-id="{newest.id}"') < html.index(f'data-snapshot-id="{first.id}"')
+    assert "3 h ago" in html and "27 h ago" in html
+    assert f"({newest.score - first.score:+d})" in html
+    assert "Overbookings: 1 counted against the owner (was 0): 50 to 30.15 points." in html
+    assert "Sync success: 80% of 10 syncs in 30 days succeeded (was 100%): 20 to 16 points." in html
+    assert "First score for this property." in html
+
+
+def test_property_page_score_history_keeps_the_last_five_each_explained(login, make_property):
+    client = login("viewer")
+    prop = make_property()
+    snaps = [_snapshot(prop, hours_ago=100 - i, successes=10 - i) for i in range(7)]
+    html = client.get(f"/properties/{prop.id}").get_data(as_text=True)
+    shown = [s for s in snaps if f'data-snapshot-id="{s.id}"' in html]
+    assert shown == snaps[2:]
+    # The oldest row shown is explained against the snapshot before it, not as a first score.
+    assert "First score for this property." not in html
+    assert html.count('data-test="score-reason"') == 5
+    assert "Sync success: 60% of 10 syncs in 30 days succeeded (was 70%)" in html
+
+
+def test_property_page_without_a_score_says_so(login, make_property):
+    client = login("viewer")
+    prop = make_property()
+    html = client.get(f"/properties/{prop.id}").get_data(as_text=True)
+    assert "No score computed yet." in html and 'data-test="score-history"' not in html
