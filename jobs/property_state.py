@@ -32,21 +32,58 @@ def _link_facts(link: CalendarLink, now: datetime, interval: int) -> LinkFacts:
                      free_busy_only="free_busy_only" in kinds, kigo_instant_booking=instant)
 
 
+def risks_of(property_ids: Iterable[int], now: datetime, interval: int) -> dict[int, Risk]:
+    """The risk of each named property, from four queries whatever their number."""
+    ids, today = list(property_ids), now.date()
+    links: dict[int, list[CalendarLink]] = {i: [] for i in ids}
+    counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+    counted: dict[int, list] = {i: [] for i in ids}
+    for start in range(0, len(ids), 500):  # bounded IN lists
+        chunk = ids[start:start + 500]
+        for link in db.session.execute(select(CalendarLink).where(
+                CalendarLink.property_id.in_(chunk)).order_by(CalendarLink.id)).scalars():
+            links[link.property_id].append(link)
+        for prop_id, origin, count in db.session.execute(
+                select(Reservation.property_id, Reservation.origin, func.count()).where(
+                    Reservation.property_id.in_(chunk), Reservation.check_out > today,
+                    Reservation.origin.in_(("manual", "direct")))
+                .group_by(Reservation.property_id, Reservation.origin)):
+            counts[prop_id][origin] = count
+        for prop_id, detected in db.session.execute(select(
+                Overbooking.property_id, Overbooking.detected_at).where(
+                Overbooking.property_id.in_(chunk), Overbooking.counts_against_owner.is_(True),
+                Overbooking.detected_at >= now - timedelta(days=90))):
+            counted[prop_id].append(detected.date())
+    return {i: assess_risk(PropertyFacts(
+        today=today, links=[_link_facts(link, now, interval) for link in links[i]],
+        manual_blocks=counts[i].get("manual", 0), upcoming_direct_bookings=counts[i].get("direct", 0),
+        counted_overbooking_dates=counted[i])) for i in ids}
+
+
 def property_risk(prop: Property, now: datetime, interval: int) -> Risk:
     """The risk factors of one property, from its links, stays and overbookings."""
-    today = now.date()
-    counts = dict(db.session.execute(
-        select(Reservation.origin, func.count()).where(
-            Reservation.property_id == prop.id, Reservation.check_out > today,
-            Reservation.origin.in_(("manual", "direct"))).group_by(Reservation.origin)).all())
-    since = now - timedelta(days=90)
-    counted = db.session.execute(select(Overbooking.detected_at).where(
-        Overbooking.property_id == prop.id, Overbooking.counts_against_owner.is_(True),
-        Overbooking.detected_at >= since)).scalars()
-    return assess_risk(PropertyFacts(
-        today=today, links=[_link_facts(link, now, interval) for link in prop.links],
-        manual_blocks=counts.get("manual", 0), upcoming_direct_bookings=counts.get("direct", 0),
-        counted_overbooking_dates=[d.date() for d in counted]))
+    return risks_of([prop.id], now, interval)[prop.id]
+
+
+def store_risk(prop: Property, risk: Risk, now: datetime) -> None:
+    """Keep a property's risk level and factors on its row."""
+    prop.risk_level = risk.level
+    prop.risk_factors = [{"kind": f.kind, "level": f.level, "message": f.message,
+                          "advice": f.advice} for f in risk.factors]
+    prop.risk_computed_at = now
+
+
+def refresh_risks(property_ids: Iterable[int], now: datetime | None = None) -> int:
+    """Recompute and keep the risk of many properties at once (the caller commits)."""
+    now, ids, count = now or utcnow(), sorted(set(property_ids)), 0
+    interval = current_app.config["SYNC_INTERVAL_MINUTES"]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        risks = risks_of(chunk, now, interval)
+        for prop in db.session.execute(select(Property).where(Property.id.in_(chunk))).scalars():
+            store_risk(prop, risks[prop.id], now)
+            count += 1
+    return count
 
 
 def owner_record(prop: Property, risk: Risk, now: datetime, interval: int) -> OwnerRecord:
@@ -98,10 +135,7 @@ def recompute_property(prop: Property, now: datetime | None = None, *, scores: b
     now = now or utcnow()
     interval = current_app.config["SYNC_INTERVAL_MINUTES"]
     risk = property_risk(prop, now, interval)
-    prop.risk_level = risk.level
-    prop.risk_factors = [{"kind": f.kind, "level": f.level, "message": f.message,
-                          "advice": f.advice} for f in risk.factors]
-    prop.risk_computed_at = now
+    store_risk(prop, risk, now)
     if scores:
         store_score(prop, compute_score(owner_record(prop, risk, now, interval), now), now)
 
@@ -124,4 +158,10 @@ def recompute_properties(property_ids: Iterable[int], *, scores: bool = True) ->
 def recompute_all(*, scores: bool = True) -> int:
     """Refresh every property."""
     ids = list(db.session.execute(select(Property.id).order_by(Property.id)).scalars())
-    return recompute_properties(ids, scores=scores)
+    if scores:
+        return recompute_properties(ids, scores=True)
+    count = 0
+    for start in range(0, len(ids), 500):  # risk alone: a few queries per 500 properties
+        count += refresh_risks(ids[start:start + 500])
+        db.session.commit()
+    return count

@@ -11,6 +11,7 @@ from console.api.serialize import reservation_json
 from console.api.validate import invalid, json_body, parse_date, stay_dates, text
 from console.extensions import db
 from console.models import Reservation, new_reservation_code
+from jobs.property_state import refresh_risks
 
 
 def overlapping(property_id: int, start, end):
@@ -50,6 +51,9 @@ def create_reservation(property_id: int):
                       guest_name=text(data, "guest_name"),
                       summary=text(data, "summary", max_len=500))
     db.session.add(res)
+    if origin == "manual":  # manual blocks beside a sync are a risk factor: show it at once
+        db.session.flush()
+        refresh_risks([prop.id])
     db.session.commit()
     if origin == "direct":
         from jobs.overbooking_store import record_overbookings_for_direct
@@ -67,6 +71,8 @@ def delete_reservation(code: str):
         raise ApiError(409, "owned_by_link", f"{code} was brought by link {res.link_id}; it goes "
                        "away when the external calendar drops it or the link is deleted")
     db.session.delete(res)
+    db.session.flush()
+    refresh_risks([res.property_id])  # fewer bookings or blocks: the risk may drop at once
     db.session.commit()
     return "", 204
 

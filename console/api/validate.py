@@ -1,6 +1,7 @@
 """Strict reading of JSON bodies and query strings: every problem is a 422 naming the field."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -8,6 +9,8 @@ from email_validator import EmailNotValidError, validate_email
 from flask import request
 
 from console.api.errors import ApiError
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 def invalid(field: str, message: str, code: str = "invalid_field") -> ApiError:
@@ -74,8 +77,9 @@ def parse_date(value, field: str, *, required: bool = True) -> date | None:
         if required:
             raise invalid(field, "is required (YYYY-MM-DD)", "missing_field")
         return None
-    if not isinstance(value, str):
-        raise invalid(field, "must be a date as YYYY-MM-DD")
+    # fromisoformat also takes 20300101 and 2030-W01-1: the API promises one form only.
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise invalid(field, f"{value!r} is not a date as YYYY-MM-DD")
     try:
         return date.fromisoformat(value)
     except ValueError:

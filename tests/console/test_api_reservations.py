@@ -3,6 +3,7 @@ from datetime import date, timedelta
 
 from console.extensions import db
 from console.models import Reservation
+from console.timeutil import utcnow
 
 
 def _d(days: int) -> str:
@@ -24,6 +25,23 @@ def test_create_direct_and_manual_reservations(api, make_property):
     assert manual["code"].startswith("MB-")
 
 
+def test_manual_blocks_created_or_deleted_move_the_property_risk_at_once(
+        api, make_property, make_link):
+    prop = make_property()
+    link = make_link(prop, source="airbnb", url="https://www.airbnb.com/calendar/ical/1.ics")
+    link.last_sync_at = link.last_success_at = link.activated_at = utcnow()
+    link.last_attempt_ok = True
+    db.session.commit()
+    staff = api("staff")
+    manual = staff.post(f"/properties/{prop.id}/reservations", json={
+        "origin": "manual", "check_in": _d(20), "check_out": _d(21)}).get_json()
+    risk = staff.get(f"/properties/{prop.id}").get_json()["risk"]
+    assert (risk["level"], [f["kind"] for f in risk["factors"]]) == ("medium", ["manual_blocks"])
+    assert staff.delete(f"/reservations/{manual['code']}").status_code == 204
+    risk = staff.get(f"/properties/{prop.id}").get_json()["risk"]
+    assert (risk["level"], risk["factors"]) == ("none", [])
+
+
 def test_bad_reservations_get_422_and_store_nothing(api, make_property):
     prop = make_property()
     staff = api("staff")
@@ -36,6 +54,9 @@ def test_bad_reservations_get_422_and_store_nothing(api, make_property):
         ({"origin": "direct", "check_in": _d(5), "check_out": _d(3)}, "check_out"),
         ({"origin": "direct", "check_in": 20260101, "check_out": _d(3)}, "check_in"),
         ({"origin": "direct", "check_in": _d(1), "check_out": _d(900)}, "check_out"),
+        ({"origin": "direct", "check_in": "20300101", "check_out": "2030-01-03"}, "check_in"),
+        ({"origin": "direct", "check_in": "2030-01-01", "check_out": "2030-W01-3"}, "check_out"),
+        ({"origin": "direct", "check_in": "2030-1-01", "check_out": "2030-01-03"}, "check_in"),
     ]
     for body, field in cases:
         resp = staff.post(f"/properties/{prop.id}/reservations", json=body)
