@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import func
+from sqlalchemy.orm import aliased
 
 from console.export import export_reads_by_property
 from console.extensions import db
@@ -69,10 +70,15 @@ def latest_scores(property_ids: Iterable[int]) -> dict[int, ScoreSnapshot]:
     ids = list(property_ids)
     if not ids:
         return {}
-    newest = (db.select(ScoreSnapshot.property_id, func.max(ScoreSnapshot.id).label("sid"))
-              .where(ScoreSnapshot.property_id.in_(ids)).group_by(ScoreSnapshot.property_id)
-              .subquery())
-    rows = db.session.execute(db.select(ScoreSnapshot).join(newest, ScoreSnapshot.id == newest.c.sid))
+    # Newest by computed_at, then id: the order GET /scores and the score history use (a snapshot
+    # may be committed after one computed later), each found through the (property_id,
+    # computed_at) index.
+    newer = aliased(ScoreSnapshot)
+    newest_id = (db.select(newer.id).where(newer.property_id == Property.id)
+                 .order_by(newer.computed_at.desc(), newer.id.desc()).limit(1).scalar_subquery())
+    rows = db.session.execute(db.select(ScoreSnapshot).select_from(Property)
+                              .join(ScoreSnapshot, ScoreSnapshot.id == newest_id)
+                              .where(Property.id.in_(ids)))
     return {s.property_id: s for s in rows.scalars()}
 
 

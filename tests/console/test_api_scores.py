@@ -149,3 +149,99 @@ def test_property_shows_its_newest_score_with_components(api, make_property):
     snap(prop, 80, 1, **parts(30, 1))
     score = api("viewer").get(f"/properties/{prop.id}").get_json()["score"]
     assert score["value"] == 80 and score["components"]["overbookings"]["counted"] == 1
+
+
+def test_property_json_and_scores_agree_on_the_newest_snapshot_when_ids_and_times_disagree(
+        api, make_property):
+    """A snapshot committed late (higher id, older computed_at) is not the newest anywhere."""
+    prop = make_property(external_ref="OA-LATE")
+    newest = snap(prop, 90, 5)
+    late = snap(prop, 60, 2)
+    assert late.id > newest.id and late.computed_at < newest.computed_at
+    viewer = api("viewer")
+
+    one = viewer.get(f"/properties/{prop.id}").get_json()["score"]
+    listed = [p["score"] for p in viewer.get("/properties").get_json()["items"]]
+    [pulled] = pull(viewer)["items"]
+    history = viewer.get(f"/properties/{prop.id}/score/history").get_json()["items"]
+
+    assert one["value"] == 90 and one["computed_at"] == "2030-01-01T17:00:00Z"
+    assert [s["value"] for s in listed] == [90]
+    assert (pulled["score"], pulled["computed_at"]) == (90, one["computed_at"])
+    assert history[0]["value"] == 90
+
+
+# --- the watermark: incremental pulls that never miss a late commit ------------------------------
+
+def at(seconds_ago: float) -> datetime:
+    from console.timeutil import utcnow
+    return utcnow() - timedelta(seconds=seconds_ago)
+
+
+def wire(moment: datetime) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", ""))
+
+
+def commit_snapshot(prop, score: int, computed_at: datetime) -> ScoreSnapshot:
+    row = ScoreSnapshot(property_id=prop.id, score=score,
+                        computed_at=computed_at.replace(microsecond=0), components={"version": 1})
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def test_next_updated_since_catches_a_snapshot_committed_after_a_pull_with_an_older_computed_at(
+        api, make_property):
+    from console.api.scores import WATERMARK_LAG
+    early, late = make_property(name="early"), make_property(name="late")
+    viewer = api("viewer")
+    commit_snapshot(early, 80, at(60))  # computed and committed a minute ago
+    before = at(0)
+    first = pull(viewer)
+    after = at(0)
+    assert [i["score"] for i in first["items"]] == [80]
+    watermark = wire(first["next_updated_since"])
+    assert before - WATERMARK_LAG - timedelta(seconds=1) <= watermark <= after - WATERMARK_LAG
+
+    # The nightly batch computed "late" two minutes ago and commits it only now, after the pull.
+    commit_snapshot(late, 55, at(120))
+
+    # The old client habit (largest computed_at seen, strictly after) misses it for good ...
+    naive = pull(viewer, f"?updated_since={first['items'][0]['computed_at']}")
+    assert naive["items"] == []
+    # ... the server's watermark brings it (and re-sends "early": a repeat, never a miss).
+    second = pull(viewer, f"?updated_since={first['next_updated_since']}")
+    assert [(i["property_id"], i["score"]) for i in second["items"]] == [(early.id, 80),
+                                                                         (late.id, 55)]
+    assert second["next_updated_since"] >= first["next_updated_since"]
+
+
+def test_watermark_comes_on_the_last_page_anchored_at_the_start_of_the_pass(api, app,
+                                                                           make_property):
+    app.config["SCORES_WATERMARK_LAG_SECONDS"] = 60
+    props = [make_property(name=f"Flat {i}") for i in range(3)]
+    for prop in props:
+        commit_snapshot(prop, 70, at(600))
+    viewer = api("viewer")
+
+    page = pull(viewer, "?per_page=2")
+    as_of = page["as_of"]
+    assert page["next_after_id"] == props[1].id and page["next_updated_since"] is None
+    # A snapshot for a property the pass already went by, committed during the pass.
+    commit_snapshot(props[0], 71, at(5))
+    last = pull(viewer, f"?per_page=2&after_id={page['next_after_id']}&as_of={as_of}")
+    assert [i["property_id"] for i in last["items"]] == [props[2].id]
+    assert last["next_after_id"] is None and last["as_of"] == as_of
+    assert wire(last["next_updated_since"]) <= wire(as_of) - timedelta(seconds=60)
+    assert wire(last["next_updated_since"]) > wire(as_of) - timedelta(seconds=61)
+
+    following = pull(viewer, f"?updated_since={last['next_updated_since']}")
+    assert [(i["property_id"], i["score"]) for i in following["items"]] == [(props[0].id, 71)]
+
+
+def test_an_as_of_in_the_future_is_clamped_to_now_and_a_bad_one_is_422(api, props):
+    viewer = api("viewer")
+    body = pull(viewer, "?as_of=2999-01-01T00:00:00Z")
+    assert wire(body["as_of"]) <= at(0)
+    resp = viewer.get("/scores?as_of=soon")
+    assert resp.status_code == 422 and resp.get_json()["error"]["field"] == "as_of"

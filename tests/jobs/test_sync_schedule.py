@@ -81,3 +81,30 @@ def test_prune_deletes_runs_older_than_the_retention_and_keeps_newer(app, make_p
     db.session.expire_all()
     ages = sorted((now - run.started_at).days for run in db.session.query(SyncRun))
     assert ages == [0, keep_days - 1]
+
+
+def test_the_nightly_score_job_is_registered_at_half_past_two():
+    from jobs import tasks
+    from jobs.schedule import PERIODIC_JOBS
+    [nightly] = [job for job in PERIODIC_JOBS if job.name == "recompute-scores-nightly"]
+    assert nightly.func is tasks.recompute_scores_job
+    assert nightly.cron == "30 2 * * *" and nightly.interval is None
+
+
+def test_the_nightly_score_job_writes_a_snapshot_for_every_property(app, make_property, make_link):
+    from sqlalchemy import select
+
+    from console.models import ScoreSnapshot
+    from jobs.tasks import recompute_scores_job
+    props = [make_property(name=f"Flat {i}") for i in range(3)]
+    make_link(props[0], state="active", last_sync_at=utcnow(), last_success_at=utcnow())
+
+    assert recompute_scores_job() == 3
+
+    db.session.expire_all()
+    rows = db.session.execute(select(ScoreSnapshot.property_id, ScoreSnapshot.score)).all()
+    assert sorted(pid for pid, _ in rows) == sorted(p.id for p in props)
+    assert all(0 <= score <= 100 for _, score in rows)
+    assert all(p.risk_computed_at is not None for p in props)
+    assert recompute_scores_job() == 3  # nothing moved: no second snapshot
+    assert len(db.session.execute(select(ScoreSnapshot.id)).all()) == 3
