@@ -10,7 +10,7 @@ from rq import get_current_job
 from sqlalchemy import delete, or_, select
 
 from console.extensions import db
-from console.models import CalendarLink, SyncRun
+from console.models import CalendarLink, Overbooking, SyncRun
 from console.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -111,9 +111,12 @@ def schedule_due_syncs() -> int:
 
 
 def prune_runs_job() -> int:
-    """Delete sync runs older than SYNC_RUN_RETENTION_DAYS."""
+    """Delete sync runs older than SYNC_RUN_RETENTION_DAYS, except overbooking evidence."""
     cutoff = utcnow() - timedelta(days=current_app.config["SYNC_RUN_RETENTION_DAYS"])
-    result = db.session.execute(delete(SyncRun).where(SyncRun.started_at < cutoff))
+    # A run that found an overbooking is its evidence: kept as long as the overbooking.
+    evidence = select(Overbooking.sync_run_id).where(Overbooking.sync_run_id.is_not(None))
+    result = db.session.execute(delete(SyncRun).where(SyncRun.started_at < cutoff,
+                                                      SyncRun.id.not_in(evidence)))
     db.session.commit()
     log.info("[job %s] pruned %d sync runs", _job_id(), result.rowcount)
     return result.rowcount

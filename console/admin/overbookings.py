@@ -9,6 +9,7 @@ from flask import abort, flash, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from console import charts
 from console.admin import ConsoleView
@@ -36,11 +37,12 @@ def _groups(column, since) -> list[charts.GroupCount]:
 
 
 def _newest_scores() -> list[int]:
-    """Every property's newest score, in one query."""
-    newest = (select(func.max(ScoreSnapshot.id).label("sid"))
-              .group_by(ScoreSnapshot.property_id).subquery())
-    return list(db.session.execute(select(ScoreSnapshot.score).join(
-        newest, ScoreSnapshot.id == newest.c.sid)).scalars())
+    """Every property's newest score (by computed_at, as GET /scores sees it)."""
+    newer = aliased(ScoreSnapshot)
+    newest_id = (select(newer.id).where(newer.property_id == Property.id)
+                 .order_by(newer.computed_at.desc(), newer.id.desc()).limit(1).scalar_subquery())
+    return list(db.session.execute(select(ScoreSnapshot.score).select_from(Property)
+                                   .join(ScoreSnapshot, ScoreSnapshot.id == newest_id)).scalars())
 
 
 def chart_blocks(weeks: int) -> list[str]:

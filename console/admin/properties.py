@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from console.admin import ConsoleView
+from console.api.links import first_turn
 from console.api.serialize import properties_json, property_json, run_json
 from console.extensions import db
 from console.models import (SOURCES, CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot,
@@ -99,8 +100,9 @@ class PropertiesView(ConsoleView):
             db.session.commit()
             flash(f"Link {link.id} paused: its blocks stay, it is no longer synced.", "info")
         else:
+            previous = (link.state, link.activated_at, link.next_sync_at, link.accept_next_change)
             if action == "activate":
-                link.state, link.next_sync_at = "active", utcnow()
+                link.state, link.next_sync_at = "active", first_turn()
                 link.activated_at = link.activated_at or utcnow()
             if action == "accept":
                 link.accept_next_change = True
@@ -109,6 +111,10 @@ class PropertiesView(ConsoleView):
                 job_id = enqueue_link_sync(link.id)
                 flash(f"Sync of link {link.id} queued (job {job_id}).", "success")
             except QueueUnavailable as exc:
-                flash(f"The job queue is unreachable ({exc}); the link will sync on schedule.",
-                      "error")
+                # As the API does: nothing changes when the job cannot be queued.
+                (link.state, link.activated_at, link.next_sync_at,
+                 link.accept_next_change) = previous
+                db.session.commit()
+                flash(f"The job queue is unreachable ({exc}); nothing was changed. Try again "
+                      "shortly.", "error")
         return redirect(url_for(".detail", property_id=property_id))

@@ -1,6 +1,8 @@
 """API: calendar links (link, activate, sync, accept a held change, pause, delete, dry run, history)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import current_app, jsonify
 from sqlalchemy import delete, select
 
@@ -25,6 +27,11 @@ def get_link(link_id: int) -> CalendarLink:
     return link
 
 
+def first_turn():
+    """When an activated link's regular turn comes if its queued first sync never runs."""
+    return utcnow() + timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])
+
+
 def _queue_error(exc: QueueUnavailable) -> ApiError:
     return ApiError(503, "queue_unavailable", f"{exc}. Nothing was changed; try again shortly.")
 
@@ -35,7 +42,7 @@ def _kigo_link(prop, data: dict) -> CalendarLink:
     prop_id = data.get("kigo_property_id")
     if prop_id is None:
         raise invalid("kigo_property_id", "is required", "missing_field")
-    if isinstance(prop_id, bool) or not isinstance(prop_id, int) or prop_id <= 0:
+    if isinstance(prop_id, bool) or not isinstance(prop_id, int) or not 0 < prop_id < 2 ** 63:
         raise invalid("kigo_property_id", "must be a positive whole number (Kigo PROP_ID)")
     if any(link.source == "kigo" and link.kigo_property_id == prop_id for link in prop.links):
         raise ApiError(422, "duplicate_link", f"Kigo property {prop_id} is already linked",
@@ -96,7 +103,9 @@ def activate_link(link_id: int):
     """"Synchronize now": make the link active and queue its first sync."""
     link = get_link(link_id)
     previous = (link.state, link.activated_at, link.next_sync_at)
-    link.state, link.next_sync_at = "active", utcnow()
+    # The queued job syncs it now; the scheduler must not queue it a second time meanwhile, so
+    # its regular turn starts one interval from now (the job sets the real next time).
+    link.state, link.next_sync_at = "active", first_turn()
     link.activated_at = link.activated_at or utcnow()
     db.session.commit()
     try:

@@ -94,3 +94,13 @@ def test_viewer_cannot_resolve_from_the_page(page, history, login):
     assert resp.status_code == 403
     db.session.expire_all()
     assert ob.state == "open"
+
+
+def test_score_chart_takes_each_property_newest_score_by_time_not_by_id(app, history):
+    from console.admin.overbookings import _newest_scores
+    flat, villa = history
+    # Committed last, computed first (a slow nightly batch): the older score must not win.
+    db.session.add(ScoreSnapshot(property_id=flat.id, score=10, components={},
+                                 computed_at=utcnow() - timedelta(days=1)))
+    db.session.commit()
+    assert sorted(_newest_scores()) == [62, 95]

@@ -210,3 +210,44 @@ def test_property_page_without_a_score_says_so(login, make_property):
     prop = make_property()
     html = client.get(f"/properties/{prop.id}").get_data(as_text=True)
     assert "No score computed yet." in html and 'data-test="score-history"' not in html
+
+
+def _staff_action(staff, prop, link, action):
+    import re
+    page = staff.get(f"/properties/{prop.id}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return staff.post(f"/properties/{prop.id}/links/{link.id}/{action}",
+                      data={"csrf_token": token}, follow_redirects=True)
+
+
+def test_activate_from_the_page_queues_one_sync_and_the_scheduler_does_not_queue_another(
+        app, login, make_property, make_link, redis_conn):
+    from rq import Queue
+
+    from jobs.tasks import due_link_ids
+    prop = make_property()
+    link = make_link(prop, state="linked")
+    resp = _staff_action(login("staff"), prop, link, "activate")
+    assert "queued" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    stored = db.session.get(CalendarLink, link.id)
+    assert stored.state == "active" and stored.next_sync_at > utcnow()
+    assert [job.args for job in Queue("forced", connection=redis_conn).get_jobs()] == [(link.id,)]
+    assert link.id not in due_link_ids()
+
+
+def test_activate_from_the_page_with_redis_down_changes_nothing(app, login, make_property,
+                                                               make_link):
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app.config["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"  # nothing listens there
+    app.extensions.pop("csc_redis", None)
+    prop = make_property()
+    link = make_link(prop, state="linked")
+    resp = _staff_action(login("staff"), prop, link, "activate")
+    assert resp.status_code == 200 and "nothing was changed" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    stored = db.session.get(CalendarLink, link.id)
+    assert (stored.state, stored.activated_at, stored.next_sync_at) == ("linked", None, None)

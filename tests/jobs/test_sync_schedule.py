@@ -83,6 +83,24 @@ def test_prune_deletes_runs_older_than_the_retention_and_keeps_newer(app, make_p
     assert ages == [0, keep_days - 1]
 
 
+def test_prune_keeps_old_runs_that_found_an_overbooking(app, make_property, make_link):
+    from console.models import Overbooking
+    prop = make_property()
+    link = make_link(prop)
+    old = utcnow() - timedelta(days=app.config["SYNC_RUN_RETENTION_DAYS"] + 10)
+    evidence, plain = (SyncRun(link_id=link.id, started_at=old, outcome="changed"),
+                       SyncRun(link_id=link.id, started_at=old, outcome="changed"))
+    db.session.add_all([evidence, plain])
+    db.session.flush()
+    db.session.add(Overbooking(property_id=prop.id, direct_code="OA-1", external_code="EX-1",
+                               first_night=old.date(), last_night=old.date(), nights=1,
+                               sync_run_id=evidence.id, counts_against_owner=True, attribution="x"))
+    db.session.commit()
+    assert prune_runs_job() == 1
+    db.session.expire_all()
+    assert [run.id for run in db.session.query(SyncRun)] == [evidence.id]
+
+
 def test_the_nightly_score_job_is_registered_at_half_past_two():
     from jobs import tasks
     from jobs.schedule import PERIODIC_JOBS
