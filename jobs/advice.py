@@ -68,9 +68,9 @@ _ADVICE: dict[tuple[str, str | None], str] = {
                          "that only holds this property's bookings.",
     ("too_large", "google"): "This Google calendar holds too much history to read. Ask the owner to use a separate "
                              "Google calendar for this property's bookings and share that one's iCal address.",
-    ("kigo_auth", None): "Kigo refused our credentials or the owner's account code does not match the account "
-                         "that shares this property. Check the Kigo account code with the owner; if it is right, "
-                         "tell the tech team to check the Kigo API credentials.",
+    ("kigo_auth", None): "Kigo refused Only-apartments' own API credentials (401/403): no owner can fix this. "
+                         "Tell the tech team to check KIGO_API_USERNAME and KIGO_API_PASSWORD (or the channels "
+                         "subscription key); the owner's blocks are kept meanwhile.",
     ("kigo_not_found", None): "Kigo does not know this property for that account. Check the Kigo property id "
                               "with the owner, and that the property is still shared with us in Kigo.",
     ("kigo_not_instant_booking", None): "The property is not on Instant Booking in Kigo, so bookings can be "

@@ -89,7 +89,9 @@ def assess_risk(facts: PropertyFacts) -> Risk:
     active = [link for link in links if link.state == "active"]
     failing = [link for link in active if link.health == "failing"]
     stale = [link for link in active if link.health == "stale"]
-    not_protecting = [link for link in links if link.state != "active" or link.health in ("failing", "stale")]
+    # An active link not read yet protects nothing either: its first sync may still be queued.
+    not_protecting = [link for link in links
+                      if link.state != "active" or link.health in ("failing", "stale", "never_synced")]
     factors: list[RiskFactor] = []
 
     if facts.upcoming_direct_bookings and not_protecting:

@@ -17,7 +17,7 @@ from jobs.addresses import AllowList
 from jobs.block_store import record_failure, record_success
 from jobs.fetch import FetchSettings, HostLimiter
 from jobs.link_reading import LinkReading, LinkSnapshot, read_ical_link
-from jobs.overbooking_store import after_sync
+from jobs.overbooking_store import LinkBeforeSync, after_sync
 from jobs.property_state import recompute_property
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,8 @@ def apply_reading(reading: LinkReading, today: date) -> SyncSummary:
         db.session.rollback()
         return SyncSummary(reading.snapshot.link_id, "skipped", message="link deleted")
     health_before = link.health(utcnow(), interval)
+    # What the sync overwrites but detection weighs: the previous read and what it ignored.
+    before = LinkBeforeSync(health_before, link.last_success_at, list(link.ignored_detail or []))
     try:
         if reading.parsed is None and reading.failure is not None:
             run = record_failure(link, reading, interval)
@@ -113,7 +115,7 @@ def apply_reading(reading: LinkReading, today: date) -> SyncSummary:
             link.next_sync_at = None  # forced syncs of paused links do not restart the schedule
         db.session.add(run)
         db.session.flush()
-        after_sync(link, run, today, health_before)
+        after_sync(link, run, today, before)
         # Risk follows every sync; the score (dearer: 30 days of runs) only syncs that changed
         # something a person would see, and the nightly run catches up the rest.
         moved = run.outcome in ("changed", "held", "error") or \

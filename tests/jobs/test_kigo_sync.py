@@ -160,6 +160,8 @@ FAILURES = {
     "other_account": (_other_account, "kigo_not_found"),
     "429": (lambda kigo, app, link: kigo.fail_next("listPropertyCalendarReservations", 429, times=20,
                                                    retry_after=0), "rate_limited"),
+    "409": (lambda kigo, app, link: kigo.fail_next("listPropertyCalendarReservations", 409, times=20,
+                                                   retry_after=0), "kigo_error"),
     "malformed_json": (lambda kigo, app, link: kigo.fail_next("listPropertyCalendarReservations",
                                                               "malformed_json"), "kigo_error"),
     "null_reply": (lambda kigo, app, link: kigo.fail_next("listPropertyCalendarReservations", "null_reply"),

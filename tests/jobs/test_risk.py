@@ -56,6 +56,12 @@ def test_paused_link_leaves_upcoming_bookings_unprotected():
     assert kinds(PropertyFacts(TODAY, links=links, upcoming_direct_bookings=1)) == {"unprotected_bookings"}
 
 
+def test_active_link_never_synced_leaves_upcoming_bookings_unprotected():
+    links = [OK_LINK, LinkFacts(2, "booking", "active", "never_synced")]
+    assert kinds(PropertyFacts(TODAY, links=links, upcoming_direct_bookings=1)) == {"unprotected_bookings"}
+    assert kinds(PropertyFacts(TODAY, links=links)) == set()
+
+
 def test_manual_blocks_count_only_beside_an_active_sync():
     assert kinds(PropertyFacts(TODAY, links=[OK_LINK], manual_blocks=2)) == {"manual_blocks"}
     assert "manual_blocks" not in kinds(PropertyFacts(TODAY, manual_blocks=2))
