@@ -16,9 +16,9 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-# The demo serves its own feeds on 127.0.0.1, so that one host is let through the address rule.
+# The demo serves its own feeds at 127.0.0.1:5000, so only that host and port pass the address rule.
 run: export DEMO_FEEDS ?= 1
-run: export FETCH_ALLOW_HOSTS ?= 127.0.0.1
+run: export FETCH_ALLOW_HOSTS ?= 127.0.0.1:5000
 run: $(STAMP)
 	$(FLASK) init-db
 	$(FLASK) demo --if-empty

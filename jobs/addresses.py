@@ -81,44 +81,84 @@ def _is_public_v4(ip: ipaddress.IPv4Address) -> bool:
 
 @dataclass(frozen=True)
 class AllowList:
-    """Host names and IPs/CIDRs exempt from the public-address rule (FETCH_ALLOW_HOSTS)."""
+    """Host names and IPs/CIDRs exempt from the public-address rule (FETCH_ALLOW_HOSTS), each on
+    any port or, written `host:port` / `[v6]:port`, on that port only."""
 
     names: frozenset[str] = frozenset()
     networks: tuple[IPNetwork, ...] = ()
+    name_ports: frozenset[tuple[str, int]] = frozenset()
+    network_ports: tuple[tuple[IPNetwork, int], ...] = ()
 
     @classmethod
     def parse(cls, text: str | Iterable[str] | None) -> "AllowList":
-        """Build from a comma-separated list such as "127.0.0.1,localhost,10.0.0.0/8"."""
+        """Build from a comma-separated list such as "127.0.0.1:5000,localhost,10.0.0.0/8,[::1]:8080"."""
         items = text.split(",") if isinstance(text, str) else list(text or [])
         names: set[str] = set()
         networks: list[IPNetwork] = []
+        name_ports: set[tuple[str, int]] = set()
+        network_ports: list[tuple[IPNetwork, int]] = []
         for item in (i.strip() for i in items):
             if not item:
                 continue
+            host, port = _split_port(item)
             try:
-                networks.append(ipaddress.ip_network(item.strip("[]"), strict=False))
+                network = ipaddress.ip_network(host, strict=False)
             except ValueError:
-                names.add(item.lower().rstrip("."))
-        return cls(frozenset(names), tuple(networks))
+                network = None
+            if network is not None and port is None:
+                networks.append(network)
+            elif network is not None:
+                network_ports.append((network, port))
+            elif port is None:
+                names.add(host.lower().rstrip("."))
+            else:
+                name_ports.add((host.lower().rstrip("."), port))
+        return cls(frozenset(names), tuple(networks), frozenset(name_ports), tuple(network_ports))
 
-    def allows_host(self, host: str) -> bool:
-        """True when the host name itself is exempt (whatever it resolves to)."""
-        return host.lower().rstrip(".") in self.names
+    def allows_host(self, host: str, port: int | None = None) -> bool:
+        """True when the host name itself is exempt (whatever it resolves to) on `port`; entries
+        limited to a port never match when the port is not known."""
+        name = host.lower().rstrip(".")
+        return name in self.names or (port is not None and (name, port) in self.name_ports)
 
-    def allows_ip(self, ip: IPAddress) -> bool:
-        """True when the address falls in an exempt network."""
-        return any(ip.version == net.version and ip in net for net in self.networks)
+    def allows_ip(self, ip: IPAddress, port: int | None = None) -> bool:
+        """True when the address falls in an exempt network (on `port`, for port-limited entries)."""
+        if any(ip.version == net.version and ip in net for net in self.networks):
+            return True
+        return port is not None and any(port == only and ip.version == net.version and ip in net
+                                        for net, only in self.network_ports)
 
-    def allows(self, host: str, ip: IPAddress) -> bool:
-        """True when a connection to `ip` for `host` is exempt from the rule."""
-        return self.allows_host(host) or self.allows_ip(ip)
+    def allows(self, host: str, ip: IPAddress, port: int | None = None) -> bool:
+        """True when a connection to `ip` (on `port`) for `host` is exempt from the rule."""
+        return self.allows_host(host, port) or self.allows_ip(ip, port)
 
 
-def check_ip(host: str, ip: IPAddress, allow: AllowList) -> None:
-    """Raise SyncFailure("blocked_address") unless `ip` may be reached for `host`."""
-    if not is_public_ip(ip) and not allow.allows(host, ip):
+def _split_port(item: str) -> tuple[str, int | None]:
+    """Split an allow-list entry into host (brackets removed) and port, if it names one."""
+    if item.startswith("["):
+        host, bracket, rest = item[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"FETCH_ALLOW_HOSTS: cannot read {item!r} (write [v6] or [v6]:port)")
+        return host, _port(item, rest[1:]) if rest else None
+    if item.count(":") != 1:  # none, or a bare IPv6 address: no port
+        return item, None
+    host, _, port = item.partition(":")
+    return host, _port(item, port)
+
+
+def _port(item: str, text: str) -> int:
+    """The port number of an allow-list entry, strictly: a typo must not widen or void the entry."""
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"FETCH_ALLOW_HOSTS: {item!r} has no valid port number (1-65535)")
+    return int(text)
+
+
+def check_ip(host: str, ip: IPAddress, allow: AllowList, port: int | None = None) -> None:
+    """Raise SyncFailure("blocked_address") unless `ip` may be reached (on `port`) for `host`."""
+    if not is_public_ip(ip) and not allow.allows(host, ip, port):
+        where = f"{ip}" if port is None else f"{ip} port {port}"
         raise SyncFailure("blocked_address",
-                          f"{host} points to {ip}, which is not a public internet address")
+                          f"{host} points to {where}, which is not a public internet address")
 
 
 def resolve_public(host: str, port: int, allow: AllowList,
@@ -138,7 +178,7 @@ def resolve_public(host: str, port: int, allow: AllowList,
         if ip is None:
             continue
         # One bad answer taints the name: an attacker controls the order the records come back in.
-        check_ip(host, ip, allow)
+        check_ip(host, ip, allow, port)
         if ip not in addresses:
             addresses.append(ip)
     if not addresses:

@@ -129,3 +129,95 @@ def test_allowed_host_name_passes_whatever_it_resolves_to():
 def test_empty_allow_list_from_unset_variable():
     assert AllowList.parse("") == AllowList()
     assert AllowList.parse(None) == AllowList()
+
+
+def blocked(host, port, allow, resolver=socket.getaddrinfo) -> SyncFailure:
+    with pytest.raises(SyncFailure) as info:
+        resolve_public(host, port, allow, resolver=resolver)
+    assert info.value.kind == "blocked_address"
+    return info.value
+
+
+def test_ip_with_port_allows_only_that_port():
+    allow = AllowList.parse("127.0.0.1:5000")
+    assert [str(ip) for ip in resolve_public("127.0.0.1", 5000, allow)] == ["127.0.0.1"]
+    assert "port 5001" in blocked("127.0.0.1", 5001, allow).message
+    blocked("127.0.0.1", 80, allow)
+    blocked("127.0.0.2", 5000, allow)
+    # A name resolving to the allowed address is let through on the allowed port only.
+    assert resolve_public("demo.test", 5000, allow, resolver=fixed_resolver("127.0.0.1"))
+    blocked("demo.test", 6379, allow, resolver=fixed_resolver("127.0.0.1"))
+
+
+def test_bracketed_ipv6_with_port_allows_only_that_port():
+    allow = AllowList.parse("[::1]:8080")
+    assert [str(ip) for ip in resolve_public("::1", 8080, allow)] == ["::1"]
+    blocked("::1", 8081, allow)
+    assert not allow.allows_ip(ipaddress.ip_address("::1"))  # port unknown: the entry does not match
+    assert allow.allows_ip(ipaddress.ip_address("::1"), 8080)
+
+
+def test_host_name_with_port_allows_only_that_port_whatever_it_resolves_to():
+    allow = AllowList.parse("Calendar.Test:8443")
+    assert resolve_public("calendar.test.", 8443, allow, resolver=fixed_resolver("192.168.5.5"))
+    blocked("calendar.test", 443, allow, resolver=fixed_resolver("192.168.5.5"))
+    blocked("other.test", 8443, allow, resolver=fixed_resolver("192.168.5.5"))
+    assert allow.names == frozenset() and allow.name_ports == frozenset({("calendar.test", 8443)})
+
+
+def test_network_with_port_and_plain_entries_side_by_side():
+    allow = AllowList.parse("10.0.0.0/8:8080, [fd00::/8]:443, localhost, 192.168.0.0/16, ::1")
+    assert allow.allows_ip(ipaddress.ip_address("10.9.9.9"), 8080)
+    assert not allow.allows_ip(ipaddress.ip_address("10.9.9.9"), 80)
+    assert allow.allows_ip(ipaddress.ip_address("fd12::1"), 443)
+    assert not allow.allows_ip(ipaddress.ip_address("fd12::1"), 80)
+    # Entries without a port keep allowing every port, as before.
+    assert allow.allows_ip(ipaddress.ip_address("192.168.1.1"), 6379)
+    assert allow.allows_ip(ipaddress.ip_address("::1"), 1)
+    assert allow.allows_host("localhost", 22) and allow.allows_host("localhost")
+
+
+@pytest.mark.parametrize("entry", ["127.0.0.1:", "127.0.0.1:http", "localhost:0", "localhost:65536",
+                                   "[::1]8080", "[::1", "[::1]:x"])
+def test_unreadable_port_is_refused_rather_than_ignored(entry):
+    with pytest.raises(ValueError) as info:
+        AllowList.parse(f"calendar.test,{entry}")
+    assert "FETCH_ALLOW_HOSTS" in str(info.value)
+
+
+def test_fetch_reaches_the_allowed_port_and_not_another_loopback_port(httpserver):
+    from werkzeug.serving import make_server
+
+    from jobs.fetch import FetchSession, FetchSettings, fetch_feed
+    body = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+    httpserver.expect_request("/cal.ics").respond_with_data(body, content_type="text/calendar")
+    other = make_server("127.0.0.1", 0, lambda environ, start: [])  # listening, never served
+    try:
+        settings = FetchSettings(allow=AllowList.parse(f"127.0.0.1:{httpserver.port}"),
+                                 timeout_seconds=5)
+        with FetchSession() as session:
+            assert fetch_feed(httpserver.url_for("/cal.ics"), settings, session=session).body == body
+            with pytest.raises(SyncFailure) as info:
+                fetch_feed(f"http://127.0.0.1:{other.port}/cal.ics", settings, session=session)
+        assert info.value.kind == "blocked_address"
+    finally:
+        other.server_close()
+
+
+def test_redirect_from_the_allowed_port_to_another_loopback_port_is_blocked(httpserver):
+    from jobs.fetch import FetchSession, FetchSettings, fetch_feed
+    redis_like = socket.socket()
+    redis_like.bind(("127.0.0.1", 0))
+    redis_like.listen(1)
+    try:
+        port = redis_like.getsockname()[1]
+        httpserver.expect_request("/cal.ics").respond_with_data(
+            "", status=302, headers={"Location": f"http://127.0.0.1:{port}/"})
+        settings = FetchSettings(allow=AllowList.parse(f"127.0.0.1:{httpserver.port}"),
+                                 timeout_seconds=5)
+        with FetchSession() as session, pytest.raises(SyncFailure) as info:
+            fetch_feed(httpserver.url_for("/cal.ics"), settings, session=session)
+        assert info.value.kind == "blocked_address" and f"port {port}" in info.value.message
+        assert len(httpserver.log) == 1  # the first hop was fetched, the second never sent
+    finally:
+        redis_like.close()

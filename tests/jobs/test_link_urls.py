@@ -76,6 +76,14 @@ def test_allowed_loopback_is_accepted():
     assert checked.source == "ical"
 
 
+
+def test_loopback_allowed_on_one_port_only_accepts_that_port():
+    allow = AllowList.parse("127.0.0.1:5000")
+    assert check("http://127.0.0.1:5000/demo-feeds/a.ics", allow=allow,
+                 resolver=socket.getaddrinfo).url == "http://127.0.0.1:5000/demo-feeds/a.ics"
+    for url in ("http://127.0.0.1:6379/", "http://127.0.0.1/cal.ics", "https://127.0.0.1/cal.ics"):
+        assert error_of(url, allow=allow, resolver=socket.getaddrinfo).code == "blocked_address"
+
 def test_host_that_does_not_resolve_now_is_accepted():
     checked = check("https://calendar.newly-registered.example/feed.ics", resolver=unresolvable)
     assert checked.url == "https://calendar.newly-registered.example/feed.ics"
