@@ -155,8 +155,10 @@ def record_success(link: CalendarLink, reading: LinkReading, interval: int, toda
         # The count is the "Reserved" rule's: cancelled events block nothing on any platform.
         link.warnings = warnings
         link.ignored_events = sum(1 for i in parsed.ignored if i.reason == NOT_RESERVED)
-        link.ignored_detail = [{"summary": i.summary, "reason": i.reason}
-                               for i in parsed.ignored[:IGNORED_DETAIL_LIMIT]]
+        # "Reserved"-rule misses first, with their UID and nights: a later block with that UID is
+        # evidence the owner titled it "Reserved" late (jobs/detect rule 2).
+        link.ignored_detail = [ignored_detail(i) for i in sorted(
+            parsed.ignored, key=lambda i: i.reason != NOT_RESERVED)[:IGNORED_DETAIL_LIMIT]]
         link.content_hash = reading.fetch.content_hash if reading.fetch else None
     if reading.fetch is not None and reading.fetch.status == "ok":
         link.etag, link.last_modified = reading.fetch.etag, reading.fetch.last_modified
@@ -166,6 +168,16 @@ def record_success(link: CalendarLink, reading: LinkReading, interval: int, toda
     link.last_error_http_status = None
     link.next_sync_at = next_sync_after_success(now, interval)
     return run
+
+
+def ignored_detail(event) -> dict:
+    """One ignored event as stored on the link: summary and reason, UID and nights when known."""
+    item = {"summary": event.summary, "reason": event.reason}
+    for key in ("uid", "check_in", "check_out"):
+        value = getattr(event, key, None)  # parsers that know them pass them along
+        if value:
+            item[key] = value.isoformat() if isinstance(value, date) else value
+    return item
 
 
 def count_external_blocks(link_id: int) -> int:

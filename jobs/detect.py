@@ -3,11 +3,17 @@
 Attribution rules, first match wins:
 1. The block was already in our calendar when the direct booking was made -> does not count: our own
    availability check should have refused the booking (whatever the link's health).
-2. No link, or the link was only linked (never activated) or paused -> counts: nothing kept those nights in sync.
-3. The link was failing, stale or never synced at detection -> counts: the owner's calendar was not being read.
-4. The link was healthy and the external stay appeared within one sync interval after our direct booking -> does
-   not count: both channels sold the nights before either could learn of the other (a race nobody can prevent).
-5. Otherwise (healthy link, the other channel sold nights we had sold more than one sync interval earlier) ->
+2. The block's event (same UID) was in the link's previous read but ignored for not being titled "Reserved" ->
+   counts, even inside the race window: the event was in the Google calendar but not titled "Reserved" until the
+   sync that brought the block.
+3. No link, or the link was only linked (never activated) or paused -> counts: nothing kept those nights in sync.
+4. The link was failing, stale or never synced at detection -> counts: the owner's calendar was not being read.
+5. The link was healthy and either the block was first seen within one sync interval after our direct booking, or
+   the link's previous successful read (the one before the sync that brought the block) came no later than one
+   sync interval after our direct booking -> does not count: the stay appeared on the other channel after that
+   read, so both channels may have sold the nights before either could learn of the other (a race nobody can
+   prevent).
+6. Otherwise (healthy link, the other channel sold nights we had sold more than one sync interval earlier) ->
    counts: the other channel is not importing our calendar. Manual blocks kept beside the sync and Google events
    ignored for not being titled "Reserved" are named in the reason when present.
 """
@@ -50,6 +56,10 @@ class LinkAtDetection:
     health: str  # never_synced | ok | stale | failing
     state: str  # linked | active | paused
     source: str
+    # The last successful read before the sync that brought the block (None: unknown or none).
+    previous_success_at: datetime | None = None
+    # UIDs of the events that read ignored for not being titled "Reserved" (Google).
+    previously_ignored_uids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,10 @@ def attribute(overlap: Overlap, direct: DirectBooking, block: ExternalBlock, lin
         return Attribution(False, (
             f"The external stay ({block.code}) was already in our calendar when {direct.code} was booked: our "
             f"availability check should have refused the booking. Not the owner's fault."))
+    if link is not None and was_ignored(block.uid, link.previously_ignored_uids):
+        return Attribution(True, (
+            f"{nights} sold twice: the event was in the Google calendar but not titled \"Reserved\" until "
+            f"{block.created_at.date().isoformat()}, so it did not block our dates until then."))
     if link is None:
         return Attribution(True, f"{nights} sold twice: the calendar that brought {block.code} is no longer linked.")
     if link.state == "linked":
@@ -133,13 +147,10 @@ def attribute(overlap: Overlap, direct: DirectBooking, block: ExternalBlock, lin
         why = {"failing": "its last sync failed", "stale": "it had not synced successfully for too long",
                "never_synced": "it had never synced"}.get(link.health, f"its health was {link.health}")
         return Attribution(True, f"{nights} sold twice: the {link.source} calendar was not being read ({why}).")
+    race = _race(direct, block, link, prop.sync_interval_minutes)
+    if race:
+        return Attribution(False, race)
     late_by = block.created_at - direct.created_at
-    interval = timedelta(minutes=prop.sync_interval_minutes)
-    if late_by <= interval:
-        return Attribution(False, (
-            f"The {link.source} stay appeared {_minutes(late_by)} after {direct.code} was booked, within one sync "
-            f"interval ({prop.sync_interval_minutes} minutes): both sides sold the nights before either could "
-            f"know. Not the owner's fault."))
     extra = []
     if prop.has_manual_blocks:
         extra.append("manual blocks are kept beside the sync")
@@ -149,6 +160,30 @@ def attribute(overlap: Overlap, direct: DirectBooking, block: ExternalBlock, lin
         f"{nights} sold twice: the {link.source} stay appeared {_minutes(late_by)} after {direct.code} was booked "
         f"here, so the other channel is not blocking the dates it gets from our calendar"
         + (f"; also, {' and '.join(extra)}." if extra else ".")))
+
+
+def was_ignored(uid: str, ignored_uids: frozenset[str]) -> bool:
+    """Whether a block's UID names an ignored event (a repeating one's instances carry `#...` after it)."""
+    series = uid.rpartition("#")[0]
+    return bool(uid) and (uid in ignored_uids or bool(series) and series in ignored_uids)
+
+
+def _race(direct: DirectBooking, block: ExternalBlock, link: LinkAtDetection, interval_minutes: int) -> str | None:
+    """Why the overlap is a race on a healthy link (rule 5), or None when it is not one."""
+    interval = timedelta(minutes=interval_minutes)
+    late_by = block.created_at - direct.created_at
+    window = f"within one sync interval ({interval_minutes} minutes)"
+    if late_by <= interval:
+        return (f"The {link.source} stay appeared {_minutes(late_by)} after {direct.code} was booked, {window}: both "
+                f"sides sold the nights before either could know. Not the owner's fault.")
+    previous = link.previous_success_at
+    if previous is None or previous - direct.created_at > interval:
+        return None
+    when = ("before it" if previous <= direct.created_at
+            else f"{_minutes(previous - direct.created_at)} after it")
+    return (f"The {link.source} stay was read {_minutes(late_by)} after {direct.code} was booked, but our previous "
+            f"read of that calendar came {when}, {window}: the stay appeared on the other channel after that "
+            f"read, maybe before it could learn of ours. Not the owner's fault.")
 
 
 def _minutes(delta: timedelta) -> str:

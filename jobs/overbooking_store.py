@@ -1,6 +1,7 @@
 """Find and record overbookings in the database, once per (direct booking, external stay) pair."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from flask import current_app
@@ -13,6 +14,22 @@ from console.timeutil import utcnow
 from jobs.detect import (Attribution, DirectBooking, ExternalBlock, LinkAtDetection,
                          PropertyAtDetection, attribute, find_overbookings)
 from jobs.property_state import recompute_property
+from jobs.stays import NOT_RESERVED
+
+
+@dataclass(frozen=True)
+class LinkBeforeSync:
+    """What a link was just before the sync that brought new blocks (the sync overwrites it)."""
+
+    health: str | None
+    last_success_at: datetime | None = None
+    ignored_detail: list[dict] = field(default_factory=list)
+    brought: frozenset[str] = frozenset()  # codes of the blocks this sync added or moved
+
+    def ignored_uids(self) -> frozenset[str]:
+        """UIDs of the events the previous read ignored for not being titled "Reserved"."""
+        return frozenset(item["uid"] for item in self.ignored_detail
+                         if item.get("reason") == NOT_RESERVED and item.get("uid"))
 
 
 def _property_facts(property_id: int, links: dict[int, CalendarLink], today: date,
@@ -27,8 +44,30 @@ def _property_facts(property_id: int, links: dict[int, CalendarLink], today: dat
         has_ignored_google_events=ignored, sync_interval_minutes=interval)
 
 
+def _link_facts(block: ExternalBlock, link: CalendarLink | None, health: str | None,
+                before: LinkBeforeSync | None) -> LinkAtDetection | None:
+    if link is None:
+        return None
+    if before is None:
+        return LinkAtDetection(health=health, state=link.state, source=link.source)
+    return LinkAtDetection(
+        health=health, state=link.state, source=link.source,
+        # The previous read only dates the stay's arrival for the blocks this sync brought.
+        previous_success_at=before.last_success_at if block.code in before.brought else None,
+        previously_ignored_uids=before.ignored_uids())
+
+
+def _known_pairs(property_id: int) -> tuple[set[tuple[str, str]], set[tuple]]:
+    """Recorded (direct, EX- code) pairs and (direct, source, UID) stays of a property."""
+    rows = db.session.execute(select(Overbooking.direct_code, Overbooking.external_code,
+                                     Overbooking.link_source, Overbooking.external_uid)
+                              .where(Overbooking.property_id == property_id)).all()
+    return ({(r.direct_code, r.external_code) for r in rows},
+            {(r.direct_code, r.link_source, r.external_uid) for r in rows if r.external_uid})
+
+
 def detect_for_property(property_id: int, *, today: date, sync_run: SyncRun | None = None,
-                        health_override: dict[int, str] | None = None) -> list[Overbooking]:
+                        before: dict[int, LinkBeforeSync] | None = None) -> list[Overbooking]:
     """Record every new overbooking of a property (current and future nights); return them."""
     interval = current_app.config["SYNC_INTERVAL_MINUTES"]
     now = utcnow()
@@ -44,24 +83,26 @@ def detect_for_property(property_id: int, *, today: date, sync_run: SyncRun | No
     overlaps = find_overbookings(list(directs.values()), list(blocks.values()))
     if not overlaps:
         return []
-    known = set(db.session.execute(select(Overbooking.direct_code, Overbooking.external_code)
-                                   .where(Overbooking.property_id == property_id)).all())
+    known, known_stays = _known_pairs(property_id)
     links = {link.id: link for link in db.session.execute(
         select(CalendarLink).filter_by(property_id=property_id)).scalars()}
     prop_facts = _property_facts(property_id, links, today, interval)
     found = []
     for overlap in overlaps:
-        if (overlap.direct_code, overlap.external_code) in known:
-            continue  # recorded once, never double-counted
         block = blocks[overlap.external_code]
         link = links.get(block.link_id)
-        health = (health_override or {}).get(block.link_id) or (
+        # The same stay under a new EX- code (relinked, or gone from the feed and back): once.
+        stay = (overlap.direct_code, link.source if link else None, block.uid)
+        if (overlap.direct_code, overlap.external_code) in known or (block.uid and stay in known_stays):
+            continue  # recorded once, never double-counted
+        link_before = (before or {}).get(block.link_id)
+        health = (link_before.health if link_before else None) or (
             link.health(now, interval) if link else None)
-        facts = LinkAtDetection(health=health, state=link.state, source=link.source) if link else None
-        verdict: Attribution = attribute(overlap, directs[overlap.direct_code], block, facts,
-                                         prop_facts)
+        verdict: Attribution = attribute(overlap, directs[overlap.direct_code], block,
+                                         _link_facts(block, link, health, link_before), prop_facts)
         ob = Overbooking(property_id=property_id, direct_code=overlap.direct_code,
-                         external_code=overlap.external_code, link_id=block.link_id or None,
+                         external_code=overlap.external_code, external_uid=block.uid or None,
+                         link_id=block.link_id or None,
                          sync_run_id=sync_run.id if sync_run else None,
                          first_night=overlap.first_night, last_night=overlap.last_night,
                          nights=overlap.nights, detected_at=now, link_health_at_detection=health,
@@ -73,15 +114,19 @@ def detect_for_property(property_id: int, *, today: date, sync_run: SyncRun | No
                 db.session.add(ob)
         except IntegrityError:
             continue
+        if block.uid:
+            known_stays.add(stay)
         found.append(ob)
     return found
 
 
-def after_sync(link: CalendarLink, run: SyncRun, today: date, health_before: str | None) -> None:
+def after_sync(link: CalendarLink, run: SyncRun, today: date, before: LinkBeforeSync) -> None:
     """Look for overbookings when a sync brought new or moved blocks."""
     if run.added or run.updated:
+        details = run.details or {}
+        brought = frozenset(details.get("added", [])) | frozenset(details.get("updated", []))
         detect_for_property(link.property_id, today=today, sync_run=run,
-                            health_override={link.id: health_before} if health_before else None)
+                            before={link.id: replace(before, brought=brought)})
 
 
 def record_overbookings_for_direct(reservation_id: int, today: date | None = None) -> list[Overbooking]:

@@ -50,12 +50,16 @@ class Overbooking(db.Model):
     """The same nights sold twice: a direct booking over an external block, recorded once."""
 
     __tablename__ = "overbookings"
-    __table_args__ = (UniqueConstraint("direct_code", "external_code"),)
+    __table_args__ = (UniqueConstraint("direct_code", "external_code"),
+                      Index("ix_overbookings_direct_stay", "direct_code", "external_uid"))
     id: Mapped[int] = mapped_column(primary_key=True)
     property_id: Mapped[int] = mapped_column(ForeignKey("properties.id"), index=True)
     # Codes, not foreign keys: the evidence must outlive a deleted block or booking.
     direct_code: Mapped[str] = mapped_column(String(20))
     external_code: Mapped[str] = mapped_column(String(20))
+    # The stay's own identity (its UID; with link_source, unique per property): an EX- code is
+    # new after a relink or when a stay leaves the feed and returns, the UID is not.
+    external_uid: Mapped[str | None] = mapped_column(String(512))
     link_id: Mapped[int | None] = mapped_column(
         ForeignKey("calendar_links.id", ondelete="SET NULL"))
     sync_run_id: Mapped[int | None] = mapped_column(

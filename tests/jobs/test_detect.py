@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobs.detect import (DirectBooking, ExternalBlock, LinkAtDetection, Overlap, PropertyAtDetection, attribute,
-                         find_overbookings)
+                         find_overbookings, was_ignored)
 
 D0 = date(2025, 7, 1)
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -138,3 +138,56 @@ def test_manual_blocks_and_ignored_events_are_named_in_the_reason():
     verdict = judge(HEALTHY, PropertyAtDetection(True, True, 15))
     assert verdict.counts_against_owner
     assert "manual blocks" in verdict.reason and "Reserved" in verdict.reason
+
+
+def read(previous_success: datetime | None, ignored: frozenset[str] = frozenset()) -> LinkAtDetection:
+    """A healthy Airbnb link whose read before the one that brought the block was at previous_success."""
+    return LinkAtDetection("ok", "active", "airbnb", previous_success_at=previous_success,
+                           previously_ignored_uids=ignored)
+
+
+def test_previous_read_within_one_interval_after_the_booking_makes_a_late_import_a_race():
+    # Booked at T0, read at T0+6 min (stay not there yet), read again at T0+20 min: it is there.
+    verdict = judge(read(T0 + timedelta(minutes=6)), block_created=T0 + timedelta(minutes=20))
+    assert not verdict.counts_against_owner
+    assert "previous read" in verdict.reason and "within one sync interval" in verdict.reason
+
+
+def test_previous_read_before_the_booking_also_makes_it_a_race():
+    verdict = judge(read(T0 - timedelta(minutes=3)), block_created=T0 + timedelta(minutes=17))
+    assert not verdict.counts_against_owner and "before it" in verdict.reason
+
+
+def test_previous_read_long_after_the_booking_still_counts():
+    verdict = judge(read(T0 + timedelta(hours=2)), block_created=T0 + timedelta(hours=2, minutes=15))
+    assert verdict.counts_against_owner and "not blocking the dates" in verdict.reason
+
+
+def test_previous_read_gives_no_benefit_on_an_unhealthy_link():
+    link = LinkAtDetection("stale", "active", "airbnb", previous_success_at=T0 + timedelta(minutes=1))
+    assert judge(link, block_created=T0 + timedelta(minutes=20)).counts_against_owner
+
+
+def test_event_titled_reserved_only_later_counts_even_inside_the_race_window():
+    verdict = judge(read(T0 + timedelta(minutes=6), frozenset({"uid-EX-1"})),
+                    block_created=T0 + timedelta(minutes=10))
+    assert verdict.counts_against_owner
+    assert ('the event was in the Google calendar but not titled "Reserved" until 2025-06-01'
+            in verdict.reason)
+
+
+def test_block_already_known_beats_a_late_rename():
+    verdict = judge(read(None, frozenset({"uid-EX-1"})), block_created=T0 - timedelta(minutes=1))
+    assert not verdict.counts_against_owner and "availability check" in verdict.reason
+
+
+def test_other_ignored_events_are_no_evidence_against_this_stay():
+    verdict = judge(read(None, frozenset({"uid-EX-9"})), block_created=T0 + timedelta(minutes=10))
+    assert not verdict.counts_against_owner
+
+
+def test_instances_of_a_repeating_event_match_their_series_uid():
+    assert was_ignored("series@google.com#20250701", frozenset({"series@google.com"}))
+    assert was_ignored("a@google.com", frozenset({"a@google.com"}))
+    assert not was_ignored("a@google.com", frozenset({"", "b@google.com"}))
+    assert not was_ignored("", frozenset({""}))

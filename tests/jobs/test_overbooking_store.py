@@ -69,7 +69,7 @@ def test_sync_bringing_block_over_direct_booking_records_one_overbooking_with_ev
     assert ob.nights == 2
     assert ob.sync_run_id == run.id and ob.link_id == link.id and ob.link_source == "airbnb"
     assert ob.link_health_at_detection == "ok"
-    # Healthy link, but the other channel sold nights we had sold two days earlier: rule 5.
+    # Healthy link, but the other channel sold nights we had sold two days earlier: rule 6.
     assert ob.counts_against_owner is True
     assert "sold twice" in ob.attribution and "not blocking the dates" in ob.attribution
     assert ob.state == "open"
