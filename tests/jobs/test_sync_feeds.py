@@ -156,6 +156,24 @@ def test_same_feed_twice_changes_nothing_and_keeps_codes(httpserver, prop, make_
     assert [r.outcome for r in runs(link.id)] == ["changed", "unchanged"]
 
 
+def test_a_quiet_resync_still_refreshes_the_property_risk(httpserver, prop, make_link,
+                                                         make_reservation):
+    feed = FeedServer(httpserver, "/a.ics", airbnb_feed([(day(5), day(9), "Reserved")]), etag=True)
+    link = make_link(prop, url=feed.url, source="airbnb")
+    sync_links([link.id])
+    db.session.refresh(prop)
+    assert prop.risk_factors == [] and prop.risk_computed_at is not None
+    first_computed = prop.risk_computed_at
+    # A manual block written behind the API's back (another tool, a migration): the next sync,
+    # even one that changes nothing, must show the risk it brings.
+    make_reservation(prop, "manual", in_days=20)
+    [summary] = sync_links([link.id])
+    assert summary.outcome == "not_modified"
+    db.session.refresh(prop)
+    assert [f["kind"] for f in prop.risk_factors] == ["manual_blocks"]
+    assert prop.risk_level == "medium" and prop.risk_computed_at > first_computed
+
+
 def test_identical_body_is_recognised_by_its_content_hash(httpserver, prop, make_link):
     feed = FeedServer(httpserver, "/a.ics", airbnb_feed([(day(5), day(9), "Reserved")]))
     link = make_link(prop, url=feed.url, source="airbnb")
