@@ -1,12 +1,22 @@
 """Time in one convention: naive UTC datetimes in the database, ISO 8601 with Z on the wire."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def utcnow() -> datetime:
     """Now, as a naive UTC datetime (what every DateTime column holds)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def local_today(zone: str, now: datetime | None = None) -> date:
+    """Today's date on a property's clock (UTC's when the zone is unknown)."""
+    moment = (now or utcnow()).replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(ZoneInfo(zone)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return moment.date()
 
 
 def iso(value: datetime | None) -> str | None:

@@ -160,6 +160,7 @@ def record_success(link: CalendarLink, reading: LinkReading, interval: int, toda
         link.ignored_detail = [ignored_detail(i) for i in sorted(
             parsed.ignored, key=lambda i: i.reason != NOT_RESERVED)[:IGNORED_DETAIL_LIMIT]]
         link.content_hash = reading.fetch.content_hash if reading.fetch else None
+        link.parsed_on = today
     if reading.fetch is not None and reading.fetch.status == "ok":
         link.etag, link.last_modified = reading.fetch.etag, reading.fetch.last_modified
     link.last_sync_at = link.last_success_at = now

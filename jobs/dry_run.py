@@ -6,7 +6,7 @@ from dataclasses import replace
 from flask import current_app
 
 from console.models import CalendarLink
-from console.timeutil import utcnow
+from console.timeutil import local_today, utcnow
 from jobs.advice import advice_for
 from jobs.block_store import hold_from, storable_stays, stored_blocks
 from jobs.fetch import HostLimiter
@@ -19,7 +19,7 @@ IGNORED_SHOWN = 100
 
 def dry_run_link(link: CalendarLink) -> dict:
     """Fetch and parse the link now and compare with its stored blocks; nothing is written."""
-    config, today = current_app.config, utcnow().date()
+    config, today = current_app.config, local_today(link.property.timezone)
     # A full read: validators and the content hash would hide what the feed holds.
     snap = replace(snapshot(link, link.property.timezone), etag=None, last_modified=None,
                    content_hash=None, reuse_unchanged=False)

@@ -26,6 +26,7 @@ class LinkSnapshot:
     kigo_code: str | None = None
     kigo_property_id: int | None = None
     kigo_diff_id: str | None = None
+    today: date | None = None  # the property's day: what is past and what is ahead
 
 
 @dataclass

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from console.extensions import db
 from console.models import CalendarLink, Property
-from console.timeutil import utcnow
+from console.timeutil import local_today, utcnow
 from jobs.addresses import AllowList
 from jobs.block_store import record_failure, record_success
 from jobs.fetch import FetchSettings, HostLimiter
@@ -53,34 +53,39 @@ def fetch_settings(config) -> FetchSettings:
                          allow=AllowList.parse(config["FETCH_ALLOW_HOSTS"]))
 
 
-def snapshot(link: CalendarLink, tz: str) -> LinkSnapshot:
+def snapshot(link: CalendarLink, tz: str, today: date | None = None) -> LinkSnapshot:
     """Copy what reading a link needs out of the ORM object (threads must not touch the session)."""
+    # "Today" is the property's: at 02:00 UTC it is still yesterday evening in Los Angeles, and
+    # tonight's last-minute booking there must not be taken for the past.
+    today = today or local_today(tz)
+    # An unchanged feed is still parsed once a day: its repeats and horizon move with the date.
+    reuse = not link.hold_state and not link.accept_next_change and link.parsed_on == today
     return LinkSnapshot(link_id=link.id, property_id=link.property_id, source=link.source,
                         url=link.url, timezone=tz, etag=link.etag,
                         last_modified=link.last_modified, content_hash=link.content_hash,
-                        reuse_unchanged=not link.hold_state and not link.accept_next_change,
-                        kigo_code=link.kigo_code, kigo_property_id=link.kigo_property_id,
-                        kigo_diff_id=link.kigo_diff_id)
+                        reuse_unchanged=reuse, kigo_code=link.kigo_code,
+                        kigo_property_id=link.kigo_property_id, kigo_diff_id=link.kigo_diff_id,
+                        today=today)
 
 
-def load_snapshots(link_ids: Iterable[int]) -> list[LinkSnapshot]:
+def load_snapshots(link_ids: Iterable[int], today: date | None = None) -> list[LinkSnapshot]:
     """Snapshots of the named links that still exist, in one query."""
     rows = db.session.execute(select(CalendarLink, Property.timezone)
                               .join(Property, CalendarLink.property_id == Property.id)
                               .where(CalendarLink.id.in_(list(link_ids)))).all()
-    snaps = [snapshot(link, tz) for link, tz in rows]
+    snaps = [snapshot(link, tz, today) for link, tz in rows]
     db.session.commit()  # end the read transaction: SQLite writers must not wait on us
     return snaps
 
 
-def _reader(config, today: date) -> Callable[[LinkSnapshot], LinkReading]:
+def _reader(config) -> Callable[[LinkSnapshot], LinkReading]:
     settings, limiter = fetch_settings(config), HostLimiter(config["FETCH_PER_HOST_LIMIT"])
 
     def read(snap: LinkSnapshot) -> LinkReading:
         if snap.source == "kigo":
             from jobs.kigo_reading import read_kigo_link
-            return read_kigo_link(snap, config, today, HORIZON_DAYS)
-        return read_ical_link(snap, settings, limiter, today, HORIZON_DAYS)
+            return read_kigo_link(snap, config, snap.today, HORIZON_DAYS)
+        return read_ical_link(snap, settings, limiter, snap.today, HORIZON_DAYS)
     return read
 
 
@@ -148,15 +153,15 @@ def sync_links(link_ids: Iterable[int], *, today: date | None = None,
                on_done: Callable[[SyncSummary], None] | None = None) -> list[SyncSummary]:
     """Sync the named links now, in this process; return one summary per link."""
     config = current_app.config
-    today = today or utcnow().date()
-    snaps = load_snapshots(link_ids)
-    read = _reader(config, today)
+    snaps = load_snapshots(link_ids, today)  # each link's property's day unless `today` is given
+    read = _reader(config)
     summaries = []
     workers = max(1, min(config["FETCH_CONCURRENCY"], len(snaps)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
         futures = {pool.submit(read, snap): snap for snap in snaps}
         for future in as_completed(futures):
-            summary = _apply_safely(futures[future], future, today)
+            snap = futures[future]
+            summary = _apply_safely(snap, future, snap.today)
             summaries.append(summary)
             if on_done:
                 on_done(summary)

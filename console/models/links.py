@@ -1,7 +1,7 @@
 """External calendar links and the record of every sync attempt."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -46,6 +46,9 @@ class CalendarLink(db.Model):
     etag: Mapped[str | None] = mapped_column(String(256))
     last_modified: Mapped[str | None] = mapped_column(String(64))
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    # The property's day of the last full parse: an unchanged feed is parsed again each new day,
+    # because its repeating events and the 18-month horizon move with the calendar.
+    parsed_on: Mapped[date | None]
     # Suspicious-change guard and Kigo state.
     hold_state: Mapped[dict | None] = mapped_column(JSON)
     accept_next_change: Mapped[bool] = mapped_column(default=False)

@@ -244,3 +244,39 @@ def test_direct_and_manual_stays_are_never_touched_by_a_sync(httpserver, prop, m
     db.session.expire_all()
     codes = set(db.session.execute(select(Reservation.code)).scalars())
     assert {direct.code, manual.code} <= codes
+
+
+def test_today_is_the_property_day_so_tonight_is_never_taken_for_the_past(httpserver,
+                                                                           make_property,
+                                                                           make_link):
+    from console.timeutil import local_today
+    # A zone whose date differs from UTC's right now: one of the two always does.
+    zone = next(z for z in ("Pacific/Pago_Pago", "Pacific/Kiritimati")
+                if local_today(z) != utcnow().date())
+    local = local_today(zone)
+    stays = [(local - timedelta(days=1), local), (local, local + timedelta(days=1)),
+             (local + timedelta(days=1), local + timedelta(days=3))]
+    feed = FeedServer(httpserver, "/edge.ics", airbnb_feed([(a, b, "Reserved") for a, b in stays]))
+    link = make_link(make_property(timezone=zone), url=feed.url, source="airbnb")
+    sync_links([link.id])
+    # Tonight (local) is ahead; the stay that ended this morning (local) is history.
+    assert dates(link.id) == stays[1:]
+
+
+def test_an_unchanged_feed_is_parsed_again_on_a_new_day_so_repeats_reach_the_horizon(
+        httpserver, prop, make_link):
+    start = utcnow().date()
+    body = calendar(["PRODID:-//Example//Owner calendar//EN", "VERSION:2.0",
+                     *event("weekly@example.com", all_day(start), all_day(start + timedelta(days=2)),
+                            "Booked", "RRULE:FREQ=WEEKLY")])
+    feed = FeedServer(httpserver, "/weekly.ics", body, etag=True)
+    link = make_link(prop, url=feed.url, source="ical")
+    sync_links([link.id], today=start)
+    first = len(blocks(link.id))
+    [same_day] = sync_links([link.id], today=start)
+    assert same_day.outcome == "not_modified"  # the same day: the validators are trusted
+    [later] = sync_links([link.id], today=start + timedelta(days=14))
+    # The same bytes, yet two weeks on the horizon holds two more weeks of the series.
+    assert (later.outcome, later.added) == ("changed", 2)
+    assert len(blocks(link.id)) == first + 2
+    assert fresh_link(link.id).parsed_on == start + timedelta(days=14)
