@@ -150,8 +150,26 @@ def _stored_form(parts, host: str) -> str:
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
+# Listing and admin pages owners paste instead of the export link. Their export addresses hold a
+# secret we cannot derive, so the answer says where to find them instead of suggesting one.
+_PAGE_RULES: tuple[tuple[re.Pattern[str], re.Pattern[str], str], ...] = (
+    (_brand("airbnb"), re.compile(r"^/(?!calendar/ical/)"),
+     "This is an Airbnb page, not the calendar export. In Airbnb open Calendar > Availability > "
+     "Connect to another website (Export calendar) and copy the address ending in .ics."),
+    (_brand(r"vrbo|homeaway|abritel|fewo-direkt|stayz"), re.compile(r"^/(?:[a-z]{2}-[a-z]{2}/)?\d+[a-z]*/?$"),
+     "This is a Vrbo listing page, not the calendar export. In Vrbo open Calendar > Import/Export > "
+     "Export calendar and copy the address ending in .ics."),
+    (re.compile(r"^(?:www\.)?booking\.com$"), re.compile(r"^/(?:hotel|searchresults)"),
+     "This is a Booking.com page, not the calendar export. In the Booking.com extranet open Rates & "
+     "Availability > Sync calendars > Export calendar and copy the link it shows."),
+)
+
+
 def _refuse_known_non_ical(host: str, path: str, query: str) -> None:
-    """Raise not_ical_url for Google Calendar pages and XML feeds that people paste instead of iCal."""
+    """Raise not_ical_url for pages and XML feeds that people paste instead of an iCal address."""
+    for host_rule, path_rule, message in _PAGE_RULES:
+        if host_rule.search(host) and path_rule.match(path or "/"):
+            raise LinkUrlError("not_ical_url", message)
     if host not in _GOOGLE_HOSTS:
         return
     match = _GOOGLE_PATH.match(path)

@@ -194,3 +194,30 @@ def test_same_feed_spellings_compare_equal(a, b):
 ])
 def test_different_feeds_do_not_compare_equal(a, b):
     assert normalize_for_compare(a) != normalize_for_compare(b)
+
+
+@pytest.mark.parametrize("url, words", [
+    ("https://www.airbnb.com/rooms/53897712?adults=2", "Airbnb page"),
+    ("https://www.airbnb.co.uk/hosting/calendar", "Airbnb page"),
+    ("https://www.airbnb.es/multicalendar/53897712", "Airbnb page"),
+    ("https://www.vrbo.com/1234567", "Vrbo listing page"),
+    ("https://www.vrbo.com/en-gb/1234567ha", "Vrbo listing page"),
+    ("https://www.abritel.fr/123456", "Vrbo listing page"),
+    ("https://www.booking.com/hotel/es/casa-sol.html", "Booking.com page"),
+])
+def test_listing_pages_are_refused_with_where_to_find_the_export(url, words):
+    with pytest.raises(LinkUrlError) as err:
+        check_link_url(url, AllowList.parse(""), resolver=public_resolver)
+    assert err.value.code == "not_ical_url" and words in err.value.message
+    assert ".ics" in err.value.message or "Export calendar" in err.value.message
+    assert err.value.suggested_url is None
+
+
+@pytest.mark.parametrize("url, source", [
+    ("https://www.airbnb.com/calendar/ical/53897712.ics?s=abc", "airbnb"),
+    ("https://www.vrbo.com/icalendar/0f1e2d3c4b5a.ics?nonTentative", "vrbo"),
+    ("https://admin.booking.com/hotel/hoteladmin/ical.html?t=1b2c", "booking"),
+    ("https://ical.booking.com/v1/export?t=1b2c", "booking"),
+])
+def test_export_addresses_of_the_same_platforms_pass(url, source):
+    assert check_link_url(url, AllowList.parse(""), resolver=public_resolver).source == source
