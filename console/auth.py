@@ -61,10 +61,10 @@ def login():
     return render_template("auth/login.html", form=form), status
 
 
-@auth_bp.route("/logout", methods=["GET", "POST"])
+@auth_bp.post("/logout")
 @login_required
 def logout():
-    """Sign the user out."""
+    """Sign the user out: POST with the CSRF token only, so no link or image can do it."""
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

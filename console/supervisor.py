@@ -1,4 +1,8 @@
-"""`serve-all`: web, worker and scheduler as child processes, stopped together on Ctrl-C."""
+"""`serve-all`: web, worker and scheduler as child processes, stopped together on Ctrl-C.
+
+The web is what people use: when it dies everything stops. A worker or scheduler that dies is
+started again after a capped backoff, so the console never goes down with the queue.
+"""
 from __future__ import annotations
 
 import ctypes
@@ -15,6 +19,8 @@ from flask import Flask
 from jobs import embedded_redis
 
 STOP_GRACE_SECONDS = 10
+RESTART_FIRST_SECONDS = 1
+RESTART_MAX_SECONDS = 60
 _PR_SET_PDEATHSIG = 1
 _WATCHED = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
 
@@ -52,11 +58,16 @@ def _stop(procs: dict[str, subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             pass
     for proc in procs.values():
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # the group: a worker's work horse too
-        except ProcessLookupError:
-            pass
+        _kill_group(proc)
         proc.wait()
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a child's whole process group (a worker's work horse too)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _wait_until_serving(url: str, web: subprocess.Popen, timeout: float = 60) -> None:
@@ -73,7 +84,7 @@ def _wait_until_serving(url: str, web: subprocess.Popen, timeout: float = 60) ->
 
 
 def supervise(app: Flask, host: str, port: int) -> int:
-    """Start everything, wait until Ctrl-C/SIGTERM or a child dies, stop everything; exit code."""
+    """Start everything, wait until Ctrl-C/SIGTERM or the web dies, stop everything; exit code."""
     env = dict(os.environ)
     sock = None
     if not app.config.get("REDIS_URL"):
@@ -90,21 +101,42 @@ def supervise(app: Flask, host: str, port: int) -> int:
     print(f"console: http://{host}:{port}  (web pid {procs['web'].pid}, worker pid "
           f"{procs['worker'].pid}, scheduler pid {procs['scheduler'].pid}); Ctrl-C stops all",
           flush=True)
-    code = 0
     try:
-        while True:
-            dead = [name for name, p in procs.items() if p.poll() is not None]
-            if dead:
-                print(f"console: {', '.join(dead)} stopped unexpectedly; stopping the rest",
-                      file=sys.stderr, flush=True)
-                code = 1
-                break
-            got = signal.sigtimedwait(_WATCHED, 5.0)
-            if got is not None and got.si_signo in (signal.SIGINT, signal.SIGTERM):
-                break
+        return _watch(procs, env)
     finally:
         _stop(procs)
         if sock:
             embedded_redis.shutdown(sock)
         print("console: stopped", flush=True)
-    return code
+
+
+def _watch(procs: dict[str, subprocess.Popen], env: dict) -> int:
+    """Until Ctrl-C/SIGTERM (0) or the web's death (1): restart a dead worker or scheduler."""
+    commands = {"worker": _flask("worker"), "scheduler": _flask("scheduler")}
+    delays = dict.fromkeys(commands, RESTART_FIRST_SECONDS)
+    started = dict.fromkeys(commands, time.monotonic())
+    restart_at: dict[str, float] = {}
+    while True:
+        if procs["web"].poll() is not None:
+            print("console: web stopped unexpectedly; stopping the rest", file=sys.stderr,
+                  flush=True)
+            return 1
+        now = time.monotonic()
+        for name, argv in commands.items():
+            code = procs[name].poll()
+            if code is not None and name not in restart_at:
+                _kill_group(procs[name])  # a worker's work horse may outlive it
+                if now - started[name] > RESTART_MAX_SECONDS:
+                    delays[name] = RESTART_FIRST_SECONDS  # it ran well for a while
+                restart_at[name] = now + delays[name]
+                print(f"console: {name} stopped unexpectedly (exit {code}); restarting in "
+                      f"{delays[name]} s", file=sys.stderr, flush=True)
+                delays[name] = min(delays[name] * 2, RESTART_MAX_SECONDS)
+            elif name in restart_at and now >= restart_at[name]:
+                del restart_at[name]
+                procs[name], started[name] = _spawn(argv, env), now
+                print(f"console: {name} restarted (pid {procs[name].pid})", flush=True)
+        wait = min([5.0] + [max(0.05, t - now) for t in restart_at.values()])
+        got = signal.sigtimedwait(_WATCHED, wait)
+        if got is not None and got.si_signo in (signal.SIGINT, signal.SIGTERM):
+            return 0

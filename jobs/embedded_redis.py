@@ -5,8 +5,10 @@ import atexit
 import fcntl
 import hashlib
 import os
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -73,7 +75,26 @@ def ensure_running(instance_path: str, *, owned: bool = False, start_timeout: fl
             _start(instance_path, sock, start_timeout)
             if not owned and not os.environ.get(OWNER_ENV):
                 atexit.register(release, sock)
+                exit_on_sigterm()
     return sock
+
+
+def _exit_on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+def exit_on_sigterm() -> bool:
+    """Make SIGTERM run atexit (and so `release`) instead of killing the process outright.
+
+    Only from the main thread, and only while SIGTERM has its default action: gunicorn, RQ and
+    the scheduler install handlers of their own, which are left alone. True if installed.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return False
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    return True
 
 
 def _start(instance_path: str, sock: str, start_timeout: float) -> None:

@@ -1,11 +1,16 @@
 """Real processes: the embedded Redis is shared and stopped; serve-all leaves nothing behind."""
 from __future__ import annotations
 
+import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -32,6 +37,72 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class _Output:
+    """A child's merged output, read by a thread, so a test can wait for a line with a timeout."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        thread = threading.Thread(target=self._pump, args=(proc.stdout,), daemon=True)
+        thread.start()
+
+    def _pump(self, stream) -> None:
+        for line in stream:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_for(self, predicate, timeout: float = 60) -> str:
+        """The next line for which predicate is true; fails on timeout or end of output."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"no matching line within {timeout} s; output:\n{''.join(self.seen)}")
+            if line is None:
+                pytest.fail(f"output ended without a matching line:\n{''.join(self.seen)}")
+            self.seen.append(line)
+            if predicate(line):
+                return line
+
+
+def _popen(argv: list[str], env: dict) -> subprocess.Popen:
+    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _wait_gone(pid: int, timeout: float = 10) -> bool:
+    """Wait (bounded) until a process that is not our child has exited."""
+    deadline = time.monotonic() + timeout
+    while not _gone(pid) and time.monotonic() < deadline:
+        try:
+            psutil.Process(pid).wait(timeout=0.1)
+        except (psutil.TimeoutExpired, psutil.NoSuchProcess):
+            pass
+    return _gone(pid)
+
+
+def _healthz(port: int) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as err:
+        return err.code, json.load(err)
 
 
 def test_embedded_redis_is_one_server_per_instance_and_stops(tmp_path):
@@ -139,3 +210,155 @@ def test_worker_burst_process_runs_a_queued_sync_in_its_app_context(backends, ap
     synced = db.session.get(CalendarLink, link.id)
     assert synced.last_attempt_ok is True and synced.state == "active"
     assert db.session.query(Reservation).filter_by(link_id=link.id).count() == 2
+
+
+@pytest.mark.parametrize("command", ["worker", "scheduler"])
+def test_worker_and_scheduler_wait_for_unreachable_redis_and_stop_on_sigterm(tmp_path, command):
+    port = _free_port()  # released at once: nothing listens there
+    url = f"redis://127.0.0.1:{port}/0"
+    proc = _popen(_flask(command), _env(tmp_path, REDIS_URL=url))
+    out = _Output(proc)
+    try:
+        waiting = f"{command}: Redis at {url} unreachable"
+        first = out.wait_for(lambda line: line.startswith(waiting))
+        assert "retrying in 1 s" in first
+        second = out.wait_for(lambda line: line.startswith(waiting))
+        assert "retrying in 2 s" in second  # backing off, not crashing
+        assert proc.poll() is None
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=5) == 0
+        assert time.monotonic() - started < 5
+        assert "Traceback" not in "".join(out.seen)
+    finally:
+        _stop_process(proc)
+
+
+def test_worker_starts_working_once_redis_answers(tmp_path):
+    port = _free_port()
+    proc = _popen(_flask("worker"), _env(tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0"))
+    out = _Output(proc)
+    server = None
+    try:
+        out.wait_for(lambda line: "unreachable" in line and "retrying in" in line)
+        server = subprocess.Popen(
+            [embedded_redis._binary(), "--port", str(port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # RQ's own start-up line: the worker got past the wait and listens on our queues...
+        out.wait_for(lambda line: "Listening on" in line and "forced" in line)
+        # ...and works them (once a job is done its signal handlers are surely in place).
+        from rq import Queue
+        conn = redis.Redis(port=port)
+        job = Queue("maintenance", connection=conn).enqueue("builtins.len", [1, 2, 3])
+        out.wait_for(lambda line: "Job OK" in line and job.id in line)
+        assert job.latest_result(timeout=5).return_value == 3
+        conn.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        _stop_process(proc)
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def test_serve_all_keeps_the_console_up_when_redis_is_down(tmp_path):
+    port, redis_port = _free_port(), _free_port()
+    env = _env(tmp_path, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
+    assert subprocess.run(_flask("init-db"), cwd=ROOT, env=env, capture_output=True,
+                          timeout=120).returncode == 0
+    proc = _popen(_flask("serve-all", "--port", str(port)), env)
+    out = _Output(proc)
+    try:
+        out.wait_for(lambda line: line.startswith("console: http://"))
+        # Twice each: long past the point where they used to crash at start.
+        for who in ("worker", "scheduler", "worker", "scheduler"):
+            out.wait_for(lambda line, who=who: line.startswith(f"{who}: Redis at ")
+                         and "retrying in" in line)
+        assert proc.poll() is None
+        assert not any("stopped unexpectedly" in line for line in out.seen)
+        status, body = _healthz(port)
+        assert status == 200
+        assert body == {"status": "degraded", "database": "up", "redis": "down"}
+        children = _descendants(psutil.Process(proc.pid))
+        names = " ".join(" ".join(c.cmdline()) for c in children)
+        assert "worker" in names and "scheduler" in names
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        assert [c for c in children if not _gone(c.pid)] == []
+    finally:
+        _stop_process(proc)
+
+
+def test_serve_all_restarts_a_dead_worker_and_the_web_stays_up(tmp_path):
+    port = _free_port()
+    env = _env(tmp_path)
+    assert subprocess.run(_flask("init-db"), cwd=ROOT, env=env, capture_output=True,
+                          timeout=120).returncode == 0
+    proc = _popen(_flask("serve-all", "--port", str(port)), env)
+    out = _Output(proc)
+    sock = embedded_redis.socket_path(str(tmp_path))
+    try:
+        banner = out.wait_for(lambda line: line.startswith("console: http://"))
+        worker_pid = int(banner.split("worker pid ")[1].split(",")[0])
+        os.kill(worker_pid, signal.SIGKILL)
+        out.wait_for(lambda line: "worker stopped unexpectedly" in line)
+        restarted = out.wait_for(lambda line: line.startswith("console: worker restarted"))
+        new_pid = int(restarted.split("pid ")[1].rstrip(")\n"))
+        assert new_pid != worker_pid and psutil.pid_exists(new_pid)
+        assert _healthz(port)[0] == 200
+        children = _descendants(psutil.Process(proc.pid))
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        assert [c for c in children if not _gone(c.pid)] == []
+        assert _servers_on(sock) == []
+    finally:
+        _stop_process(proc)
+
+
+_START_EMBEDDED = """
+import signal
+from console import create_app
+from jobs.queue import redis_connection
+app = create_app()
+redis_connection(app).ping()
+print("ready", flush=True)
+signal.pause()
+"""
+
+
+def test_sigterm_stops_the_embedded_redis_a_lone_process_started(tmp_path):
+    proc = _popen([sys.executable, "-c", _START_EMBEDDED], _env(tmp_path))
+    out = _Output(proc)
+    sock = embedded_redis.socket_path(str(tmp_path))
+    try:
+        out.wait_for(lambda line: line.strip() == "ready")
+        pid = embedded_redis.server_pid(str(tmp_path))
+        assert pid is not None and not _gone(pid)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=10)
+        assert _wait_gone(pid), "the embedded redis-server outlived the process that started it"
+        assert code == 128 + signal.SIGTERM  # a SystemExit, so atexit ran
+    finally:
+        _stop_process(proc)
+        embedded_redis.shutdown(sock)
+
+
+def test_exit_on_sigterm_leaves_existing_handlers_and_other_threads_alone():
+    def custom(signum, frame):
+        pass
+    previous = signal.signal(signal.SIGTERM, custom)
+    try:
+        assert embedded_redis.exit_on_sigterm() is False
+        assert signal.getsignal(signal.SIGTERM) is custom
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        results = []
+        thread = threading.Thread(target=lambda: results.append(embedded_redis.exit_on_sigterm()))
+        thread.start()
+        thread.join()
+        assert results == [False] and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        assert embedded_redis.exit_on_sigterm() is True
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, previous)

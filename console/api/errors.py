@@ -32,13 +32,29 @@ def register_error_handlers(bp) -> None:
 
     @bp.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
-            err.code, "http_error")
-        return ApiError(err.code or 500, code, err.description or err.name).response()
+        return _from_http_exception(err)
 
+    def _under_api() -> bool:
+        return request.path.startswith(f"{bp.url_prefix}/")
+
+    # Routing errors (no route, wrong method) never reach the blueprint's own handlers.
     @bp.app_errorhandler(404)
     def _unrouted(err):
-        # Paths under the API that match no route never reach the blueprint's own handlers.
-        if request.path.startswith(f"{bp.url_prefix}/"):
+        if _under_api():
             return ApiError(404, "not_found", f"no API resource at {request.path}").response()
         return err
+
+    @bp.app_errorhandler(405)
+    def _wrong_method(err):
+        if _under_api():
+            return _from_http_exception(err)
+        return err  # console pages keep their HTML answer
+
+
+def _from_http_exception(err: HTTPException):
+    """An HTTP error in the API's shape, keeping its headers (Allow on a 405)."""
+    code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+        err.code, "http_error")
+    body, status = ApiError(err.code or 500, code, err.description or err.name).response()
+    headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
+    return body, status, headers

@@ -20,7 +20,10 @@ def invalid(field: str, message: str, code: str = "invalid_field") -> ApiError:
 
 def json_body() -> dict:
     """The request's JSON object, or a 400/422 saying why it is not one."""
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nesting deeper than the parser's stack: not a body we accept
+        data = None
     if data is None:
         raise ApiError(400, "invalid_json", "the body must be a JSON object "
                        "(Content-Type: application/json)")

@@ -56,3 +56,22 @@ def test_token_use_is_recorded(api, app):
     viewer = api("viewer")
     viewer.get("/properties")
     assert db.session.query(ApiToken).one().last_used_at is not None
+
+
+def test_wrong_method_under_api_answers_json_405_with_allow(api, client):
+    resp = api("admin").put("/properties/1", json={"name": "X"})
+    assert resp.status_code == 405
+    assert resp.is_json
+    assert resp.get_json()["error"]["code"] == "method_not_allowed"
+    assert resp.get_json()["error"]["message"]
+    assert {"GET"} <= {m.strip() for m in resp.headers["Allow"].split(",")}
+    assert "PUT" not in resp.headers["Allow"]
+    # Without a token too: routing refuses the method before authentication runs.
+    assert client.delete("/api/v1/properties").get_json()["error"]["code"] == \
+        "method_not_allowed"
+
+
+def test_wrong_method_on_a_console_page_stays_html(client):
+    resp = client.put("/login")
+    assert resp.status_code == 405
+    assert resp.mimetype == "text/html" and "Allow" in resp.headers

@@ -129,3 +129,11 @@ def test_list_paginates_with_total(api, make_property):
     assert first["total"] == 55 and first["page"] == 1 and len(first["items"]) == 50
     assert len(second["items"]) == 5
     assert not {p["id"] for p in first["items"]} & {p["id"] for p in second["items"]}
+
+
+def test_deeply_nested_json_is_400_invalid_json_not_500(api):
+    resp = api("staff").post("/properties", data=b"[" * 200_000,
+                             headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400
+    assert resp.get_json()["error"]["code"] == "invalid_json"
+    assert db.session.query(Property).count() == 0

@@ -33,6 +33,41 @@ def _csrf_from(resp) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', resp.get_data(as_text=True)).group(1)
 
 
+def _logged_in(client, make_user):
+    make_user("viewer@example.com", "viewer", "correct horse battery")
+    resp = client.post("/login", data={"email": "viewer@example.com",
+                                       "password": "correct horse battery",
+                                       "csrf_token": _csrf(client)})
+    assert resp.status_code == 302
+    return client
+
+
+def test_logout_by_get_is_refused_and_keeps_the_session(client, make_user):
+    _logged_in(client, make_user)
+    assert client.get("/logout").status_code == 405
+    assert client.get("/").status_code == 200
+
+
+def test_logout_without_csrf_token_is_refused(client, make_user):
+    _logged_in(client, make_user)
+    resp = client.post("/logout")
+    assert resp.status_code == 400
+    assert client.get("/").status_code == 200
+    resp = client.post("/logout", data={"csrf_token": "forged"})
+    assert resp.status_code == 400
+    assert client.get("/").status_code == 200
+
+
+def test_logout_button_posts_the_csrf_token_and_logs_out(client, make_user):
+    _logged_in(client, make_user)
+    page = client.get("/").get_data(as_text=True)
+    form = re.search(r'<form method="post" action="/logout".*?</form>', page, re.S).group(0)
+    assert "Log out" in form and 'name="csrf_token"' in form
+    resp = client.post("/logout", data={"csrf_token": _csrf_from(client.get("/"))})
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    assert client.get("/").status_code == 302
+
+
 def test_wrong_password_is_refused(client, make_user):
     make_user("viewer@example.com", "viewer", "correct horse battery")
     resp = client.post("/login", data={"email": "viewer@example.com", "password": "wrong",

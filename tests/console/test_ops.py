@@ -62,3 +62,37 @@ def test_metrics_exposes_prometheus_text(client, make_property, make_link):
     text = resp.get_data(as_text=True)
     assert 'csc_links{health="never_synced",state="active"} 1.0' in text
     assert "csc_http_requests_total" in text and "csc_overbookings_open" in text
+
+
+@pytest.fixture
+def database_down_app(backends, tmp_path):
+    """An app whose database cannot be opened (SQLite file in a folder that does not exist)."""
+    env = dict(backends, DATABASE_URL=f"sqlite:///{tmp_path}/missing/dir/console.db")
+    down = create_app(TestConfig(env=env))
+    yield down
+    with down.app_context():
+        db.engine.dispose()
+
+
+def test_healthz_is_503_down_when_the_database_is_down(database_down_app):
+    resp = database_down_app.test_client().get("/healthz")
+    assert resp.status_code == 503
+    body = resp.get_json()
+    assert body["status"] == "down" and body["database"] == "down"
+
+
+def test_metrics_keep_serving_with_database_up_0_when_the_database_is_down(database_down_app):
+    client = database_down_app.test_client()
+    client.get("/healthz")
+    resp = client.get("/metrics")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    text = resp.get_data(as_text=True)
+    assert "csc_database_up 0.0" in text
+    assert 'csc_http_requests_total{endpoint="ops.healthz",method="GET",status="503"} 1.0' in text
+    assert "csc_links{" not in text
+
+
+def test_metrics_say_database_up_1_when_it_answers(client):
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "csc_database_up 1.0" in text
