@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import io
 import socket
 import ssl
 import threading
@@ -16,14 +15,16 @@ from email.utils import parsedate_to_datetime
 from typing import Iterator
 from urllib.parse import urljoin, urlsplit
 
-import certifi
 import urllib3
 from urllib3 import exceptions as u3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.util.ssl_ import create_urllib3_context
 
-from jobs.addresses import AllowList, IPAddress, Resolver, resolve_public
+from jobs.addresses import AllowList
+from jobs.fetch_session import (FetchSession, default_session, deadline_of_this_thread,
+                                resolve_within)
 from jobs.stays import SyncFailure
+
+__all__ = ["DEFAULT_USER_AGENT", "FetchResult", "FetchSession", "FetchSettings", "HostLimiter",
+           "fetch_feed", "parse_retry_after"]
 
 DEFAULT_USER_AGENT = "OnlyApartmentsCalendarSync/1.0 (+https://www.only-apartments.com/calendar-sync)"
 _ACCEPT = "text/calendar, text/plain;q=0.9, */*;q=0.5"
@@ -57,101 +58,6 @@ class FetchResult:
     final_url: str
     bytes: int
     content_hash: str
-
-
-_local = threading.local()  # the deadline of the fetch running on this thread
-
-
-class _DeadlineReader(io.RawIOBase):
-    """Socket reads that each get only the time left before the fetch's deadline."""
-
-    def __init__(self, original: io.BufferedReader, sock: socket.socket, deadline: float):
-        # Keep http.client's own file: it holds the reference that keeps the socket open after a
-        # "Connection: close" response, until the body has been read.
-        self._original, self._sock, self._deadline = original, sock, deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise socket.timeout("the whole-request time limit was reached")
-        self._sock.settimeout(left)
-        return self._original.raw.readinto(buffer)
-
-    def close(self) -> None:
-        self._original.close()
-        super().close()
-
-
-class _DeadlineResponse(http.client.HTTPResponse):
-    """http.client's response reading through _DeadlineReader: a per-read timeout alone lets a server
-    that drips headers or body a byte at a time hold a worker for ever."""
-
-    def __init__(self, sock: socket.socket, *args, **kwargs):
-        super().__init__(sock, *args, **kwargs)
-        deadline = getattr(_local, "deadline", None)
-        if deadline is not None:
-            self.fp = io.BufferedReader(_DeadlineReader(self.fp, sock, deadline))
-
-
-class _HTTPConnection(HTTPConnection):
-    response_class = _DeadlineResponse
-
-
-class _HTTPSConnection(HTTPSConnection):
-    response_class = _DeadlineResponse
-
-
-class _HTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-class FetchSession:
-    """Connection pools keyed by (scheme, checked IP, port, TLS host name), shared by many threads."""
-
-    def __init__(self, *, resolver: Resolver = socket.getaddrinfo, ca_certs: str | None = None,
-                 num_pools: int = 256, connections_per_pool: int = 32):
-        self.resolver = resolver
-        # One TLS context for all connections: loading the CA bundle per connection costs milliseconds.
-        context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
-        context.load_verify_locations(ca_certs or certifi.where())
-        self._pools = urllib3.PoolManager(num_pools=num_pools, maxsize=connections_per_pool, block=False,
-                                          retries=False, ssl_context=context)
-        self._pools.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-
-    def pool(self, scheme: str, host: str, ip: IPAddress, port: int) -> urllib3.HTTPConnectionPool:
-        """A pool whose connections go to `ip` while TLS checks the certificate for `host`."""
-        kwargs = {"server_hostname": host, "assert_hostname": host} if scheme == "https" else {}
-        return self._pools.connection_from_host(str(ip), port, scheme, pool_kwargs=kwargs)
-
-    def close(self) -> None:
-        """Close every pooled connection."""
-        self._pools.clear()
-
-    def __enter__(self) -> "FetchSession":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-_default_session: FetchSession | None = None
-_default_lock = threading.Lock()
-
-
-def default_session() -> FetchSession:
-    """The process-wide session, made on first use (nothing happens at import)."""
-    global _default_session
-    with _default_lock:
-        if _default_session is None:
-            _default_session = FetchSession()
-        return _default_session
 
 
 class HostLimiter:
@@ -190,7 +96,7 @@ def fetch_feed(url: str, settings: FetchSettings, *, etag: str | None = None,
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    _local.deadline = deadline
+    deadline_of_this_thread.value = deadline
     try:
         for _hop in range(settings.max_redirects + 1):
             response = _open(url, headers, settings, session, deadline)
@@ -207,7 +113,7 @@ def fetch_feed(url: str, settings: FetchSettings, *, etag: str | None = None,
             finally:
                 response.release_conn()
     finally:
-        _local.deadline = None
+        deadline_of_this_thread.value = None
     raise SyncFailure("too_many_redirects", f"more than {settings.max_redirects} redirects")
 
 
@@ -226,7 +132,7 @@ def _open(url: str, headers: dict[str, str], settings: FetchSettings, session: F
             else parts.hostname
     except (ValueError, UnicodeError) as exc:
         raise SyncFailure("dns", f"the address {url[:80]!r} is not valid ({exc})") from exc
-    ips = resolve_public(host, port, settings.allow, resolver=session.resolver)
+    ips = resolve_within(host, port, settings.allow, session.resolver, deadline)
     hop_headers = dict(headers, Host=_host_header(host, port, scheme))
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     for index, ip in enumerate(ips):

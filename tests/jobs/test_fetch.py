@@ -552,3 +552,23 @@ def test_internal_address_literals_are_blocked_without_allowance(url):
 def test_fetch_without_a_session_uses_the_shared_default(httpserver, settings):
     httpserver.expect_request("/cal.ics").respond_with_data(ICS)
     assert fetch_feed(f"http://127.0.0.1:{httpserver.port}/cal.ics", settings).body == ICS
+
+
+def test_a_name_server_that_never_answers_is_bounded_by_the_whole_request_time():
+    import threading
+    import time
+    answer = threading.Event()
+
+    def silent_resolver(host, port, *args):  # stands for a resolver that hangs
+        answer.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    started = time.monotonic()
+    try:
+        with FetchSession(resolver=silent_resolver) as slow_dns:
+            failure = fail("https://calendar.test/cal.ics",
+                           FetchSettings(allow=LOOPBACK_ALLOWED, timeout_seconds=0.5), slow_dns)
+    finally:
+        answer.set()
+    assert failure.kind == "dns" and "in time" in failure.message
+    assert time.monotonic() - started < 3
