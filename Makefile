@@ -16,13 +16,15 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-# The demo serves its own feeds at 127.0.0.1:5000, so only that host and port pass the address rule.
+# The demo serves its own feeds at 127.0.0.1:$(PORT), so only that host and port pass the address rule.
+PORT ?= 5000
 run: export DEMO_FEEDS ?= 1
-run: export FETCH_ALLOW_HOSTS ?= 127.0.0.1:5000
+run: export FETCH_ALLOW_HOSTS ?= 127.0.0.1:$(PORT)
+run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: $(STAMP)
 	$(FLASK) init-db
 	$(FLASK) demo --if-empty
-	exec $(FLASK) serve-all
+	exec $(FLASK) serve-all --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
