@@ -1,9 +1,15 @@
 """The one way to reach Redis and the RQ queues (embedded server or REDIS_URL)."""
 from __future__ import annotations
 
+import os
+import socket
+from datetime import timedelta, timezone
+
+import psutil
 import redis
 from flask import Flask, current_app
-from rq import Queue
+from rq import Queue, Worker
+from rq.defaults import DEFAULT_JOB_MONITORING_INTERVAL
 from rq.job import Job, JobStatus
 
 from jobs import embedded_redis
@@ -11,6 +17,9 @@ from jobs import embedded_redis
 QUEUE_NAMES = ("forced", "sync", "maintenance")  # a worker drains them in this order
 LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 SYNC_JOB_TIMEOUT = 600
+# A running job's worker beats every DEFAULT_JOB_MONITORING_INTERVAL seconds; silence for this long
+# means the worker died (killed, machine gone) without saying so.
+HEARTBEAT_SILENCE = timedelta(seconds=3 * DEFAULT_JOB_MONITORING_INTERVAL + 30)
 
 
 class QueueUnavailable(Exception):
@@ -71,7 +80,7 @@ def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
             if existing:
                 job_id = existing.decode()
                 try:
-                    if Job.fetch(job_id, connection=conn).get_status() in LIVE_STATUSES:
+                    if _job_is_live(Job.fetch(job_id, connection=conn), conn):
                         return job_id
                 except Exception:  # noqa: BLE001 - a vanished job simply gets replaced
                     pass
@@ -84,6 +93,52 @@ def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
             return job.id
     except (redis.RedisError, OSError) as exc:
         raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc
+
+
+def _job_is_live(job: Job, conn: redis.Redis) -> bool:
+    """Queued, or running on a worker that is still alive. A job stays STARTED when its worker is
+    killed (SIGKILL, OOM, a lost machine): such a job will never end, so it must not block new syncs."""
+    status = job.get_status()
+    if status not in LIVE_STATUSES:
+        return False
+    if status != JobStatus.STARTED:
+        return True
+    return _worker_alive(job, conn)
+
+
+def _worker_alive(job: Job, conn: redis.Redis) -> bool:
+    """Whether the worker that started `job` still runs: its key exists (it expires when heartbeats
+    stop), it did not register its death, its process exists when it runs on this machine, and it
+    (or the job) beat recently."""
+    from console.timeutil import utcnow
+    if not job.worker_name:
+        return True  # no owner recorded: trust the status
+    key = Worker.redis_worker_namespace_prefix + job.worker_name
+    worker = Worker.find_by_key(key, connection=conn)
+    if worker is None or conn.hexists(key, "death"):
+        return False
+    worker.refresh()
+    if worker.hostname == socket.gethostname() and worker.pid and not _process_runs(worker.pid):
+        return False
+    beats = [b for b in (worker.last_heartbeat, job.last_heartbeat) if b is not None]
+    if beats:
+        latest = max(b.astimezone(timezone.utc).replace(tzinfo=None) if b.tzinfo else b
+                     for b in beats)  # rq keeps UTC, naive or aware
+        if utcnow() - latest > HEARTBEAT_SILENCE:
+            return False
+    return True
+
+
+def _process_runs(pid: int) -> bool:
+    """A process with this id exists here and is not a zombie (killed but not yet reaped)."""
+    if pid == os.getpid():
+        return True
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:  # another user's process: it exists
+        return True
 
 
 def forget_link_job(link_id: int) -> None:

@@ -179,3 +179,42 @@ def test_sync_answers_503_when_redis_is_unreachable_and_changes_nothing(
         assert resp.status_code == 503
         assert resp.get_json()["error"]["code"] == "queue_unavailable"
         assert link_state(target) == before
+
+
+from rq.job import Job, JobStatus  # noqa: E402
+
+from jobs.queue import redis_connection  # noqa: E402
+from tests.jobs.test_sync_killed import (HeldFeed, start_worker, stop_worker, wait_for_request,  # noqa: E402
+                                         wait_until)
+
+
+def test_second_sync_while_running_returns_the_same_job(app, api, backends, make_property, make_link,
+                                                        tmp_path):
+    lines = google_header()
+    lines += google_event("a@google.com", all_day(day(4)), all_day(day(7)), "Reserved")
+    feed = HeldFeed(calendar(lines))
+    feed.holding = True
+    worker = None
+    try:
+        link = make_link(make_property(), url=feed.url, source="google", state="linked")
+        log = tmp_path / "worker.log"
+        worker = start_worker(backends, log)
+        staff = api("staff")
+        first = staff.post(f"/links/{link.id}/activate").get_json()["job_id"]
+        wait_for_request(feed, worker, log)  # the worker is inside the sync, reading the feed
+        conn = redis_connection(app)
+        assert Job.fetch(first, connection=conn).get_status() == JobStatus.STARTED
+        again = staff.post(f"/links/{link.id}/sync")
+        assert again.status_code == 202 and again.get_json()["job_id"] == first
+        assert feed.requests == 1 and dates(link.id) == []
+        feed.holding = False
+        feed.release.set()
+        wait_until(lambda: Job.fetch(first, connection=conn).get_status() == JobStatus.FINISHED,
+                   worker, what="the running job to finish")
+        assert dates(link.id) == [(day(4), day(7))]
+        later = staff.post(f"/links/{link.id}/sync").get_json()["job_id"]
+        assert later != first  # the running job finished: a new one is queued
+    finally:
+        if worker is not None:
+            stop_worker(worker)
+        feed.close()

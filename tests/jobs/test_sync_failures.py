@@ -1,10 +1,12 @@
 """Every failed sync leaves the blocks exactly as they were, records the run and backs the link off."""
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
 
@@ -13,6 +15,7 @@ from console.timeutil import utcnow
 from jobs.block_store import MAX_BACKOFF
 from jobs.sync_runner import sync_links
 from tests.jobs.feeds import airbnb_feed, all_day, calendar, google_event, google_header
+from tests.jobs.test_fetch import certs, https_server  # noqa: F401 - certs is a fixture
 from tests.jobs.test_sync_feeds import FeedServer, blocks, day, fresh_link, runs
 
 GOOGLE_404_PAGE = (b"<!DOCTYPE html><html lang=en><meta charset=utf-8><title>Error 404 (Not Found)!!1</title>"
@@ -228,3 +231,131 @@ def test_success_after_failures_clears_the_error_and_the_backoff(synced):
     link = fresh_link(link_id)
     assert (link.consecutive_failures, link.last_error_kind, link.last_attempt_ok) == (0, None, True)
     assert blocks(link_id) == before
+
+
+# --- transfer failures only the fetcher tests covered, now through sync_links and the database -------
+
+SHORT_FEED = airbnb_feed([(day(5), day(8), "Reserved")])  # valid, but fewer stays: must never be applied
+CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def _answer(body: bytes, *headers: str) -> bytes:
+    """A whole raw HTTP response with a Content-Length for `body` and the extra header lines."""
+    head = ["HTTP/1.1 200 OK", "Content-Type: text/calendar", f"Content-Length: {len(body)}",
+            "Connection: close", *headers]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+@pytest.mark.parametrize("answer,kind", [
+    pytest.param(CHUNKED_HEAD + _chunk(SHORT_FEED) + b"ZZ\r\n", "connect", id="chunk-size-not-hex"),
+    pytest.param(CHUNKED_HEAD + _chunk(SHORT_FEED), "connect", id="chunked-without-last-chunk"),
+    pytest.param(CHUNKED_HEAD + b"%x\r\n" % (len(SHORT_FEED) + 100) + SHORT_FEED, "connect",
+                 id="chunk-cut-short"),
+    pytest.param(_answer(gzip.compress(SHORT_FEED)[:-20], "Content-Encoding: gzip"), "connect",
+                 id="truncated-gzip"),
+    pytest.param(_answer(gzip.compress(SHORT_FEED)[:10] + b"\xff" * 64, "Content-Encoding: gzip"),
+                 "http_error", id="corrupt-gzip"),
+    pytest.param(_answer(b"\x1b\x2f\x00\xa4" + SHORT_FEED, "Content-Encoding: br"), "http_error",
+                 id="unrequested-encoding-br"),
+    pytest.param(_answer(SHORT_FEED, "Content-Encoding: zstd"), "http_error",
+                 id="unrequested-encoding-zstd"),
+])
+def test_broken_transfers_keep_blocks(synced, raw_server, answer, kind):
+    link_id, _feed, before = synced()
+    server = raw_server(lambda conn, stop: conn.sendall(answer))
+    point_link_at(link_id, server.url)
+    [summary] = sync_links([link_id])
+    assert (summary.outcome, summary.error_kind) == ("error", kind)
+    assert_failed_safely(link_id, before, kind, None)
+
+
+def test_slow_drip_body_hits_the_whole_request_timeout_and_keeps_blocks(app, synced, raw_server):
+    link_id, _feed, before = synced()
+
+    def drip(conn, stop):
+        conn.sendall(_answer(SHORT_FEED)[:-len(SHORT_FEED)])  # the headers, then a byte every 50 ms
+        for byte in SHORT_FEED:
+            if stop.wait(0.05):
+                return
+            conn.sendall(bytes([byte]))
+    server = raw_server(drip)
+    point_link_at(link_id, server.url)
+    app.config["FETCH_TIMEOUT_SECONDS"] = 0.6  # each read is quick; the whole is not
+    sync_links([link_id])
+    assert_failed_safely(link_id, before, "timeout", None)
+    assert runs(link_id)[-1].duration_ms < 3000
+
+
+def _redirect_loop(feed, httpserver, app):
+    feed.status, feed.body, feed.headers = 302, b"", {"Location": feed.url}
+
+
+def _six_redirects(feed, httpserver, app):
+    for hop in range(6):  # feed -> /hop0 -> ... -> /hop5 -> a good feed: one hop too many
+        httpserver.expect_request(f"/hop{hop}").respond_with_data(
+            "", status=307, headers={"Location": httpserver.url_for(f"/hop{hop + 1}")})
+    httpserver.expect_request("/hop6").respond_with_data(SHORT_FEED, content_type="text/calendar")
+    feed.status, feed.body, feed.headers = 301, b"", {"Location": httpserver.url_for("/hop0")}
+
+
+def _gzip_bomb(feed, httpserver, app):
+    app.config["FETCH_MAX_BYTES"] = 1_000_000
+    feed.body = gzip.compress(SHORT_FEED + b"\0" * 20_000_000, compresslevel=9)
+    assert len(feed.body) < 100_000  # small on the wire, 20 MB decoded
+    feed.headers = {"Content-Encoding": "gzip"}
+
+
+@pytest.mark.parametrize("misbehave,kind", [(_redirect_loop, "too_many_redirects"),
+                                            (_six_redirects, "too_many_redirects"),
+                                            (_gzip_bomb, "too_large")],
+                         ids=["redirect-loop", "six-redirects", "gzip-bomb"])
+def test_feed_misbehaviour_keeps_blocks(app, httpserver, synced, misbehave, kind):
+    link_id, feed, before = synced()
+    misbehave(feed, httpserver, app)
+    sync_links([link_id])
+    assert_failed_safely(link_id, before, kind, None)
+
+
+def test_self_signed_certificate_is_tls_and_keeps_blocks(synced, certs):  # noqa: F811 - the fixture
+    link_id, _feed, before = synced()
+    server = https_server(certs / "self.pem", certs / "self.key")
+    try:
+        point_link_at(link_id, f"https://127.0.0.1:{server.server_port}/feed.ics")
+        sync_links([link_id])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_failed_safely(link_id, before, "tls", None)
+
+
+# --- Retry-After: honoured in seconds or as a date, on 429 and 503, never beyond the 6-hour cap ------
+
+def _http_date(seconds: int) -> str:
+    return format_datetime(datetime.now(timezone.utc) + timedelta(seconds=seconds), usegmt=True)
+
+
+@pytest.mark.parametrize("status,retry_after,kind,delay", [
+    (429, lambda: _http_date(7200), "rate_limited", 7200),
+    (503, lambda: "1800", "server_error", 1800),
+    (503, lambda: _http_date(3600), "server_error", 3600),
+    (429, lambda: "999999999", "rate_limited", MAX_BACKOFF.total_seconds()),
+    (503, lambda: "Fri, 31 Dec 2099 23:59:59 GMT", "server_error", MAX_BACKOFF.total_seconds()),
+], ids=["429-http-date", "503-seconds", "503-http-date", "429-huge-clamped", "503-far-date-clamped"])
+def test_retry_after_sets_next_sync_at_within_the_six_hour_cap(synced, status, retry_after, kind, delay):
+    link_id, feed, before = synced()
+    # Retry-After is longer than the first backoff (about SYNC_INTERVAL_MINUTES), so it decides.
+    feed.status, feed.body, feed.headers = status, b"come back later", {"Retry-After": retry_after()}
+    sync_links([link_id])
+    assert_failed_safely(link_id, before, kind, status)
+    link = fresh_link(link_id)
+    waited = (link.next_sync_at - link.last_sync_at).total_seconds()
+    if "GMT" in feed.headers["Retry-After"] and delay < MAX_BACKOFF.total_seconds():
+        # A date is counted from when it was read, to the second: the link waits until that moment.
+        assert delay - 2 <= waited <= delay, waited
+    else:
+        assert waited == delay, waited
+    assert waited <= MAX_BACKOFF.total_seconds()
