@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import os
 import socket
 import ssl
 import threading
@@ -117,7 +118,7 @@ def default_session() -> FetchSession:
         return _default_session
 
 
-_lookups: ThreadPoolExecutor | None = None
+_lookups: tuple[int, ThreadPoolExecutor] | None = None  # (owning pid, pool)
 _lookups_lock = threading.Lock()
 
 
@@ -129,9 +130,11 @@ def resolve_within(host: str, port: int, allow: AllowList, resolver: Resolver,
     if left <= 0:
         raise SyncFailure("timeout", "the remote did not answer in time")
     with _lookups_lock:
-        if _lookups is None:  # made on first use: nothing happens at import
-            _lookups = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dns")
-    future = _lookups.submit(resolve_public, host, port, allow, resolver)
+        # Made on first use (nothing happens at import) and again in a forked child (an RQ work
+        # horse), which inherits the pool but none of its threads.
+        if _lookups is None or _lookups[0] != os.getpid():
+            _lookups = (os.getpid(), ThreadPoolExecutor(max_workers=16, thread_name_prefix="dns"))
+    future = _lookups[1].submit(resolve_public, host, port, allow, resolver)
     try:
         return future.result(timeout=left)
     except FutureTimeout:
