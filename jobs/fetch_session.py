@@ -105,7 +105,7 @@ class FetchSession:
         self.close()
 
 
-_default_session: FetchSession | None = None
+_default_session: tuple[int, FetchSession] | None = None  # (owning pid, session)
 _default_lock = threading.Lock()
 
 
@@ -113,9 +113,10 @@ def default_session() -> FetchSession:
     """The process-wide session, made on first use (nothing happens at import)."""
     global _default_session
     with _default_lock:
-        if _default_session is None:
-            _default_session = FetchSession()
-        return _default_session
+        # A forked child must not write into its parent's pooled connections.
+        if _default_session is None or _default_session[0] != os.getpid():
+            _default_session = (os.getpid(), FetchSession())
+        return _default_session[1]
 
 
 _lookups: tuple[int, ThreadPoolExecutor] | None = None  # (owning pid, pool)
