@@ -19,12 +19,15 @@ _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # Only the properties the sync reads, plus component boundaries, each with its folded continuation lines. The
 # scan runs on bytes: folding may split a multi-byte UTF-8 character, so values are unfolded before decoding, and
 # only the values we read are decoded. The name must be followed by ';' or ':' (DTSTARTX is not DTSTART).
-_NAMES = rb"BEGIN|END|DTSTART|DTEND|DURATION|RRULE|RDATE|RECURRENCE-ID|STATUS|SUMMARY|UID|PRODID|TZID"
+_NAMES = rb"BEGIN|END|DTSTART|DTEND|DURATION|RRULE|RDATE|RECURRENCE-ID|STATUS|SUMMARY|UID|PRODID|TZID|X-WR-TIMEZONE"
 _REST = rb"([;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)"
 _LINE = re.compile(rb"\n(" + _NAMES + rb")" + _REST)
 _BOUNDARY = re.compile(rb"\n(BEGIN|END):([^\r\n]*)")
-# Names are case-insensitive; generators that write BEGIN:VCALENDAR in capitals write every name so, and
-# case-sensitive matching is much faster, so names are only upper-cased for feeds that start otherwise.
+# Names are case-insensitive (RFC 5545 3.1), but nearly every feed writes them in capitals and case-sensitive
+# matching is much faster. So one cheap search looks for a line whose name holds a lower-case letter (`DtStart`,
+# `begin:VEVENT`); only then are all names upper-cased. The possessive `*+` never backtracks: about 0.5 ms on a
+# 600 KB feed. Continuation lines start with a space and are never taken for names.
+_LOWER_CASE_NAME = re.compile(rb"\n[-A-Z0-9]*+[a-z]")
 _NAME_ANY_CASE = re.compile(rb"(?<=\n)[A-Za-z][A-Za-z0-9-]*(?=[;:])")
 _COMPONENTS = frozenset((b"VEVENT", b"VCALENDAR", b"VTIMEZONE", b"STANDARD", b"DAYLIGHT", b"VALARM"))
 _TOP_LEVEL = (b"VEVENT", b"VTIMEZONE", b"VTODO", b"VJOURNAL", b"VFREEBUSY")
@@ -61,6 +64,7 @@ class ScannedCalendar:
     events: list[RawEvent] = field(default_factory=list)
     timezones: dict[str, tuple[int, int]] = field(default_factory=dict)  # TZID -> span of its VTIMEZONE
     raw_titles: set[bytes] = field(default_factory=set)  # every event's raw SUMMARY line (b'' if none)
+    wr_timezone: str = ""  # the calendar's X-WR-TIMEZONE (Google and others): what floating times mean
 
     def titles(self) -> set[str]:
         """Every event's trimmed, casefolded title ('' when it has none)."""
@@ -150,8 +154,8 @@ def _excerpt(text: str) -> str:
 
 def scan_calendar(body: bytes, drop_ending_before: str) -> ScannedCalendar:
     """Check BEGIN/END balance and collect events, skipping non-recurring ones that end before a YYYYMMDD date."""
-    if not body.startswith(b"\nBEGIN:VCALENDAR"):
-        body = _NAME_ANY_CASE.sub(lambda m: m.group(0).upper(), body)  # rare: lower-case names
+    if _LOWER_CASE_NAME.search(body):
+        body = upper_case_names(body)  # rare: lower- or mixed-case names somewhere
     scanned = ScannedCalendar(body=body, prodid="", events_total=0)
     cutoff = drop_ending_before.encode()
     stack: list[bytes] = []
@@ -186,7 +190,13 @@ def scan_calendar(body: bytes, drop_ending_before: str) -> ScannedCalendar:
     if stack or not closed:
         raise SyncFailure("invalid_ical", "The calendar ends without END:VCALENDAR: it may have been cut short.")
     scanned.prodid = _property(body, b"PRODID", 0, len(body))
+    scanned.wr_timezone = _property(body, b"X-WR-TIMEZONE", 0, len(body))
     return scanned
+
+
+def upper_case_names(body: bytes) -> bytes:
+    """The body with every content line's name in capitals (values and parameters untouched)."""
+    return _NAME_ANY_CASE.sub(lambda m: m.group(0).upper(), body)
 
 
 def _property(body: bytes, name: bytes, start: int, end: int) -> str:

@@ -3,10 +3,16 @@
 Rules (DESIGN.md "Sync semantics"):
 - All-day values (VALUE=DATE, or a bare 8-digit value as old Vrbo exports write) stay dates: never through UTC.
   No end means one night; an end on or before the start is not a stay.
-- Timed values (UTC `Z`, TZID, or floating = property time) become local dates in the property's time zone:
+- Timed values (UTC `Z`, TZID, or floating) become local dates in the property's time zone:
   check_in = local date of the start, check_out = local date of the end (an end at local midnight is that
   date, so 15:00 -> 11:00 and 00:00 -> 00:00 stays both end on the checkout day), and at least one night:
   an afternoon appointment blocks that night. An end before the start is not a stay.
+- Floating times (no TZID, no Z) mean the calendar's X-WR-TIMEZONE when it names a known zone, as Google
+  Calendar and Apple Calendar read them; otherwise (none, or not a zone: a note says so) the property's zone.
+- TZID: an IANA name; else a VTIMEZONE of the feed with that name; else a Windows zone name ("W. Europe
+  Standard Time", as Outlook and Exchange write) mapped to its IANA zone; else a libical "globally unique"
+  `/vendor/.../Area/City` name; else a fixed offset (`GMT+05:30`); else the property's zone, with a note.
+- Letters in values are case-insensitive too (RFC 5545 3.1): `20260301t100000z` is read like `20260301T100000Z`.
 """
 from __future__ import annotations
 
@@ -15,10 +21,10 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-_VALUE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?:T(\d{2})(\d{2})(\d{2})?(Z)?)?\s*$")
+_VALUE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?:[Tt](\d{2})(\d{2})(\d{2})?([Zz])?)?\s*$")
 _PARAM = re.compile(r';([^=;:]+)=("[^"]*"|[^;]*)')
 _OFFSET = re.compile(r"^(?:GMT|UTC|UT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.I)
-_DURATION = re.compile(r"^([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+_DURATION = re.compile(r"^([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$", re.I)
 ONE_DAY = timedelta(days=1)
 
 
@@ -40,11 +46,19 @@ def split_property(text: str) -> tuple[dict[str, str], str]:
 class ZoneResolver:
     """Turns TZID parameters into time zones, with fallbacks for the invalid ones real feeds carry."""
 
-    def __init__(self, property_zone: ZoneInfo, feed_zone: Callable[[str], tzinfo | None], notes: list[str]):
+    def __init__(self, property_zone: ZoneInfo, feed_zone: Callable[[str], tzinfo | None], notes: list[str],
+                 floating: str = ""):
         self.property_zone = property_zone
         self._feed_zone = feed_zone  # a VTIMEZONE of the feed, for names that are not IANA names
         self._notes = notes
         self._cache: dict[str, tzinfo] = {}
+        # What floating times mean: the calendar's X-WR-TIMEZONE when it is a zone, else property time (None).
+        self.floating_zone: tzinfo | None = None
+        if floating.strip():
+            self.floating_zone = iana_zone(floating.strip()) or windows_zone(floating)
+            if self.floating_zone is None:
+                notes.append(f"X-WR-TIMEZONE {floating.strip()[:64]!r} is not a time zone name: floating times "
+                             f"were read in the property's time zone ({property_zone.key}).")
 
     def zone(self, tzid: str) -> tzinfo:
         """The time zone a TZID means; unknown ones fall back (offset, else property zone) with a note."""
@@ -56,9 +70,20 @@ class ZoneResolver:
         """Whether a TZID resolves without fallback (an IANA name or a VTIMEZONE of the feed)."""
         return iana_zone(tzid) is not None or self._feed_zone(tzid) is not None
 
+    def iana_name(self, tzid: str) -> str | None:
+        """For a TZID that is not known (see is_known): the IANA name it is read as, None for a fixed offset."""
+        zone = self.zone(tzid)
+        return zone.key if isinstance(zone, ZoneInfo) else None
+
+    def localise(self, when: date | datetime | None) -> date | datetime | None:
+        """A floating datetime put in the zone floating times mean (unchanged when that is property time)."""
+        if isinstance(when, datetime) and when.tzinfo is None and self.floating_zone is not None:
+            return when.replace(tzinfo=self.floating_zone)
+        return when
+
     def _resolve(self, tzid: str) -> tzinfo:
         """Resolve one TZID (see zone)."""
-        found = iana_zone(tzid) or self._feed_zone(tzid)
+        found = iana_zone(tzid) or self._feed_zone(tzid) or windows_zone(tzid) or _vendor_path_zone(tzid)
         if found is not None:
             return found
         offset = parse_offset(tzid)
@@ -68,6 +93,86 @@ class ZoneResolver:
         self._notes.append(f"Unknown TZID {tzid!r}: its times were read in the property's time zone "
                            f"({self.property_zone.key}).")
         return self.property_zone
+
+
+# Windows time zone names (Outlook, Exchange and feeds built on .NET write them in TZID, often without a
+# VTIMEZONE) -> IANA zones, as the Unicode CLDR windowsZones table maps them for the "001" territory. A small
+# table of the common ones; icalendar's full CLDR table extends it when the installed version ships one.
+WINDOWS_ZONES = {
+    "Dateline Standard Time": "Etc/GMT+12",
+    "Hawaiian Standard Time": "Pacific/Honolulu",
+    "Alaskan Standard Time": "America/Anchorage",
+    "Pacific Standard Time": "America/Los_Angeles",
+    "Pacific Standard Time (Mexico)": "America/Tijuana",
+    "US Mountain Standard Time": "America/Phoenix",
+    "Mountain Standard Time": "America/Denver",
+    "Central Standard Time": "America/Chicago",
+    "Central Standard Time (Mexico)": "America/Mexico_City",
+    "Canada Central Standard Time": "America/Regina",
+    "Central America Standard Time": "America/Guatemala",
+    "Eastern Standard Time": "America/New_York",
+    "SA Pacific Standard Time": "America/Bogota",
+    "Atlantic Standard Time": "America/Halifax",
+    "SA Western Standard Time": "America/La_Paz",
+    "Pacific SA Standard Time": "America/Santiago",
+    "Newfoundland Standard Time": "America/St_Johns",
+    "E. South America Standard Time": "America/Sao_Paulo",
+    "Argentina Standard Time": "America/Buenos_Aires",
+    "Azores Standard Time": "Atlantic/Azores",
+    "UTC": "Etc/UTC",
+    "GMT Standard Time": "Europe/London",
+    "Greenwich Standard Time": "Atlantic/Reykjavik",
+    "Morocco Standard Time": "Africa/Casablanca",
+    "W. Europe Standard Time": "Europe/Berlin",
+    "Central Europe Standard Time": "Europe/Budapest",
+    "Romance Standard Time": "Europe/Paris",
+    "Central European Standard Time": "Europe/Warsaw",
+    "W. Central Africa Standard Time": "Africa/Lagos",
+    "GTB Standard Time": "Europe/Bucharest",
+    "E. Europe Standard Time": "Europe/Chisinau",
+    "FLE Standard Time": "Europe/Kiev",
+    "Egypt Standard Time": "Africa/Cairo",
+    "Israel Standard Time": "Asia/Jerusalem",
+    "South Africa Standard Time": "Africa/Johannesburg",
+    "Turkey Standard Time": "Europe/Istanbul",
+    "Russian Standard Time": "Europe/Moscow",
+    "E. Africa Standard Time": "Africa/Nairobi",
+    "Arab Standard Time": "Asia/Riyadh",
+    "Arabian Standard Time": "Asia/Dubai",
+    "India Standard Time": "Asia/Calcutta",
+    "SE Asia Standard Time": "Asia/Bangkok",
+    "China Standard Time": "Asia/Shanghai",
+    "Singapore Standard Time": "Asia/Singapore",
+    "Tokyo Standard Time": "Asia/Tokyo",
+    "Korea Standard Time": "Asia/Seoul",
+    "W. Australia Standard Time": "Australia/Perth",
+    "AUS Eastern Standard Time": "Australia/Sydney",
+    "E. Australia Standard Time": "Australia/Brisbane",
+    "New Zealand Standard Time": "Pacific/Auckland",
+}
+try:
+    from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON as _CLDR_WINDOWS_ZONES
+except ImportError:  # not part of icalendar's public API: the small table above is enough
+    _CLDR_WINDOWS_ZONES = {}
+_WINDOWS_ZONES = {name.casefold(): iana for name, iana in {**_CLDR_WINDOWS_ZONES, **WINDOWS_ZONES}.items()}
+
+
+def windows_zone(name: str) -> ZoneInfo | None:
+    """The IANA zone of a Windows time zone name (any case, surrounding spaces or quotes ignored), or None."""
+    iana = _WINDOWS_ZONES.get(name.strip().strip('"').strip().casefold())
+    return iana_zone(iana) if iana else None
+
+
+def _vendor_path_zone(tzid: str) -> ZoneInfo | None:
+    """The zone of a libical-style `/vendor/.../Area/City` TZID (Evolution, Thunderbird), longest suffix first."""
+    if not tzid.startswith("/"):
+        return None
+    parts = [part for part in tzid.split("/") if part]
+    for start in range(1, len(parts)):
+        found = iana_zone("/".join(parts[start:]))
+        if found is not None:
+            return found
+    return None
 
 
 def iana_zone(name: str) -> ZoneInfo | None:
@@ -93,7 +198,7 @@ def parse_offset(tzid: str) -> timezone | None:
 
 
 def read_when(text: str, zones: ZoneResolver) -> date | datetime:
-    """A DTSTART/DTEND text as a date (all-day) or a datetime (aware, or naive when floating); ValueError if bad."""
+    """A DTSTART/DTEND text as a date (all-day) or a datetime (naive when it is property time); ValueError if bad."""
     params, value = split_property(text)
     match = _VALUE.match(value)
     if not match:
@@ -106,7 +211,7 @@ def read_when(text: str, zones: ZoneResolver) -> date | datetime:
         return moment.replace(tzinfo=timezone.utc)
     if "TZID" in params:
         return moment.replace(tzinfo=zones.zone(params["TZID"]))
-    return moment
+    return zones.localise(moment)
 
 
 def read_duration(text: str) -> timedelta:
@@ -154,7 +259,7 @@ def _nights(start: date | datetime, end: date | datetime | None, zone: tzinfo) -
 
 
 def local_date(when: date | datetime, zone: tzinfo) -> date:
-    """The date of a value in the property's zone (floating times are already property time)."""
+    """The date of a value in the property's zone (naive datetimes are already property time)."""
     if isinstance(when, datetime):
         return when.astimezone(zone).date() if when.tzinfo else when.date()
     return when

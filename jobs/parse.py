@@ -10,8 +10,22 @@ Rules chosen here (the dry run shows their results to people):
 - An empty (or whitespace-only) body is an empty calendar for Booking.com, which sends exactly that when nothing
   is booked; for every other source it is invalid_ical, because an empty 200 there means a broken export, and
   reading it as "no bookings" would delete real blocks.
-- A blocking event with an unreadable date fails the whole feed (invalid_ical) rather than being dropped: a
-  dropped block would free nights that are sold. A non-blocking event with bad dates is merely ignored.
+- Names are case-insensitive (`DtStart`, `begin:vevent` are read), see jobs/ical_scan.py.
+- A blocking event must never free nights that are sold because we could not read it:
+  - an unparsable date, duration or repeat rule fails the whole feed (invalid_ical, naming the event): every
+    stored block is kept and the team sees which event the owner must fix;
+  - an event whose dates make no stay (no DTSTART, an end before its start, dates out of range, an instance
+    that ends before it starts) is ignored, but its UID goes to ParsedFeed.unreadable_uids and reconcile keeps
+    the block stored for it exactly as it is (neither removed nor updated). It is reported as an ignored event
+    whose reason says so (UNREADABLE_PREFIX ... UNREADABLE_KEPT), with an `ignored_events` warning. Without a UID
+    nothing tells which stored block it was: it is only ignored.
+  A non-blocking event (cancelled, or not "Reserved" in Google) with bad dates is merely ignored.
+- Which events block: every event of the feed except cancelled ones (STATUS:CANCELLED), and for Google only
+  those titled "Reserved" (trimmed, any case). STATUS:TENTATIVE events block: they are holds (Vrbo's
+  "Provisoire - ..." tentative holds, which `?nonTentative` drops), and a hold sells the nights all the same.
+  TRANSP:TRANSPARENT ("show as free") is not read: in a generic feed such an event still blocks, since rental
+  platforms do not use it to mean "available"; in Google the "Reserved" rule alone decides.
+- Floating times (no TZID, no Z) mean the calendar's X-WR-TIMEZONE when it names a zone (see jobs/nights.py).
 """
 from __future__ import annotations
 
@@ -28,6 +42,9 @@ from jobs.recurrence import ExpansionError, Occurrence, essential_lines, expand,
 from jobs.stays import (CANCELLED, NOT_RESERVED, FeedWarning, IgnoredEvent, ParsedFeed, Stay,
                          SyncFailure)
 
+# The reason of a blocking event whose nights cannot be read (its stored block is kept).
+UNREADABLE_PREFIX = "cannot be read: "
+UNREADABLE_KEPT = "the block already stored for it, if any, is kept unchanged"
 FREE_BUSY_ADVICE = (
     'Every event of this Google calendar is "Busy" or untitled: it is shared as free/busy only, so no event can '
     'be recognised as "Reserved" and no dates are blocked. In Google Calendar, open Settings > Access permissions '
@@ -73,14 +90,23 @@ class _Result:
     singles: dict[tuple[str, date], Stay] = field(default_factory=dict)
     instances: dict[str, Stay] = field(default_factory=dict)
     ignored: dict[tuple[str, str, str], IgnoredEvent] = field(default_factory=dict)
+    unreadable: dict[str, None] = field(default_factory=dict)  # UIDs, in the order met
 
     def in_window(self, check_in: date, check_out: date) -> bool:
         """Whether a stay overlaps [today, horizon end)."""
         return check_out > self.today and check_in < self.horizon_end
 
-    def ignore(self, key: str, summary: str | None, reason: str) -> None:
+    def ignore(self, key: str, summary: str | None, reason: str, uid: str = "",
+               nights: tuple[date, date] | None = None) -> None:
         """Record an ignored event once (a repeating one once per series and reason)."""
-        self.ignored.setdefault((key, summary or "", reason), IgnoredEvent(summary or "", reason))
+        check_in, check_out = nights or (None, None)
+        self.ignored.setdefault((key, summary or "", reason),
+                                IgnoredEvent(summary or "", reason, uid, check_in, check_out))
+
+    def unreadable_block(self, uid: str, summary: str | None, why: str) -> None:
+        """A blocking event whose nights cannot be read: the block stored under its UID must be kept."""
+        self.unreadable[uid] = None
+        self.ignore(uid, summary, f"{UNREADABLE_PREFIX}{why}; {UNREADABLE_KEPT}", uid.rpartition("#")[0] or uid)
 
     def keep(self, table: dict[Any, Stay], key: Any, stay: Stay) -> None:
         """Keep one stay per key; of duplicates, the longest (blocking more is the safe side)."""
@@ -103,7 +129,7 @@ def parse_feed(body: bytes, source: str, timezone: str, today: date, horizon_day
     scanned = scan_calendar(normalised, cutoff)
     del normalised
     notes: list[str] = []
-    zones = ZoneResolver(zone, _feed_zones(scanned), notes)
+    zones = ZoneResolver(zone, _feed_zones(scanned), notes, floating=scanned.wr_timezone)
     result = _Result(zone, today, today + timedelta(days=horizon_days))
     for raw in scanned.events:
         if not raw.recurring:
@@ -111,7 +137,7 @@ def parse_feed(body: bytes, source: str, timezone: str, today: date, horizon_day
     _read_series(scanned, profile, zones, result, cutoff)
     return ParsedFeed(stays=_final_stays(result), events_total=scanned.events_total,
                       ignored=list(result.ignored.values()), warnings=_warnings(profile, scanned, result),
-                      prodid=scanned.prodid, notes=notes)
+                      prodid=scanned.prodid, notes=notes, unreadable_uids=list(result.unreadable))
 
 
 def property_zone(name: str) -> ZoneInfo:
@@ -150,10 +176,16 @@ def _read_single(raw: RawEvent, profile: SourceProfile, zones: ZoneResolver, res
         if reason is None:
             raise SyncFailure("invalid_ical", f"Event {_describe(raw)} has an unreadable date: {error}.") from error
         nights, why_not = None, ""
-    if nights is not None and not result.in_window(*nights):
+    if nights is None:
+        if reason is None and raw.uid:
+            result.unreadable_block(raw.uid, raw.summary, why_not)
+        else:
+            result.ignore(raw.uid or f"@{raw.span[0]}", raw.summary, reason or why_not, raw.uid)
         return
-    if reason is not None or nights is None:
-        result.ignore(raw.uid or f"@{raw.span[0]}", raw.summary, reason or why_not)
+    if not result.in_window(*nights):
+        return
+    if reason is not None:
+        result.ignore(raw.uid or f"@{raw.span[0]}", raw.summary, reason, raw.uid, nights)
         return
     check_in, check_out = nights
     uid = raw.uid or f"nouid-{check_in:%Y%m%d}-{check_out:%Y%m%d}"
@@ -192,7 +224,7 @@ def _read_series(scanned: ScannedCalendar, profile: SourceProfile, zones: ZoneRe
     for uid, members in list(series.items()):
         problem = _unexpandable(members)
         if problem:  # expanding these would take the library minutes: explain instead
-            result.ignore(uid, members[0].summary, problem)
+            result.ignore(uid, members[0].summary, problem, uid)
             del series[uid]
     if not series:
         return
@@ -203,7 +235,7 @@ def _read_series(scanned: ScannedCalendar, profile: SourceProfile, zones: ZoneRe
         for members in series.values():
             occurrences += _expand_one_series(scanned, members, profile, zones, result)
     for occurrence in occurrences:
-        _read_occurrence(occurrence, profile, result)
+        _read_occurrence(occurrence, profile, zones, result)
 
 
 def _unexpandable(members: list[RawEvent]) -> str | None:
@@ -252,22 +284,26 @@ def _expand_one_series(scanned: ScannedCalendar, members: list[RawEvent], profil
         first = members[0]
         if any(profile.ignore_reason(raw.summary, raw.status) is None for raw in members):
             raise SyncFailure("invalid_ical", f"Repeating event {_describe(first)} cannot be read: {error}.") from error
-        result.ignore(first.uid, first.summary, "its repeat rule cannot be read")
+        result.ignore(first.uid, first.summary, "its repeat rule cannot be read", first.uid)
         return []
 
 
-def _read_occurrence(occurrence: Occurrence, profile: SourceProfile, result: _Result) -> None:
+def _read_occurrence(occurrence: Occurrence, profile: SourceProfile, zones: ZoneResolver, result: _Result) -> None:
     """Turn one instance of a repeating event into a stay, an ignored event, or nothing."""
+    series = occurrence.uid.rpartition("#")[0]
+    reason = profile.ignore_reason(occurrence.summary, occurrence.status)
     try:
-        nights = to_nights(occurrence.start, occurrence.end, result.zone)
+        nights = to_nights(zones.localise(occurrence.start), zones.localise(occurrence.end), result.zone)
     except NotAStay as why:
-        result.ignore(occurrence.uid.rpartition("#")[0], occurrence.summary, str(why))
+        if reason is None and series:
+            result.unreadable_block(occurrence.uid, occurrence.summary, str(why))
+        else:
+            result.ignore(series, occurrence.summary, reason or str(why), series)
         return
     if not result.in_window(*nights):
         return
-    reason = profile.ignore_reason(occurrence.summary, occurrence.status)
     if reason is not None:
-        result.ignore(occurrence.uid.rpartition("#")[0], occurrence.summary, reason)
+        result.ignore(series, occurrence.summary, reason, series, nights)
         return
     result.keep(result.instances, occurrence.uid, Stay(occurrence.uid, *nights, occurrence.summary or ""))
 
@@ -294,4 +330,10 @@ def _warnings(profile: SourceProfile, scanned: ScannedCalendar, result: _Result)
     if profile.reserved_only and not_reserved:
         noun = "event" if not_reserved == 1 else "events"
         warnings.append(FeedWarning("ignored_events", f'{not_reserved} {noun} ignored: {NOT_RESERVED}'))
+    if result.unreadable:
+        count = len(result.unreadable)
+        noun = "event whose dates" if count == 1 else "events whose dates"
+        warnings.append(FeedWarning("ignored_events", (
+            f"{count} blocking {noun} cannot be read: the blocks already stored for them are kept unchanged "
+            f"until the owner fixes the {'event' if count == 1 else 'events'} in {profile.label}.")))
     return warnings

@@ -8,6 +8,11 @@ Matching, in order:
 Past blocks (check_out <= today) are history: never removed, and never changed by a past stay (feeds drop or edit
 their past for their own reasons). A Vrbo date change (new UID, new dates) cannot be matched: remove + add.
 
+Blocks of events the feed still has but we could not read (`keep_uids`, from ParsedFeed.unreadable_uids) are
+kept exactly as stored, neither removed nor updated, and take no part in matching: a stay with the same UID is
+not added again, and no other stay takes them over by dates. A kept UID `u` also covers blocks `u#yyyymmdd` (the
+instances of a repeating event, or one of several events sharing that UID).
+
 Suspicious-change guard (`guard_change`): a change is suspicious when, with future blocks stored, the feed's
 future becomes empty, or the feed loses at least 3 future blocks and at least half of them in one sync (removals
 not replaced by additions, so rolling Airbnb "Not available" ranges that move daily are not suspicious). A
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -81,9 +86,21 @@ def _same(block: StoredBlock, stay: Stay) -> bool:
         stay.uid, stay.check_in, stay.check_out, stay.summary)
 
 
-def reconcile_blocks(stored: Sequence[StoredBlock], stays: Sequence[Stay], today: date) -> ChangeSet:
-    """Compare stored blocks with a feed's stays; the result, applied, makes the future match the feed."""
+def reconcile_blocks(stored: Sequence[StoredBlock], stays: Sequence[Stay], today: date,
+                     keep_uids: Collection[str] = ()) -> ChangeSet:
+    """Compare stored blocks with a feed's stays; the result, applied, makes the future match the feed.
+
+    keep_uids: UIDs of events the feed holds but that could not be read; their blocks are left as stored.
+    """
     changes = ChangeSet(added=[], updated=[], removed=[], unchanged=[])
+    keep_uids = frozenset(uid for uid in keep_uids if uid)
+    if keep_uids:
+        kept = [block for block in stored if _is_kept(block.uid, keep_uids)]
+        if kept:
+            changes.unchanged.extend(kept)
+            kept_ids, kept_uids = {block.id for block in kept}, {block.uid for block in kept}
+            stored = [block for block in stored if block.id not in kept_ids]
+            stays = [stay for stay in stays if stay.uid not in kept_uids]
     # Future blocks first, then lowest id: if a UID was stored twice, the live one is matched.
     by_uid: dict[str, list[StoredBlock]] = defaultdict(list)
     for block in sorted(stored, key=lambda b: (b.check_out <= today, b.id)):
@@ -133,6 +150,11 @@ def reconcile_blocks(stored: Sequence[StoredBlock], stays: Sequence[Stay], today
     changes.removed.sort(key=_block_key)
     changes.unchanged.sort(key=_block_key)
     return changes
+
+
+def _is_kept(uid: str, keep_uids: Collection[str]) -> bool:
+    """Whether a block's UID is a kept UID, or an instance `uid#yyyymmdd` of one."""
+    return bool(uid) and (uid in keep_uids or uid.rpartition("#")[0] in keep_uids)
 
 
 @dataclass(frozen=True)

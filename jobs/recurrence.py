@@ -1,7 +1,9 @@
 """Recurring events (RRULE, RDATE, EXDATE, RECURRENCE-ID overrides) expanded by recurring-ical-events.
 
 Only the few events that repeat reach this module (with the VTIMEZONEs they use); everything else is read by
-the fast scan, because a full icalendar parse of a calendar's whole history is far too slow.
+the fast scan, because a full icalendar parse of a calendar's whole history is far too slow. TZIDs are read as
+the fast scan reads them (repair_tzids), and floating instances are put in the zone floating times mean by the
+caller (ZoneResolver.localise), so a repeating event and a single one with the same times give the same nights.
 """
 from __future__ import annotations
 
@@ -44,15 +46,21 @@ def essential_lines(block: str) -> str:
 
 
 def repair_tzids(block: str, zones: ZoneResolver) -> str:
-    """Rewrite date lines whose TZID the library cannot resolve: offsets become UTC, unknown names floating time."""
+    """Rewrite date lines whose TZID the library cannot resolve to the zone the fast path reads them in.
+
+    Windows names and `/vendor/.../Area/City` paths become their IANA name, unknown names the property's zone
+    (not floating time: floating times may mean the calendar's X-WR-TIMEZONE), fixed offsets UTC values.
+    """
     def repair(match: re.Match[str]) -> str:
         name, rest = match.group(1), match.group(2)
         params, value = split_property(rest)
         tzid = params.get("TZID", "")
         if zones.is_known(tzid):
             return match.group(0)
-        zones.zone(tzid)  # records the note explaining the fallback
+        iana = zones.iana_name(tzid)  # also records the note explaining a fallback
         kept = "".join(f";{key}={val}" for key, val in params.items() if key != "TZID")
+        if iana is not None:
+            return f"{name}{kept};TZID={iana}:{value}"
         offset = parse_offset(tzid)
         if offset is not None and params.get("VALUE", "").upper() != "DATE":
             value = ",".join(_to_utc(part, offset) for part in value.split(","))
@@ -63,7 +71,7 @@ def repair_tzids(block: str, zones: ZoneResolver) -> str:
 def _to_utc(value: str, offset: timezone) -> str:
     """A local DATE-TIME value at a fixed offset, written in UTC; left alone if it does not parse."""
     try:
-        moment = datetime.strptime(value.strip()[:15], "%Y%m%dT%H%M%S").replace(tzinfo=offset)
+        moment = datetime.strptime(value.strip()[:15].upper(), "%Y%m%dT%H%M%S").replace(tzinfo=offset)
     except ValueError:
         return value
     return moment.astimezone(_UTC).strftime("%Y%m%dT%H%M%SZ")

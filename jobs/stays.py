@@ -25,6 +25,9 @@ class IgnoredEvent:
 
     summary: str
     reason: str
+    uid: str = ""  # the event's UID (a repeating event's own UID, without `#date`), when it has one
+    check_in: date | None = None  # its nights, when they could be read
+    check_out: date | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class ParsedFeed:
     warnings: list[FeedWarning] = field(default_factory=list)
     prodid: str = ""
     notes: list[str] = field(default_factory=list)  # worth knowing, not a CONTRACT warning (e.g. an invalid TZID)
+    # UIDs of blocking events whose dates could not be read: the blocks stored for them must be kept as they are
+    # (reconcile_blocks keep_uids), or an event we misread would delete a booking. A UID `u` also covers the
+    # `u#yyyymmdd` blocks of its instances.
+    unreadable_uids: list[str] = field(default_factory=list)
 
 
 class SyncFailure(Exception):

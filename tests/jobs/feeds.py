@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import date, datetime, timedelta
+from typing import Callable
 
 from jobs.parse import parse_feed
 from jobs.stays import ParsedFeed
@@ -178,3 +180,16 @@ def weekly_series() -> bytes:
         google_event("w@google.com", at(7), at(10, "110000"), "Reserved", f"RECURRENCE-ID{at(7)}"),
         [line.replace("STATUS:CONFIRMED", "STATUS:CANCELLED") for line in cancelled],
     )
+
+
+def recase_names(body: bytes, case: Callable[[str], str], only: tuple[str, ...] = ()) -> bytes:
+    """The body with content line names (not parameters or values) rewritten by `case`; `only` limits which."""
+    def rewrite(match: re.Match[bytes]) -> bytes:
+        name = match.group(1).decode()
+        return case(name).encode() if not only or name.upper() in only else match.group(1)
+    return re.sub(rb"(?m)^([A-Za-z][A-Za-z0-9-]*)(?=[;:])", rewrite, body)
+
+
+def alternating_case(name: str) -> str:
+    """'DTSTART' -> 'DtStArT': a mixed case no generator should write, but RFC 5545 allows."""
+    return "".join(char.lower() if n % 2 else char.upper() for n, char in enumerate(name))

@@ -1,14 +1,16 @@
 """parse_feed on each channel's feeds, on dates and times, and on which events block (shapes from FORMATS.md)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from jobs.parse import UNREADABLE_KEPT, UNREADABLE_PREFIX
 from jobs.stays import Stay, SyncFailure
 from tests.jobs.feeds import (
-    AIRBNB_PRODID, airbnb_feed, airbnb_legacy_feed, all_day, booking_feed, calendar, day, event, google,
-    google_event, nights, parse, vrbo_feed,
+    AIRBNB_PRODID, airbnb_feed, airbnb_legacy_feed, all_day, alternating_case, booking_feed, calendar, day, event,
+    google, google_event, google_header, nights, parse, recase_names, vrbo_feed, weekly_series,
 )
 
 
@@ -150,7 +152,8 @@ def test_timed_event_ending_before_it_starts_is_ignored_with_a_reason():
                                "Reserved"))
     parsed = parse(body, "google")
     assert parsed.stays == []
-    assert parsed.ignored[0].reason == "it ends before it starts"
+    assert parsed.ignored[0].reason == f"{UNREADABLE_PREFIX}it ends before it starts; {UNREADABLE_KEPT}"
+    assert parsed.unreadable_uids == ["b1@google.com"]  # a "Reserved" event: its stored block is kept
 
 
 def test_invalid_offset_tzid_is_read_as_a_fixed_offset_with_a_note():
@@ -283,3 +286,296 @@ def test_alarm_summary_does_not_replace_the_event_summary():
                    "BEGIN:VALARM", "ACTION:EMAIL", "SUMMARY:Alarm notification", "DESCRIPTION:x",
                    "TRIGGER:-P1D", "END:VALARM", "SUMMARY:Reserved", "UID:alarm@google.com", "END:VEVENT"])
     assert parse(body, "google").stays == [Stay("alarm@google.com", day(2), day(4), "Reserved")]
+
+
+# --- names in any case (RFC 5545 3.1) ---------------------------------------------------------------------------
+
+_CASINGS = {"lower": str.lower, "alternating": alternating_case, "capitalised": str.capitalize}
+
+
+def _google_mixed() -> bytes:
+    """A Google feed with a timed TZID event, a floating one, an all-day one and an ignored one."""
+    return google(
+        google_event("t@google.com", f";TZID=Europe/Madrid:{day(10):%Y%m%d}T230000",
+                     f";TZID=Europe/Madrid:{day(12):%Y%m%d}T110000", "Reserved"),
+        google_event("f@google.com", f":{day(20):%Y%m%d}T220000", f":{day(22):%Y%m%d}T100000", "Reserved"),
+        google_event("a@google.com", all_day(day(30)), all_day(day(33)), " reserved "),
+        google_event("x@google.com", all_day(day(4)), all_day(day(6)), "Dentist"))
+
+
+_CAPITAL_FEEDS = {
+    "airbnb": ("airbnb", lambda: airbnb_feed([(day(3), day(7), "Reserved"),
+                                              (day(10), day(40), "Airbnb (Not available)"),
+                                              (day(-30), day(-25), "Reserved")])),
+    "vrbo-old-dates": ("vrbo", lambda: vrbo_feed([(day(2), day(9), "Réservée - Jean")], old_dates=True)),
+    "google": ("google", _google_mixed),
+    "google-series": ("google", weekly_series),
+}
+
+
+@pytest.mark.parametrize("casing", sorted(_CASINGS))
+@pytest.mark.parametrize("feed", sorted(_CAPITAL_FEEDS))
+def test_names_in_any_case_give_the_same_result_as_capitals(feed, casing):
+    source, build = _CAPITAL_FEEDS[feed]
+    capitals = build()
+    recased = recase_names(capitals, _CASINGS[casing])
+    assert b"\nBEGIN:VEVENT" not in recased and b"DTSTART" not in recased  # every name was rewritten
+    expected, parsed = parse(capitals, source), parse(recased, source)
+    assert expected.stays
+    assert parsed.stays == expected.stays
+    assert parsed.events_total == expected.events_total
+    assert parsed.prodid == expected.prodid
+    assert parsed.ignored == expected.ignored and parsed.warnings == expected.warnings
+    assert parsed.notes == expected.notes
+
+
+def test_one_mixed_case_dtstart_in_a_feed_in_capitals_is_read():
+    # The feed starts with BEGIN:VCALENDAR in capitals; only the start dates are written `DtStart`.
+    body = recase_names(airbnb_feed([(day(3), day(7), "Reserved"), (day(10), day(12), "Airbnb (Not available)")]),
+                        lambda name: "DtStart", only=("DTSTART",))
+    assert body.startswith(b"BEGIN:VCALENDAR") and body.count(b"DtStart;VALUE=DATE:") == 2
+    parsed = parse(body, "airbnb")
+    assert nights(parsed) == [(day(3), day(7)), (day(10), day(12))]
+    assert parsed.ignored == [] and parsed.unreadable_uids == []
+
+
+@pytest.mark.parametrize("begin,end", [(b"begin:VEVENT", b"end:VEVENT"), (b"begin:vevent", b"end:vevent"),
+                                       (b"Begin:VEvent", b"End:VEvent"), (b"BEGIN:vevent", b"END:Vevent")])
+def test_begin_and_end_vevent_lines_in_any_case_keep_their_event(begin, end):
+    capitals = airbnb_feed([(day(3), day(7), "Reserved"), (day(10), day(12), "Airbnb (Not available)")])
+    # Only the second event's boundary lines change, deep inside a feed that starts in capitals.
+    at = capitals.index(b"BEGIN:VEVENT", capitals.index(b"BEGIN:VEVENT") + 1)
+    body = capitals[:at] + capitals[at:].replace(b"BEGIN:VEVENT", begin).replace(b"END:VEVENT", end)
+    parsed = parse(body, "airbnb")
+    assert parsed.events_total == 2
+    assert parsed.stays == parse(capitals, "airbnb").stays and len(parsed.stays) == 2
+
+
+def test_lower_case_letters_in_date_time_and_duration_values_are_read():
+    upper = google(google_event("u@google.com", f":{day(10):%Y%m%d}T230000Z", f":{day(12):%Y%m%d}T090000Z",
+                                "Reserved"),
+                   event("p@google.com", f":{day(20):%Y%m%d}T150000Z", None, "Reserved", "DURATION:P2DT1H"))
+    lower = (upper.replace(b"T230000Z", b"t230000z").replace(b"T090000Z", b"t090000z")
+             .replace(b"T150000Z", b"t150000z").replace(b"P2DT1H", b"p2dt1h"))
+    assert lower != upper
+    assert nights(parse(lower, "google")) == nights(parse(upper, "google")) == [(day(11), day(12)),
+                                                                              (day(20), day(22))]
+
+
+# --- floating times and X-WR-TIMEZONE ---------------------------------------------------------------------------
+
+def _floating_google(x_wr_timezone: str | None, *events: list[str]) -> bytes:
+    """A Google calendar with (or without) an X-WR-TIMEZONE line, and these events."""
+    header = [line for line in google_header() if not line.startswith("X-WR-TIMEZONE")]
+    if x_wr_timezone is not None:
+        header.insert(4, f"X-WR-TIMEZONE:{x_wr_timezone}")
+    return calendar(header + [line for ev in events for line in ev])
+
+
+def _floating_event() -> list[str]:
+    """A floating 20:00 -> 10:00 stay from day 10 to day 12."""
+    return google_event("f@google.com", f":{day(10):%Y%m%d}T200000", f":{day(12):%Y%m%d}T100000", "Reserved")
+
+
+def test_floating_times_mean_the_calendars_x_wr_timezone():
+    parsed = parse(_floating_google("America/New_York", _floating_event()), "google", timezone="Europe/Madrid")
+    # 20:00 in New York (EDT since 8 March) is 01:00 the next day in Madrid.
+    arrival = datetime.combine(day(10), time(20), ZoneInfo("America/New_York")).astimezone(ZoneInfo("Europe/Madrid"))
+    assert arrival.date() == day(11)
+    assert nights(parsed) == [(day(11), day(12))]
+    assert parsed.notes == []
+
+
+def test_floating_times_without_x_wr_timezone_are_property_time():
+    parsed = parse(_floating_google(None, _floating_event()), "google", timezone="Europe/Madrid")
+    assert nights(parsed) == [(day(10), day(12))]
+
+
+@pytest.mark.parametrize("bad", ["Not/AZone", "GMT+05:30x", "../../etc/passwd"])
+def test_x_wr_timezone_that_is_no_zone_falls_back_to_property_time_with_a_note(bad):
+    parsed = parse(_floating_google(bad, _floating_event()), "google", timezone="Europe/Madrid")
+    assert nights(parsed) == [(day(10), day(12))]
+    assert any("X-WR-TIMEZONE" in note and "property" in note for note in parsed.notes)
+
+
+def test_x_wr_timezone_leaves_tzid_utc_and_all_day_values_alone():
+    events = [google_event("z@google.com", f";TZID=Europe/Madrid:{day(3):%Y%m%d}T230000",
+                           f";TZID=Europe/Madrid:{day(5):%Y%m%d}T100000", "Reserved"),
+              google_event("u@google.com", f":{day(7):%Y%m%d}T230000Z", f":{day(9):%Y%m%d}T100000Z", "Reserved"),
+              google_event("a@google.com", all_day(day(12)), all_day(day(14)), "Reserved")]
+    tokyo, none = _floating_google("Asia/Tokyo", *events), _floating_google(None, *events)
+    assert nights(parse(tokyo, "google")) == nights(parse(none, "google")) == [
+        (day(3), day(5)), (day(8), day(9)), (day(12), day(14))]
+
+
+# Windows names as Outlook and Exchange write them in TZID, with no VTIMEZONE in the feed.
+_WINDOWS = [("Eastern Standard Time", "America/New_York"), ("W. Europe Standard Time", "Europe/Berlin"),
+            ("Romance Standard Time", "Europe/Paris"), ("GMT Standard Time", "Europe/London"),
+            ("Pacific Standard Time", "America/Los_Angeles"), ("Central European Standard Time", "Europe/Warsaw"),
+            ("AUS Eastern Standard Time", "Australia/Sydney")]
+
+
+@pytest.mark.parametrize("windows,iana", _WINDOWS)
+@pytest.mark.parametrize("quoted", [False, True])
+def test_windows_time_zone_names_without_vtimezone_are_read_as_their_iana_zone(windows, iana, quoted):
+    tzid = f'"{windows}"' if quoted else windows
+    start, end = datetime.combine(day(3), time(23, 30)), datetime.combine(day(6), time(10))
+    body = calendar(["PRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN",
+                     *event("w1", f";TZID={tzid}:{start:%Y%m%dT%H%M%S}", f";TZID={tzid}:{end:%Y%m%dT%H%M%S}",
+                            "Booked")])
+    parsed = parse(body, timezone="Asia/Tokyo")
+    tokyo = ZoneInfo("Asia/Tokyo")
+    expected = (start.replace(tzinfo=ZoneInfo(iana)).astimezone(tokyo).date(),
+                end.replace(tzinfo=ZoneInfo(iana)).astimezone(tokyo).date())
+    assert nights(parsed) == [expected]
+    assert expected[0] != day(3) or iana == "Australia/Sydney"  # the zone moved the check-in (west of Tokyo)
+    assert parsed.notes == []  # a known zone, not a fallback
+
+
+def test_libical_vendor_path_tzid_is_read_as_its_zone():
+    tzid = "/freeassociation.sourceforge.net/Tzfile/America/New_York"
+    body = calendar(["PRODID:-//Ximian//NONSGML Evolution Calendar//EN",
+                     *event("v1", f";TZID={tzid}:{day(3):%Y%m%d}T220000", f";TZID={tzid}:{day(5):%Y%m%d}T100000",
+                            "Booked")])
+    parsed = parse(body, timezone="Europe/Madrid")
+    assert nights(parsed) == [(day(4), day(5))] and parsed.notes == []
+
+
+# --- events we cannot read: their stored blocks must be kept ----------------------------------------------------
+
+def test_blocking_event_without_dtstart_reports_its_uid_so_its_block_is_kept():
+    body = calendar([f"PRODID:{AIRBNB_PRODID}", "VERSION:2.0",
+                     *event("aaaaaaaaaaaa-1@airbnb.com", all_day(day(3)), all_day(day(7)), "Reserved"),
+                     "BEGIN:VEVENT", f"DTEND;VALUE=DATE:{day(12):%Y%m%d}", "SUMMARY:Reserved",
+                     "UID:bbbbbbbbbbbb-2@airbnb.com", "END:VEVENT"])
+    parsed = parse(body, "airbnb")
+    assert nights(parsed) == [(day(3), day(7))]
+    assert parsed.unreadable_uids == ["bbbbbbbbbbbb-2@airbnb.com"]
+    [ignored] = parsed.ignored
+    assert (ignored.summary, ignored.uid) == ("Reserved", "bbbbbbbbbbbb-2@airbnb.com")
+    assert ignored.reason == f"{UNREADABLE_PREFIX}it has no start date (DTSTART); {UNREADABLE_KEPT}"
+    [warning] = parsed.warnings
+    assert warning.kind == "ignored_events" and "cannot be read" in warning.message and "kept" in warning.message
+
+
+def test_unreadable_events_that_block_nothing_or_have_no_uid_are_only_ignored():
+    no_start = lambda uid, summary, *extra: (["BEGIN:VEVENT", f"DTEND;VALUE=DATE:{day(9):%Y%m%d}",
+                                              f"SUMMARY:{summary}"] + ([f"UID:{uid}"] if uid else [])
+                                             + [*extra, "END:VEVENT"])
+    google_body = google(no_start("dentist@google.com", "Dentist"),
+                         no_start("gone@google.com", "Reserved", "STATUS:CANCELLED"))
+    parsed = parse(google_body, "google")
+    assert parsed.unreadable_uids == [] and parsed.stays == []
+    assert sorted(i.reason for i in parsed.ignored) == ['cancelled (STATUS:CANCELLED)', 'not titled "Reserved"']
+    parsed = parse(calendar(["PRODID:x", *no_start("", "Blocked")]))
+    assert parsed.unreadable_uids == [] and [i.reason for i in parsed.ignored] == ["it has no start date (DTSTART)"]
+
+
+def test_unparsable_date_without_uid_still_fails_the_feed():
+    body = calendar(["PRODID:x", "BEGIN:VEVENT", "DTSTART;VALUE=DATE:2026-13-45", "SUMMARY:Blocked", "END:VEVENT"])
+    with pytest.raises(SyncFailure) as failure:
+        parse(body)
+    assert failure.value.kind == "invalid_ical" and "unreadable date" in failure.value.message
+
+
+# --- real-world variants ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("source,build", [
+    ("airbnb", lambda: airbnb_feed([(day(3), day(7), "Reserved")])),
+    ("google", weekly_series),
+    ("booking", lambda: booking_feed([(day(1), day(3))], newline="\n")),
+])
+def test_utf8_bom_at_the_start_reads_like_no_bom(source, build):
+    body = build()
+    with_bom = b"\xef\xbb\xbf" + body
+    assert parse(with_bom, source).stays == parse(body, source).stays != []
+
+
+@pytest.mark.parametrize("source,build", [
+    ("airbnb", lambda: airbnb_feed([(day(3), day(7), "Reserved"), (day(9), day(11), "Airbnb (Not available)")])),
+    ("vrbo", lambda: vrbo_feed([(day(2), day(9), "Réservée - " + "Jean-Baptiste " * 8)])),  # folded
+    ("google", weekly_series),
+    ("google", _google_mixed),
+])
+def test_calendar_served_with_lf_only_reads_like_crlf(source, build):
+    crlf = build()
+    lf = crlf.replace(b"\r\n", b"\n")
+    assert b"\r" not in lf
+    if source == "vrbo":
+        assert b"\n " in lf  # folded lines keep their fold with LF
+    assert parse(lf, source).stays == parse(crlf, source).stays != []
+
+
+def test_tentative_and_transparent_events_block_in_a_generic_feed():
+    body = calendar(["PRODID:-//Lodgify//EN", "VERSION:2.0",
+                     *event("t1", all_day(day(2)), all_day(day(4)), "Hold - Smith", "STATUS:TENTATIVE"),
+                     *event("t2", all_day(day(5)), all_day(day(8)), "Booked", "TRANSP:TRANSPARENT"),
+                     *event("t3", all_day(day(9)), all_day(day(10)), "Owner stay", "STATUS:TENTATIVE",
+                            "TRANSP:TRANSPARENT"),
+                     *event("t4", all_day(day(11)), all_day(day(12)), "Booked", "STATUS:CANCELLED")])
+    parsed = parse(body, "ical")
+    assert nights(parsed) == [(day(2), day(4)), (day(5), day(8)), (day(9), day(10))]
+    assert [i.reason for i in parsed.ignored] == ["cancelled (STATUS:CANCELLED)"]
+
+
+def test_vrbo_tentative_provisoire_hold_blocks():
+    body = calendar(["PRODID:-//HomeAway.com, Inc.//EN", "VERSION:2.0",
+                     *event("6f1c2a7e-0000-4000-8000-000000000001", f":{day(4):%Y%m%d}", f":{day(6):%Y%m%d}",
+                            "Provisoire - Jean", "STATUS:TENTATIVE")])
+    assert parse(body, "vrbo").stays == [Stay("6f1c2a7e-0000-4000-8000-000000000001", day(4), day(6),
+                                              "Provisoire - Jean")]
+
+
+def test_google_transparent_events_follow_only_the_reserved_rule():
+    transparent = lambda uid, start, summary: [line.replace("TRANSP:OPAQUE", "TRANSP:TRANSPARENT") for line in
+                                               google_event(uid, all_day(day(start)), all_day(day(start + 2)),
+                                                            summary)]
+    parsed = parse(google(transparent("r@google.com", 3, "Reserved"), transparent("d@google.com", 8, "Dentist"),
+                          [line.replace("STATUS:CONFIRMED", "STATUS:TENTATIVE") for line in
+                           google_event("t@google.com", all_day(day(12)), all_day(day(13)), "Reserved")]),
+                   "google")
+    assert nights(parsed) == [(day(3), day(5)), (day(12), day(13))]
+    assert [(i.summary, i.reason) for i in parsed.ignored] == [("Dentist", 'not titled "Reserved"')]
+
+
+def test_agoda_feed_with_language_parameter_on_summary():
+    body = calendar(["VERSION:2.0", "PRODID:-//ycs.agoda.com//EN", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
+                     *event("agoda-20260305-1@ycs.agoda.com", all_day(day(4)), all_day(day(6)), None,
+                            "SUMMARY;LANGUAGE=en-us: BOOKED", "DTSTAMP:20260301T000000Z"),
+                     *event("agoda-20260310-2@ycs.agoda.com", all_day(day(9)), all_day(day(10)), None,
+                            "SUMMARY;LANGUAGE=en-us: BOOKED", "DTSTAMP:20260301T000000Z")], newline="\n")
+    parsed = parse(body, "ical")
+    assert [(s.check_in, s.check_out, s.summary) for s in parsed.stays] == [(day(4), day(6), "BOOKED"),
+                                                                          (day(9), day(10), "BOOKED")]
+    assert parsed.prodid == "-//ycs.agoda.com//EN" and parsed.ignored == []
+
+
+def test_vrbo_french_reservee_and_indisponible():
+    body = vrbo_feed([(day(1), day(5), "Réservée - Jean"), (day(5), day(8), "Indisponible"),
+                      (day(-20), day(-15), "Réservée - Marie")], old_dates=True)
+    parsed = parse(body, "vrbo", timezone="America/Martinique")
+    assert [(s.check_in, s.check_out, s.summary) for s in parsed.stays] == [
+        (day(1), day(5), "Réservée - Jean"), (day(5), day(8), "Indisponible")]
+    assert parsed.events_total == 3
+
+
+@pytest.mark.parametrize("start,expected", [
+    (all_day(day(5)), (day(5), day(6))),  # DTSTART;VALUE=DATE only: one night
+    (f":{day(5):%Y%m%d}", (day(5), day(6))),  # old Vrbo form without VALUE=DATE
+    (f";TZID=Europe/Madrid:{day(5):%Y%m%d}T150000", (day(5), day(6))),  # a timed start only: that night
+])
+def test_event_with_dtstart_only(start, expected):
+    body = calendar(["PRODID:x", *event("only-start", start, None, "Blocked")])
+    assert nights(parse(body)) == [expected]
+
+
+@pytest.mark.parametrize("start,duration,expected", [
+    (all_day(day(5)), "P3D", (day(5), day(8))),
+    (f":{day(5):%Y%m%d}", "P1W", (day(5), day(12))),
+    (all_day(day(5)), "P1DT12H", (day(5), day(7))),  # a started day counts
+    (f";TZID=Europe/Madrid:{day(5):%Y%m%d}T150000", "PT20H", (day(5), day(6))),  # 15:00 -> 11:00 next day
+    (f":{day(5):%Y%m%d}T220000Z", "P2DT13H", (day(5), day(8))),  # UTC 22:00 is 23:00 in Madrid
+])
+def test_duration_instead_of_dtend(start, duration, expected):
+    body = calendar(["PRODID:x", *event("dur", start, None, "Blocked", f"DURATION:{duration}")])
+    assert nights(parse(body)) == [expected]

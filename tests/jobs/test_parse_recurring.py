@@ -5,7 +5,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.jobs.feeds import TODAY, all_day, calendar, day, event, google, google_event, nights, parse, weekly_series
+from tests.jobs.feeds import (
+    TODAY, all_day, calendar, day, event, google, google_event, google_header, nights, parse, weekly_series,
+)
 
 
 # --- repeating events -------------------------------------------------------------------------------------------
@@ -64,7 +66,10 @@ def test_repeat_more_often_than_daily_is_ignored_instead_of_expanded_for_ages():
 
 def test_dates_at_the_end_of_the_calendar_are_ignored_not_crashing():
     body = calendar(["PRODID:x", *event("end", ":99991231", None, "Blocked")])
-    assert [event.reason for event in parse(body).ignored] == ["its dates are out of range"]
+    parsed = parse(body)
+    assert [event.reason for event in parsed.ignored] == [
+        "cannot be read: its dates are out of range; the block already stored for it, if any, is kept unchanged"]
+    assert parsed.unreadable_uids == ["end"]
 
 
 def test_google_repeating_event_not_titled_reserved_is_ignored_once():
@@ -105,3 +110,55 @@ def test_google_history_feed_gives_the_same_nights_as_a_full_parse(timezone):
     assert parsed.events_total == 600
     assert sorted(set(nights(parsed))) == _naive_nights(body, timezone)
     assert len(parsed.stays) > 10
+
+
+# --- time zones of repeating events agree with single ones ------------------------------------------------------
+
+def _with_x_wr_timezone(zone: str, *events: list[str]) -> bytes:
+    """A Google calendar whose X-WR-TIMEZONE is `zone`, with these events."""
+    header = [f"X-WR-TIMEZONE:{zone}" if line.startswith("X-WR-TIMEZONE") else line for line in google_header()]
+    return calendar(header + [line for ev in events for line in ev])
+
+
+def test_floating_repeating_event_means_the_x_wr_timezone_like_a_single_one():
+    repeating = google_event("fr@google.com", f":{day(10):%Y%m%d}T200000", f":{day(12):%Y%m%d}T100000",
+                             "Reserved", "RRULE:FREQ=WEEKLY;COUNT=2")
+    single = google_event("fs@google.com", f":{day(10):%Y%m%d}T200000", f":{day(12):%Y%m%d}T100000", "Reserved")
+    for zone, first in (("America/New_York", (day(11), day(12))), ("Europe/Madrid", (day(10), day(12)))):
+        assert nights(parse(_with_x_wr_timezone(zone, repeating), "google")) == [
+            first, (first[0] + timedelta(days=7), first[1] + timedelta(days=7))]
+        assert nights(parse(_with_x_wr_timezone(zone, single), "google")) == [first]
+
+
+def test_windows_tzid_in_a_repeating_event_is_read_as_its_iana_zone():
+    tzid = '"Eastern Standard Time"'
+    body = calendar(["PRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN",
+                     *event("win-r", f";TZID={tzid}:{day(3):%Y%m%d}T220000", f";TZID={tzid}:{day(5):%Y%m%d}T100000",
+                            "Booked", "RRULE:FREQ=DAILY;COUNT=2")])
+    parsed = parse(body, timezone="Europe/Madrid")
+    # 22:00 in New York (EST before 8 March) is 04:00 the next day in Madrid.
+    assert nights(parsed) == [(day(4), day(5)), (day(5), day(6))]
+    assert parsed.notes == []
+
+
+def test_unknown_tzid_in_a_repeating_event_is_property_time_not_the_x_wr_timezone():
+    repeating = google_event("ur@google.com", f";TZID=Mars/Olympus:{day(10):%Y%m%d}T200000",
+                             f";TZID=Mars/Olympus:{day(12):%Y%m%d}T100000", "Reserved", "RRULE:FREQ=WEEKLY;COUNT=1")
+    single = google_event("us@google.com", f";TZID=Mars/Olympus:{day(10):%Y%m%d}T200000",
+                          f";TZID=Mars/Olympus:{day(12):%Y%m%d}T100000", "Reserved")
+    for ev in (repeating, single):
+        parsed = parse(_with_x_wr_timezone("Asia/Tokyo", ev), "google", timezone="Europe/Madrid")
+        assert nights(parsed) == [(day(10), day(12))]
+        assert any("Mars/Olympus" in note for note in parsed.notes)
+
+
+def test_repeating_instance_whose_dates_make_no_stay_keeps_its_stored_block():
+    series = google_event("w@google.com", all_day(day(2)), all_day(day(4)), "Reserved", "RRULE:FREQ=WEEKLY;COUNT=3")
+    # The second instance was edited to end on the day it starts.
+    edited = google_event("w@google.com", all_day(day(9)), all_day(day(9)), "Reserved",
+                          f"RECURRENCE-ID;VALUE=DATE:{day(9):%Y%m%d}")
+    parsed = parse(google(series, edited), "google")
+    assert nights(parsed) == [(day(2), day(4)), (day(16), day(18))]
+    assert parsed.unreadable_uids == [f"w@google.com#{day(9):%Y%m%d}"]  # the instance's block uid
+    [ignored] = parsed.ignored
+    assert ignored.uid == "w@google.com" and ignored.reason.startswith("cannot be read: it ends on or before")

@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from jobs.stays import SyncFailure
 from tests.jobs.feeds import (
-    airbnb_feed, airbnb_legacy_feed, all_day, booking_feed, calendar, day, event, fold, nights, parse, vrbo_feed,
-    weekly_series,
+    airbnb_feed, airbnb_legacy_feed, all_day, alternating_case, booking_feed, calendar, day, event, fold, nights,
+    parse, recase_names, vrbo_feed, weekly_series,
 )
 
 
@@ -97,6 +97,14 @@ def test_repeated_method_lines_and_missing_dtstamp_are_tolerated():
     assert nights(parse(body)) == [(day(1), day(2))]
 
 
+def test_unreadable_event_among_good_ones_is_reported_not_fatal():
+    body = _SEEDS[-1]
+    parsed = parse(body, "ical", timezone="Europe/Madrid")
+    # W. Europe 22:00 is 22:00 in Madrid; floating 20:00 in New York (X-WR-TIMEZONE) is the next day there.
+    assert nights(parsed) == [(day(3), day(5)), (day(6), day(7))]
+    assert parsed.unreadable_uids == ["nostart"] and parsed.notes == []
+
+
 def test_lower_case_property_names_are_read():
     body = calendar(["PRODID:x", *event("lc", all_day(day(1)), all_day(day(2)), "Blocked")]).lower()
     parsed = parse(body)
@@ -120,6 +128,12 @@ _SEEDS = [
     weekly_series(),
     calendar(["PRODID:x", *event("gmt1", f";TZID=GMT+05:30:{day(3):%Y%m%d}T020000",
                                  f";TZID=GMT+05:30:{day(6):%Y%m%d}T100000", "Booked", "RRULE:FREQ=DAILY;COUNT=3")]),
+    recase_names(airbnb_feed([(day(3), day(7), "Reserved"), (day(9), day(10), "Not available")]), alternating_case),
+    calendar(["PRODID:x", "X-WR-TIMEZONE:America/New_York",
+              *event("w1", f';TZID="W. Europe Standard Time":{day(3):%Y%m%d}T220000', None, "Booked",
+                     "DURATION:P2D"),
+              *event("f1", f":{day(5):%Y%m%d}T200000", f":{day(7):%Y%m%d}T100000", "Booked"),
+              "BEGIN:VEVENT", f"DTEND;VALUE=DATE:{day(9):%Y%m%d}", "SUMMARY:Booked", "UID:nostart", "END:VEVENT"]),
 ]
 _SOURCES = ["airbnb", "vrbo", "booking", "google", "ical"]
 
@@ -162,3 +176,4 @@ def test_mutated_feeds_parse_or_fail_with_an_ical_failure_kind(body, source):
     for stay in parsed.stays:
         assert stay.check_in < stay.check_out
     assert len({stay.uid for stay in parsed.stays}) == len(parsed.stays)
+    assert all(parsed.unreadable_uids) and len(set(parsed.unreadable_uids)) == len(parsed.unreadable_uids)

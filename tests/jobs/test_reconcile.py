@@ -206,3 +206,71 @@ def test_every_stored_block_lands_in_exactly_one_bucket_and_past_is_never_remove
     assert all(b.check_out > TODAY for b in changes.removed)
     past = {b.id: b for b in stored if b.check_out <= TODAY}
     assert all(past[b.id] == b for b in changes.unchanged if b.id in past)
+
+
+# --- blocks of events the feed holds but we could not read (keep_uids) ------------------------------------------
+
+def test_block_of_an_unreadable_event_is_kept_while_another_vanished_block_is_removed():
+    stored = [block(1, "unreadable", 1, 3, "Reserved"), block(2, "gone", 5, 8), block(3, "same", 10, 12)]
+    changes = reconcile_blocks(stored, [Stay("same", d(10), d(12))], TODAY, keep_uids=["unreadable"])
+    assert changes.removed == [stored[1]]
+    assert changes.unchanged == [stored[0], stored[2]]
+    assert changes.added == changes.updated == []
+    # Without the unreadable UIDs, the same feed removes both.
+    assert reconcile_blocks(stored, [Stay("same", d(10), d(12))], TODAY).removed == stored[:2]
+
+
+def test_kept_block_is_neither_updated_nor_taken_over_by_dates_nor_added_twice():
+    stored = [block(1, "a", 1, 3, "Reserved"), block(2, "b", 5, 8)]
+    # "a" also reads (a duplicate UID) with other dates; a new UID lands on "b"'s exact dates.
+    stays = [Stay("a", d(2), d(4), "Reserved"), Stay("new", d(5), d(8))]
+    changes = reconcile_blocks(stored, stays, TODAY, keep_uids={"a", "b"})
+    assert changes.unchanged == stored
+    assert changes.updated == [] and changes.removed == []
+    assert changes.added == [Stay("new", d(5), d(8))]
+
+
+def test_kept_uid_covers_the_blocks_of_its_instances_only():
+    stored = [block(1, "w@google.com#20250603", 2, 4), block(2, "w@google.com#20250610", 9, 11),
+              block(3, "w@google.com.other#20250603", 2, 4), block(4, "x#w@google.com", 12, 13)]
+    changes = reconcile_blocks(stored, [], TODAY, keep_uids=["w@google.com"])
+    assert [b.id for b in changes.unchanged] == [1, 2]
+    assert [b.id for b in changes.removed] == [3, 4]
+
+
+def test_unreadable_event_from_a_parsed_feed_keeps_its_stored_block():
+    """parse_feed -> reconcile_blocks: an Airbnb stay that lost its DTSTART keeps its block; a cancelled one goes."""
+    from tests.jobs.feeds import TODAY as FEED_TODAY, calendar, event, parse
+
+    def on(days: int) -> date:
+        return FEED_TODAY + timedelta(days=days)
+
+    def stored_block(id_: int, uid: str, start: int, end: int) -> StoredBlock:
+        return StoredBlock(id_, f"EX-{id_:04d}", uid, on(start), on(end), "Reserved")
+
+    stored = [stored_block(1, "kept@airbnb.com", 3, 7), stored_block(2, "cancelled@airbnb.com", 10, 12),
+              stored_block(3, "still@airbnb.com", 20, 25)]
+    body = calendar(["PRODID:-//Airbnb Inc//Hosting Calendar 1.0//EN",
+                     "BEGIN:VEVENT", f"DTEND;VALUE=DATE:{on(7):%Y%m%d}", "SUMMARY:Reserved", "UID:kept@airbnb.com",
+                     "END:VEVENT",
+                     *event("still@airbnb.com", f";VALUE=DATE:{on(20):%Y%m%d}", f";VALUE=DATE:{on(25):%Y%m%d}",
+                            "Reserved")])
+    parsed = parse(body, "airbnb")
+    assert parsed.unreadable_uids == ["kept@airbnb.com"]
+    changes = reconcile_blocks(stored, parsed.stays, FEED_TODAY, keep_uids=parsed.unreadable_uids)
+    assert [b.uid for b in changes.removed] == ["cancelled@airbnb.com"]
+    assert sorted(b.uid for b in changes.unchanged) == ["kept@airbnb.com", "still@airbnb.com"]
+    assert changes.added == changes.updated == []
+
+
+@settings(max_examples=300)
+@given(stored_strategy(), stays_strategy(), st.sets(uids, max_size=3))
+def test_kept_blocks_stay_as_stored_and_every_block_lands_in_one_bucket(stored, stays, keep):
+    changes = reconcile_blocks(stored, stays, TODAY, keep_uids=keep)
+    ids = [b.id for b in changes.unchanged] + [b.id for b in changes.removed] + [b.id for b, _ in changes.updated]
+    assert sorted(ids) == sorted(b.id for b in stored)
+    kept = {b.id for b in stored if b.uid in keep}
+    assert kept <= {b.id for b in changes.unchanged}
+    after = apply(stored, changes)
+    assert {b for b in after if b.id in kept} == {b for b in stored if b.id in kept}
+    assert not {s.uid for s in changes.added} & {b.uid for b in stored if b.id in kept}  # never added twice
