@@ -69,16 +69,20 @@ def _new_run(reading: LinkReading) -> SyncRun:
 
 def apply_changes(link: CalendarLink, changes: ChangeSet) -> dict:
     """Write a change set's added, updated and removed blocks; return the codes touched."""
-    added, updated = [], []
+    added, updated, now = [], [], utcnow()
     for stay in changes.added:
         code = new_reservation_code("external")
         db.session.add(Reservation(code=code, property_id=link.property_id, origin="external",
                                    link_id=link.id, check_in=stay.check_in,
                                    check_out=stay.check_out, external_uid=stay.uid,
-                                   summary=(stay.summary or "")[:500]))
+                                   summary=(stay.summary or "")[:500], dates_changed_at=now))
         added.append(code)
     for block, stay in changes.updated:
         res = db.session.get(Reservation, block.id)
+        # Overbooking blame dates the block by its nights: a UID rewrite (generators that regenerate
+        # UIDs, matched by dates) or a new summary leaves dates_changed_at alone.
+        if (res.check_in, res.check_out) != (stay.check_in, stay.check_out):
+            res.dates_changed_at = now
         res.external_uid, res.check_in, res.check_out = stay.uid, stay.check_in, stay.check_out
         res.summary = (stay.summary or "")[:500]
         updated.append(block.code)

@@ -16,6 +16,24 @@ Attribution rules, first match wins:
 6. Otherwise (healthy link, the other channel sold nights we had sold more than one sync interval earlier) ->
    counts: the other channel is not importing our calendar. Manual blocks kept beside the sync and Google events
    ignored for not being titled "Reserved" are named in the reason when present.
+
+Echoes (`is_echo`) are not overbookings and are never recorded. Platforms import our export feed (direct bookings
+and manual blocks) and publish the dates they imported back in their own feed as "unavailable" blocks (Airbnb:
+"Airbnb (Not available)"; Vrbo: "Blocked"), which we import in turn as `EX-` blocks: they overlap the very direct
+booking they came from. An overlap is an echo only when all three hold:
+(a) the block's SUMMARY says "unavailable/blocked" (not a booking) in that source's own words (`says_unavailable`):
+    Airbnb "Airbnb (Not available)" / "Not available"; Vrbo/HomeAway "Blocked" and its localisations
+    ("Indisponible", "Nicht verfügbar"...); other iCal generators a short list of plain unavailable/blocked/closed
+    words. Whole-title matches only (trimmed, case-insensitive). Never for Booking.com, whose real bookings and
+    closures both read "CLOSED - Not available", nor for Google (only events titled "Reserved" become blocks) or
+    Kigo (reservations read from its API), nor when the source is unknown;
+(b) every night of the block lies within the union of the property's direct and manual stays' nights (what our
+    export feed publishes; the platform may merge adjacent stays into one block): a block with even one night
+    of its own is the other channel's, and may hide a real booking;
+(c) the block first appeared with its dates after the direct booking it overlaps was made (an echo cannot
+    predate what it echoes): a block that was already there is a real double sale (rule 1).
+Anything not proven an echo is recorded as usual: a missed echo costs a false overbooking that staff resolve, a
+wrong one would hide a real double sale from the owner's record.
 """
 from __future__ import annotations
 
@@ -39,7 +57,8 @@ class DirectBooking:
 
 @dataclass(frozen=True)
 class ExternalBlock:
-    """An `EX-` block; created_at is when our database first held it with its current dates."""
+    """An `EX-` block; created_at is when our database first held it with its current dates (a UID or summary
+    rewrite does not change it); summary is the event's SUMMARY as stored."""
 
     code: str
     link_id: int
@@ -47,6 +66,7 @@ class ExternalBlock:
     check_in: date
     check_out: date
     created_at: datetime
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,6 +204,58 @@ def _race(direct: DirectBooking, block: ExternalBlock, link: LinkAtDetection, in
     return (f"The {link.source} stay was read {_minutes(late_by)} after {direct.code} was booked, but our previous "
             f"read of that calendar came {when}, {window}: the stay appeared on the other channel after that "
             f"read, maybe before it could learn of ours. Not the owner's fault.")
+
+
+# Whole SUMMARY titles (trimmed, whitespace collapsed, casefolded) that mean "unavailable", not "booked", by source.
+_AIRBNB_UNAVAILABLE = frozenset({"airbnb (not available)", "not available"})
+_VRBO_UNAVAILABLE = frozenset({
+    "blocked", "indisponible", "nicht verfügbar", "blockiert", "gesperrt", "no disponible", "bloqueado",
+    "non disponibile", "bloccato", "niet beschikbaar", "geblokkeerd", "não disponível", "indisponível"})
+_GENERIC_UNAVAILABLE = _AIRBNB_UNAVAILABLE | _VRBO_UNAVAILABLE | frozenset({"unavailable", "closed"})
+UNAVAILABLE_TITLES: dict[str, frozenset[str]] = {
+    "airbnb": _AIRBNB_UNAVAILABLE, "vrbo": _VRBO_UNAVAILABLE,
+    "ical": _GENERIC_UNAVAILABLE, "9flats": _GENERIC_UNAVAILABLE, "holidaylettings": _GENERIC_UNAVAILABLE,
+}
+# Sources whose blocks never say "unavailable" as opposed to "booked": Booking.com writes "CLOSED - Not available"
+# for both; Google blocks are events titled "Reserved"; Kigo blocks are reservations read from its API.
+NEVER_ECHO_SOURCES = frozenset({"booking", "google", "kigo"})
+
+
+def says_unavailable(summary: str | None, source: str | None) -> bool:
+    """Whether a block's SUMMARY marks unavailable/blocked nights (not a booking) in its source's words.
+
+    Unknown sources use the generic list; Booking.com, Google, Kigo and a missing source never do."""
+    if not summary or source is None or source in NEVER_ECHO_SOURCES:
+        return False
+    title = " ".join(summary.split()).casefold()
+    return title in UNAVAILABLE_TITLES.get(source, _GENERIC_UNAVAILABLE)
+
+
+def covered_by(check_in: date, check_out: date, stays: Sequence[tuple[date, date]]) -> bool:
+    """Whether every night of [check_in, check_out) lies within the union of the stays' nights."""
+    reached = check_in
+    for start, end in sorted(stay for stay in stays if stay[1] > stay[0]):
+        if reached >= check_out:
+            break
+        if end <= reached:
+            continue
+        if start > reached:
+            return False  # a night nobody of ours holds
+        reached = end
+    return reached >= check_out
+
+
+def is_echo(direct: DirectBooking, block: ExternalBlock, source: str | None,
+            own_stays: Sequence[tuple[date, date]]) -> bool:
+    """Whether an overlap of `direct` and `block` is the other channel echoing our own export feed back to us.
+
+    own_stays: the property's direct bookings and manual blocks as (check_in, check_out), i.e. what our export feed
+    publishes. True only when (a) the block's summary says "unavailable" in its source's words, (b) its nights lie
+    entirely within the union of own_stays, and (c) it first appeared with its dates after `direct` was made (see
+    the module docstring for why each condition is needed)."""
+    return (says_unavailable(block.summary, source)
+            and covered_by(block.check_in, block.check_out, own_stays)
+            and block.created_at > direct.created_at)
 
 
 def _minutes(delta: timedelta) -> str:

@@ -1,4 +1,8 @@
-"""Find and record overbookings in the database, once per (direct booking, external stay) pair."""
+"""Find and record overbookings in the database, once per (direct booking, external stay) pair.
+
+Overlaps that are echoes of our own export feed (jobs/detect.is_echo: an "unavailable" block, all of whose nights
+our direct bookings and manual blocks hold, that appeared after the direct booking) are not recorded.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -11,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Reservation, SyncRun
 from console.timeutil import utcnow
-from jobs.detect import (Attribution, DirectBooking, ExternalBlock, LinkAtDetection,
-                         PropertyAtDetection, attribute, find_overbookings)
+from jobs.detect import (Attribution, DirectBooking, ExternalBlock, LinkAtDetection, Overlap,
+                         PropertyAtDetection, attribute, find_overbookings, is_echo, says_unavailable)
 from jobs.property_state import recompute_property
 from jobs.stays import NOT_RESERVED
 
@@ -66,6 +70,33 @@ def _known_pairs(property_id: int) -> tuple[set[tuple[str, str]], set[tuple]]:
             {(r.direct_code, r.link_source, r.external_uid) for r in rows if r.external_uid})
 
 
+def _own_stays(property_id: int, blocks: list[ExternalBlock]) -> list[tuple[date, date]]:
+    """The property's direct bookings and manual blocks (what our export feed publishes) around `blocks`."""
+    if not blocks:
+        return []
+    start, end = min(b.check_in for b in blocks), max(b.check_out for b in blocks)
+    return [(r.check_in, r.check_out) for r in db.session.execute(
+        select(Reservation.check_in, Reservation.check_out).where(
+            Reservation.property_id == property_id, Reservation.origin.in_(("direct", "manual")),
+            Reservation.check_out > start, Reservation.check_in < end))]
+
+
+def _without_echoes(property_id: int, overlaps: list[Overlap], directs: dict[str, DirectBooking],
+                    blocks: dict[str, ExternalBlock], links: dict[int, CalendarLink]) -> list[Overlap]:
+    """The overlaps that are not echoes of our own export feed (jobs/detect.is_echo)."""
+    def source(block: ExternalBlock) -> str | None:
+        link = links.get(block.link_id)
+        return link.source if link else None
+
+    candidates = {o.external_code for o in overlaps
+                  if says_unavailable(blocks[o.external_code].summary, source(blocks[o.external_code]))}
+    if not candidates:
+        return overlaps
+    own = _own_stays(property_id, [blocks[code] for code in candidates])
+    return [o for o in overlaps if o.external_code not in candidates or not is_echo(
+        directs[o.direct_code], blocks[o.external_code], source(blocks[o.external_code]), own)]
+
+
 def detect_for_property(property_id: int, *, today: date, sync_run: SyncRun | None = None,
                         before: dict[int, LinkBeforeSync] | None = None) -> list[Overbooking]:
     """Record every new overbooking of a property (current and future nights); return them."""
@@ -76,16 +107,20 @@ def detect_for_property(property_id: int, *, today: date, sync_run: SyncRun | No
         Reservation.origin.in_(("direct", "external")))).scalars().all()
     directs = {r.code: DirectBooking(r.code, r.check_in, r.check_out, r.created_at)
                for r in rows if r.origin == "direct"}
-    blocks = {r.code: ExternalBlock(r.code, r.link_id or 0, r.external_uid or "", r.check_in,
-                                    # when we first held it with these dates: moves count as new
-                                    r.check_out, r.updated_at or r.created_at)
+    blocks = {r.code: ExternalBlock(r.code, r.link_id or 0, r.external_uid or "", r.check_in, r.check_out,
+                                    # when we first held it with these dates: moves count as new, a UID or
+                                    # summary rewrite (UID-regenerating feeds) does not
+                                    r.dates_changed_at or r.created_at, summary=r.summary or "")
               for r in rows if r.origin == "external"}
     overlaps = find_overbookings(list(directs.values()), list(blocks.values()))
     if not overlaps:
         return []
-    known, known_stays = _known_pairs(property_id)
     links = {link.id: link for link in db.session.execute(
         select(CalendarLink).filter_by(property_id=property_id)).scalars()}
+    overlaps = _without_echoes(property_id, overlaps, directs, blocks, links)
+    if not overlaps:
+        return []
+    known, known_stays = _known_pairs(property_id)
     prop_facts = _property_facts(property_id, links, today, interval)
     found = []
     for overlap in overlaps:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobs.detect import (DirectBooking, ExternalBlock, LinkAtDetection, Overlap, PropertyAtDetection, attribute,
-                         find_overbookings, was_ignored)
+                         covered_by, find_overbookings, is_echo, says_unavailable, was_ignored)
 
 D0 = date(2025, 7, 1)
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -191,3 +191,75 @@ def test_instances_of_a_repeating_event_match_their_series_uid():
     assert was_ignored("a@google.com", frozenset({"a@google.com"}))
     assert not was_ignored("a@google.com", frozenset({"", "b@google.com"}))
     assert not was_ignored("", frozenset({""}))
+
+
+# Echoes of our own export feed
+def echo(summary="Airbnb (Not available)", source="airbnb", block=(0, 3), stays=((0, 3),),
+         block_created=T0 + timedelta(hours=3)) -> bool:
+    """Direct booking D1 (nights 0-2, made at T0) against an 'unavailable' block; True when it is an echo."""
+    b = ExternalBlock("EX-1", 1, "uid-1", d(block[0]), d(block[1]), block_created, summary=summary)
+    return is_echo(direct("D1", 0, 3), b, source, [(d(start), d(end)) for start, end in stays])
+
+
+def test_airbnb_not_available_block_on_exactly_our_nights_after_our_booking_is_an_echo():
+    assert echo()
+    assert echo(summary="Not available") and echo(summary="  Not Available ")
+    assert echo(summary="AIRBNB (NOT  AVAILABLE)")
+
+
+def test_a_block_that_reads_as_a_booking_is_never_an_echo():
+    assert not echo(summary="Reserved")
+    assert not echo(summary="Jane Doe (HMABCD1234)")
+    assert not echo(summary="")
+    assert not echo(summary="Not available until further notice")  # whole titles only
+
+
+def test_vrbo_blocked_in_its_languages_is_an_echo_but_its_bookings_and_tentative_holds_are_not():
+    for title in ("Blocked", "Indisponible", "Nicht verfügbar"):
+        assert echo(summary=title, source="vrbo"), title
+    for title in ("Reserved - Ana", "Réservée - Jean", "Provisoire - Jean"):
+        assert not echo(summary=title, source="vrbo"), title
+
+
+def test_booking_com_is_never_an_echo_its_bookings_and_closures_read_the_same():
+    assert not echo(summary="CLOSED - Not available", source="booking")
+    assert not echo(summary="Not available", source="booking")
+    assert not echo(summary="Blocked", source="booking")
+
+
+def test_generic_sources_use_a_short_list_and_unknown_google_or_kigo_sources_never_echo():
+    for title in ("Blocked", "Unavailable", "Closed", "Not available"):
+        assert echo(summary=title, source="ical"), title
+    assert not echo(summary="CLOSED - Not available", source="ical")  # Booking.com's title, whatever the link
+    assert not echo(summary="Busy", source="ical")  # free/busy exports say Busy for real bookings too
+    assert not echo(summary="Not available", source=None)
+    assert not echo(summary="Not available", source="google")
+    assert not echo(summary="Not available", source="kigo")
+    assert says_unavailable("Blocked", "holidaylettings") and not says_unavailable(None, "airbnb")
+
+
+def test_an_extra_night_of_its_own_makes_the_block_the_other_channels():
+    assert not echo(block=(0, 4))
+    assert not echo(block=(-1, 3))
+
+
+def test_adjacent_direct_and_manual_stays_merged_into_one_block_are_still_an_echo():
+    assert echo(block=(0, 5), stays=((0, 3), (3, 5)))
+    assert echo(block=(0, 5), stays=((2, 5), (0, 3)))  # overlapping, unsorted
+    assert not echo(block=(0, 6), stays=((0, 3), (4, 6)))  # night 3 is nobody's of ours
+
+
+def test_a_block_that_did_not_appear_after_our_booking_is_no_echo():
+    assert echo(block_created=T0 + timedelta(seconds=1))
+    assert not echo(block_created=T0)
+    assert not echo(block_created=T0 - timedelta(days=1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.tuples(st.integers(0, 20), st.integers(1, 6)),
+       st.lists(st.tuples(st.integers(-5, 25), st.integers(-2, 8)), max_size=6))
+def test_coverage_equals_the_union_of_nights(block, stays):
+    start, end = block[0], block[0] + block[1]
+    ranges = [(a, a + n) for a, n in stays]
+    ours = {night for a, b in ranges for night in range(a, b)}
+    assert covered_by(d(start), d(end), [(d(a), d(b)) for a, b in ranges]) == set(range(start, end)).issubset(ours)
