@@ -5,6 +5,7 @@ import os
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
+import psutil
 import pytest
 import redis as redis_lib
 from sqlalchemy import create_engine, text
@@ -17,6 +18,7 @@ from tests.kigo_standin import kigo_standin  # noqa: F401 - fixture for every te
 
 # A database of our own on a shared Redis (by pid, so parallel runs on one machine do not collide).
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", 1 + os.getpid() % 15))
+LEFTOVER_GRACE_SECONDS = 5  # children that are already stopping get this long to exit
 
 
 def _postgres_database(url: str) -> tuple[str, callable]:
@@ -120,6 +122,35 @@ def redis_conn(app) -> redis_lib.Redis:
     """The app's real Redis connection."""
     from jobs.queue import redis_connection
     return redis_connection(app)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when a process the tests started (web, worker, scheduler, browser...) outlives
+    them: "nothing left behind" is part of the product, not only of .ci/run."""
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return
+    # wait_procs also reaps children that exited but were never waited for (not a leak).
+    _gone, alive = psutil.wait_procs(children, timeout=LEFTOVER_GRACE_SECONDS)
+    if not alive:
+        return
+    lines = []
+    for proc in alive:
+        try:
+            lines.append(f"pid {proc.pid}: {' '.join(proc.cmdline()) or proc.name()}")
+        except psutil.Error:
+            lines.append(f"pid {proc.pid}: (exited while being listed)")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("")  # the progress line is not ended yet
+        reporter.write_sep("=", f"{len(alive)} process(es) left behind by the tests", red=True)
+        for line in lines:
+            reporter.write_line(line)
+    else:
+        print(f"{len(alive)} process(es) left behind by the tests:", *lines, sep="\n")
+    if session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 from tests.factories import *  # noqa: E402,F401,F403 - factory fixtures
