@@ -39,6 +39,16 @@ def _str(env: dict, name: str, default: str | None) -> str | None:
     return raw.strip() if raw and raw.strip() else default
 
 
+
+def _check_allow_hosts(raw: str) -> None:
+    """A malformed FETCH_ALLOW_HOSTS stops the app at start, like any other bad setting."""
+    from jobs.addresses import AllowList  # the one parser of the list, shared with the fetcher
+    try:
+        AllowList.parse(raw)
+    except ValueError as exc:
+        raise ValueError(str(exc) if "FETCH_ALLOW_HOSTS" in str(exc) else
+                         f"FETCH_ALLOW_HOSTS: {exc}") from None
+
 class Config:
     """Production-capable settings; every CONTRACT variable with its default."""
 
@@ -61,6 +71,7 @@ class Config:
         self.FETCH_CONCURRENCY = _int(env, "FETCH_CONCURRENCY", 32, minimum=1)
         self.FETCH_PER_HOST_LIMIT = _int(env, "FETCH_PER_HOST_LIMIT", 8, minimum=1)
         self.FETCH_ALLOW_HOSTS = _str(env, "FETCH_ALLOW_HOSTS", "") or ""
+        _check_allow_hosts(self.FETCH_ALLOW_HOSTS)
         self.PUBLIC_BASE_URL = (_str(env, "PUBLIC_BASE_URL", "http://127.0.0.1:5000")
                                 or "").rstrip("/")
         self.KIGO_API_URL = _str(env, "KIGO_API_URL", "https://app.kigo.net/api/ra/v1")

@@ -14,7 +14,7 @@ from console.timeutil import utcnow
 from jobs.link_reading import LinkReading
 from jobs.reconcile import (ChangeSet, HoldState, StoredBlock, guard_change, held_change_set,
                             reconcile_blocks)
-from jobs.stays import NOT_RESERVED, Stay
+from jobs.stays import NOT_RESERVED, ParsedFeed, Stay
 
 MAX_BACKOFF = timedelta(hours=6)
 IGNORED_DETAIL_LIMIT = 50
@@ -31,12 +31,24 @@ def stored_blocks(link_id: int) -> list[StoredBlock]:
                         check_out=r.check_out, summary=r.summary or "") for r in rows]
 
 
+def storable_uid(uid: str) -> str:
+    """A UID as stored: over-long ones become a stable digest form, so reconcile still matches
+    them on the next sync (PostgreSQL would refuse the row otherwise)."""
+    if len(uid) <= UID_MAX:
+        return uid
+    return uid[:UID_MAX - 66] + "#" + hashlib.sha256(uid.encode()).hexdigest()
+
+
 def storable_stays(stays: list[Stay]) -> list[Stay]:
-    """The stays with UIDs that fit the column: over-long ones become a stable digest form, so
-    reconcile still matches them on the next sync (PostgreSQL would refuse the row otherwise)."""
-    return [stay if len(stay.uid) <= UID_MAX else replace(
-        stay, uid=stay.uid[:UID_MAX - 66] + "#" + hashlib.sha256(stay.uid.encode()).hexdigest())
-        for stay in stays]
+    """The stays with UIDs that fit the column (see storable_uid)."""
+    return [stay if len(stay.uid) <= UID_MAX else replace(stay, uid=storable_uid(stay.uid))
+            for stay in stays]
+
+
+def reconcile_feed(stored: list[StoredBlock], parsed: ParsedFeed, today: date) -> ChangeSet:
+    """Reconcile a parsed feed: the blocks of events it could not read are kept as they are."""
+    return reconcile_blocks(stored, storable_stays(parsed.stays), today,
+                            keep_uids=[storable_uid(uid) for uid in parsed.unreadable_uids])
 
 
 def next_sync_after_success(now: datetime, interval_minutes: int) -> datetime:
@@ -135,7 +147,7 @@ def record_success(link: CalendarLink, reading: LinkReading, interval: int, toda
     if reading.outcome == "parsed":
         parsed = reading.parsed
         stored = stored_blocks(link.id)
-        changes = reconcile_blocks(stored, storable_stays(parsed.stays), today)
+        changes = reconcile_feed(stored, parsed, today)
         future = sum(1 for b in stored if b.check_out > today)
         decision = guard_change(future, changes, today, hold_from(link.hold_state), now,
                                 accepted_by_staff=link.accept_next_change)

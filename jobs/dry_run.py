@@ -8,10 +8,10 @@ from flask import current_app
 from console.models import CalendarLink
 from console.timeutil import local_today, utcnow
 from jobs.advice import advice_for
-from jobs.block_store import hold_from, storable_stays, stored_blocks
+from jobs.block_store import hold_from, reconcile_feed, stored_blocks
 from jobs.fetch import HostLimiter
 from jobs.link_reading import read_ical_link
-from jobs.reconcile import guard_change, reconcile_blocks
+from jobs.reconcile import guard_change
 from jobs.sync_runner import HORIZON_DAYS, fetch_settings, snapshot
 
 IGNORED_SHOWN = 100
@@ -41,7 +41,7 @@ def dry_run_link(link: CalendarLink) -> dict:
     if parsed is None:
         return answer
     stored = stored_blocks(link.id)
-    changes = reconcile_blocks(stored, storable_stays(parsed.stays), today)
+    changes = reconcile_feed(stored, parsed, today)
     future = sum(1 for b in stored if b.check_out > today)
     # The link's own hold and staff acceptance: the answer is what a sync now would do.
     decision = guard_change(future, changes, today, hold_from(link.hold_state), utcnow(),

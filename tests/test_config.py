@@ -27,7 +27,8 @@ def test_environment_values_are_parsed(tmp_path):
 
 
 @pytest.mark.parametrize("name,value", [("SYNC_INTERVAL_MINUTES", "abc"),
-                                        ("FETCH_MAX_BYTES", "-1"), ("DEMO_FEEDS", "maybe")])
+                                        ("FETCH_MAX_BYTES", "-1"), ("DEMO_FEEDS", "maybe"),
+                                        ("FETCH_ALLOW_HOSTS", "127.0.0.1:port")])
 def test_malformed_values_fail_loudly_naming_the_variable(tmp_path, name, value):
     with pytest.raises(ValueError, match=name):
         Config(env={name: value}, instance_path=tmp_path)

@@ -280,3 +280,29 @@ def test_an_unchanged_feed_is_parsed_again_on_a_new_day_so_repeats_reach_the_hor
     assert (later.outcome, later.added) == ("changed", 2)
     assert len(blocks(link.id)) == first + 2
     assert fresh_link(link.id).parsed_on == start + timedelta(days=14)
+
+
+def test_a_block_whose_event_became_unreadable_is_kept_while_a_vanished_one_goes(
+        httpserver, prop, make_link):
+    def feed(*events):
+        return calendar(["PRODID:-//Example//Channel Manager//EN", "VERSION:2.0",
+                         *[line for ev in events for line in ev]])
+    keep = event("keep@example.com", all_day(day(5)), all_day(day(8)), "Booked")
+    gone = event("gone@example.com", all_day(day(20)), all_day(day(22)), "Booked")
+    stay = event("stay@example.com", all_day(day(40)), all_day(day(44)), "Booked")
+    served = FeedServer(httpserver, "/cm.ics", feed(keep, gone, stay))
+    link = make_link(prop, url=served.url, source="ical")
+    sync_links([link.id])
+    before = {uid: code for code, uid in
+              db.session.execute(db.select(Reservation.code, Reservation.external_uid)
+                                 .where(Reservation.link_id == link.id)).all()}
+    # The generator broke one event (no DTSTART) and the guest of another cancelled.
+    broken = [line for line in keep if not line.startswith("DTSTART")]
+    served.body = feed(broken, stay)
+    [summary] = sync_links([link.id])
+    assert (summary.outcome, summary.removed) == ("changed", 1)
+    after = dict(db.session.execute(db.select(Reservation.external_uid, Reservation.code)
+                                    .where(Reservation.link_id == link.id)).all())
+    assert after == {"keep@example.com": before["keep@example.com"],
+                     "stay@example.com": before["stay@example.com"]}
+    assert dates(link.id) == [(day(5), day(8)), (day(40), day(44))]
