@@ -18,6 +18,7 @@ from jobs.stays import NOT_RESERVED, ParsedFeed, Stay
 
 MAX_BACKOFF = timedelta(hours=6)
 IGNORED_DETAIL_LIMIT = 50
+CHANGES_KEPT = 200  # per run: a first sync of a huge feed need not copy it all into history
 UID_MAX = 512  # Reservation.external_uid column length
 
 
@@ -79,9 +80,16 @@ def _new_run(reading: LinkReading) -> SyncRun:
                    bytes=fetch.bytes if fetch else None)
 
 
+def _change(code: str, kind: str, check_in: date, check_out: date, **extra) -> dict:
+    return {"code": code, "change": kind, "check_in": check_in.isoformat(),
+            "check_out": check_out.isoformat(), **extra}
+
+
 def apply_changes(link: CalendarLink, changes: ChangeSet) -> dict:
-    """Write a change set's added, updated and removed blocks; return the codes touched."""
-    added, updated, now = [], [], utcnow()
+    """Write a change set's added, updated and removed blocks; return the codes touched, and what
+    each change was (dates, and the old dates of a move), so a person can see what a sync did
+    after the blocks themselves are gone."""
+    added, updated, what, now = [], [], [], utcnow()
     for stay in changes.added:
         code = new_reservation_code("external")
         db.session.add(Reservation(code=code, property_id=link.property_id, origin="external",
@@ -89,8 +97,10 @@ def apply_changes(link: CalendarLink, changes: ChangeSet) -> dict:
                                    check_out=stay.check_out, external_uid=stay.uid,
                                    summary=(stay.summary or "")[:500], dates_changed_at=now))
         added.append(code)
+        what.append(_change(code, "added", stay.check_in, stay.check_out))
     for block, stay in changes.updated:
         res = db.session.get(Reservation, block.id)
+        was = [res.check_in.isoformat(), res.check_out.isoformat()]
         # Overbooking blame dates the block by its nights: a UID rewrite (generators that regenerate
         # UIDs, matched by dates) or a new summary leaves dates_changed_at alone.
         if (res.check_in, res.check_out) != (stay.check_in, stay.check_out):
@@ -98,10 +108,13 @@ def apply_changes(link: CalendarLink, changes: ChangeSet) -> dict:
         res.external_uid, res.check_in, res.check_out = stay.uid, stay.check_in, stay.check_out
         res.summary = (stay.summary or "")[:500]
         updated.append(block.code)
+        what.append(_change(block.code, "updated", stay.check_in, stay.check_out, was=was))
     removed_ids = [block.id for block in changes.removed]
     if removed_ids:
         db.session.execute(delete(Reservation).where(Reservation.id.in_(removed_ids)))
-    return {"added": added, "updated": updated, "removed": [b.code for b in changes.removed]}
+    what += [_change(b.code, "removed", b.check_in, b.check_out) for b in changes.removed]
+    return {"added": added, "updated": updated, "removed": [b.code for b in changes.removed],
+            "changes": what[:CHANGES_KEPT]}
 
 
 def hold_from(data: dict | None) -> HoldState | None:
@@ -165,6 +178,8 @@ def record_success(link: CalendarLink, reading: LinkReading, interval: int, toda
         details.update(apply_changes(link, changes))
         run.added, run.updated, run.removed = (len(details["added"]), len(details["updated"]),
                                                len(details["removed"]))
+        if parsed.notes:  # e.g. an unknown time zone read as the property's: worth a look
+            details["notes"] = parsed.notes[:20]
         run.events, run.details = parsed.events_total, details
         run.outcome = "held" if decision.hold else (
             "changed" if run.added or run.updated or run.removed else "unchanged")

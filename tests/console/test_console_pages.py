@@ -251,3 +251,24 @@ def test_activate_from_the_page_with_redis_down_changes_nothing(app, login, make
     db.session.expire_all()
     stored = db.session.get(CalendarLink, link.id)
     assert (stored.state, stored.activated_at, stored.next_sync_at) == ("linked", None, None)
+
+
+def test_property_page_history_says_what_each_sync_changed(login, make_property, make_link):
+    from console.models import SyncRun
+    prop = make_property()
+    link = make_link(prop, state="active")
+    db.session.add(SyncRun(link_id=link.id, started_at=utcnow(), outcome="changed", added=0,
+                           updated=1, removed=1, details={
+                               "added": [], "updated": ["EX-MOVED"], "removed": ["EX-GONE"],
+                               "notes": ["TZID 'Mars/Olympus' unknown: read in Europe/Madrid"],
+                               "changes": [
+                                   {"code": "EX-MOVED", "change": "updated", "check_in": "2027-01-06",
+                                    "check_out": "2027-01-10", "was": ["2027-01-05", "2027-01-09"]},
+                                   {"code": "EX-GONE", "change": "removed", "check_in": "2027-02-01",
+                                    "check_out": "2027-02-03"}]}))
+    db.session.commit()
+    html = login("viewer").get(f"/properties/{prop.id}").get_data(as_text=True)
+    assert 'data-test="run-changes"' in html
+    assert "EX-MOVED</span> updated: 2027-01-06 → 2027-01-10 (was 2027-01-05 → 2027-01-09)" in html
+    assert "EX-GONE</span> removed: 2027-02-01 → 2027-02-03" in html
+    assert "Mars/Olympus" in html

@@ -208,6 +208,10 @@ def test_moved_stay_updates_its_block_and_keeps_its_code(httpserver, prop, make_
     assert (summary.outcome, summary.updated, summary.added, summary.removed) == ("changed", 1, 0, 0)
     assert blocks(link.id) == [(codes[0], day(6), day(10)), (codes[1], day(30), day(32))]
     assert runs(link.id)[-1].details["updated"] == [codes[0]]
+    # The history says what moved, from where to where.
+    assert runs(link.id)[-1].details["changes"] == [{
+        "code": codes[0], "change": "updated", "check_in": day(6).isoformat(),
+        "check_out": day(10).isoformat(), "was": [day(5).isoformat(), day(9).isoformat()]}]
 
 
 def test_vanished_stay_removes_its_block_and_the_run_names_it(httpserver, prop, make_link):
@@ -221,6 +225,10 @@ def test_vanished_stay_removes_its_block_and_the_run_names_it(httpserver, prop, 
     assert (summary.outcome, summary.removed) == ("changed", 1)
     assert blocks(link.id) == [before[0], before[2]]
     assert runs(link.id)[-1].details["removed"] == [before[1][0]]
+    # The removed block is gone from the calendar, yet the run still tells which nights it held.
+    assert runs(link.id)[-1].details["changes"] == [{
+        "code": before[1][0], "change": "removed", "check_in": day(30).isoformat(),
+        "check_out": day(32).isoformat()}]
 
 
 def test_past_blocks_are_kept_when_the_feed_drops_its_history(httpserver, prop, make_link, make_reservation):
