@@ -18,7 +18,8 @@ future becomes empty, or the feed loses at least 3 future blocks and at least ha
 not replaced by additions, so rolling Airbnb "Not available" ranges that move daily are not suspicious). A
 suspicious change is held: its removals are not applied (additions and updates may be) until the same removal
 (same set of removed codes) has been seen again on 2 later syncs and at least 2 hours after it was first seen, or
-staff accept it. A different result (other removals, or nothing suspicious) resets the hold. So a genuine
+staff accept it (the held removal only: a different one seen by then is held afresh). A different result
+(other removals, or nothing suspicious) resets the hold. So a genuine
 cancellation of a 1-block calendar goes through after about 2 hours.
 """
 from __future__ import annotations
@@ -203,9 +204,11 @@ def guard_change(stored_future: int, changes: ChangeSet, today: date, previous: 
     why = suspicious_reason(stored_future, changes, today)
     if not why:
         return GuardDecision(hold=False, reason="", state=None)
-    if accepted_by_staff:
-        return GuardDecision(hold=False, reason=f"{why} Accepted by staff.", state=None)
     fingerprint = removal_fingerprint(changes.removed)
+    # Staff accept the change they saw held: a different emptying by the time the sync runs is
+    # held afresh.
+    if accepted_by_staff and (previous is None or previous.fingerprint == fingerprint):
+        return GuardDecision(hold=False, reason=f"{why} Accepted by staff.", state=None)
     if previous is None or previous.fingerprint != fingerprint or previous.first_seen_at is None:
         state = HoldState(first_seen_at=now, confirmations=0, fingerprint=fingerprint)
     else:

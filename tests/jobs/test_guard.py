@@ -77,6 +77,19 @@ def test_staff_acceptance_releases_at_once():
     assert "Accepted by staff" in decision.reason
 
 
+def test_staff_accept_the_held_change_not_a_different_one_that_came_after():
+    stored = blocks(6)
+    held = run_syncs(stored, stays_of(stored[:2]), [T0])[-1].state  # loses 4 of 6: held
+    same = guard_change(6, reconcile_blocks(stored, stays_of(stored[:2]), TODAY), TODAY, held,
+                        T0 + timedelta(minutes=15), accepted_by_staff=True)
+    assert not same.hold and "Accepted by staff" in same.reason
+    # Staff saw "4 of 6 gone"; by the sync the feed lost 5 others: that is held afresh.
+    other = guard_change(6, reconcile_blocks(stored, stays_of(stored[3:4]), TODAY), TODAY, held,
+                         T0 + timedelta(minutes=15), accepted_by_staff=True)
+    assert other.hold and other.state.confirmations == 0
+    assert other.state.fingerprint != held.fingerprint
+
+
 def test_feed_coming_back_clears_the_hold():
     stored = blocks(4)
     first = run_syncs(stored, [], [T0])[-1]
