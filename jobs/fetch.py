@@ -61,23 +61,47 @@ class FetchResult:
 
 
 class HostLimiter:
-    """At most `per_host` concurrent fetches to one remote host (FETCH_PER_HOST_LIMIT)."""
+    """At most `per_host` concurrent fetches to one remote host (FETCH_PER_HOST_LIMIT), and none while
+    the host has asked us to wait: after a 429, the other links on that host are not fetched until
+    its Retry-After (or a minute) has passed, so one rate limit is not answered by a hundred requests."""
+
+    DEFAULT_COOL_DOWN = 60.0
 
     def __init__(self, per_host: int):
         self.per_host = max(1, per_host)
         self._lock = threading.Lock()
         self._slots: dict[str, list] = {}  # host -> [semaphore, users]; dropped when unused
+        self._cool_until: dict[str, float] = {}  # host -> monotonic time it may be asked again
+
+    def cool_down(self, host: str, seconds: float | None) -> None:
+        """Ask nothing of `host` for `seconds` (its Retry-After), a minute when it named none."""
+        until = time.monotonic() + min(seconds or self.DEFAULT_COOL_DOWN, 6 * 3600)
+        with self._lock:
+            self._cool_until[host.lower()] = max(until, self._cool_until.get(host.lower(), 0))
+
+    def _check_cool(self, key: str) -> None:
+        left = self._cool_until.get(key, 0) - time.monotonic()
+        if left > 0:
+            raise SyncFailure("rate_limited", f"{key} asked us to slow down (429) a moment ago; "
+                              "not asked again before its wait is over", retry_after=left)
 
     @contextmanager
     def slot(self, host: str) -> Iterator[None]:
-        """Hold one of the host's slots for the duration of the block."""
+        """Hold one of the host's slots for the duration of the block (SyncFailure while cooling)."""
         key = host.lower()
         with self._lock:
+            self._check_cool(key)
             entry = self._slots.setdefault(key, [threading.Semaphore(self.per_host), 0])
             entry[1] += 1
         entry[0].acquire()
         try:
+            with self._lock:
+                self._check_cool(key)  # a 429 may have come while this fetch waited its turn
             yield
+        except SyncFailure as failure:
+            if failure.kind == "rate_limited" and failure.http_status == 429:
+                self.cool_down(key, failure.retry_after)
+            raise
         finally:
             entry[0].release()
             with self._lock:

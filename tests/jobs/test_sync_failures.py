@@ -84,6 +84,26 @@ def test_429_with_retry_after_is_honoured_by_next_sync_at(synced):
     assert fresh_link(link_id).next_sync_at >= started + timedelta(seconds=3600)
 
 
+def test_a_429_stops_the_batch_asking_the_same_host_until_its_retry_after(
+        app, httpserver, make_property, make_link):
+    app.config.update(FETCH_CONCURRENCY=1, FETCH_PER_HOST_LIMIT=1)
+    good = airbnb_feed([(day(5), day(8), "Reserved")])
+    feeds = [FeedServer(httpserver, f"/wave-{n}.ics", good) for n in range(4)]
+    links = [make_link(make_property(), url=feed.url, source="airbnb") for feed in feeds]
+    sync_links([link.id for link in links])
+    before = {link.id: blocks(link.id) for link in links}
+    for feed in feeds:  # a 429 wave, as Google sent in December 2025
+        feed.status, feed.body, feed.headers = 429, b"Too Many Requests", {"Retry-After": "600"}
+    started = utcnow()
+    summaries = sync_links([link.id for link in links])
+    # One request reached the host; the other links waited for its Retry-After without asking.
+    assert sum(feed.requests for feed in feeds) == len(feeds) + 1
+    assert {s.error_kind for s in summaries} == {"rate_limited"}
+    for link in links:
+        assert blocks(link.id) == before[link.id]
+        assert fresh_link(link.id).next_sync_at >= started + timedelta(seconds=590)
+
+
 @pytest.mark.parametrize("body,content_type,kind", [
     (b"<!DOCTYPE html><html><body>Your listing calendar</body></html>", "text/html", "not_ical"),
     (b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><entry/></feed>",
