@@ -9,6 +9,7 @@ from console.extensions import db
 from console.models import CalendarLink, Reservation, SyncRun
 from jobs.sync_runner import sync_links
 from tests.jobs.feeds import all_day, calendar, event
+from tests.jobs.test_parse_robustness import _SEEDS, _SOURCES, mutated_feeds
 from tests.jobs.test_sync_feeds import FeedServer, day, fresh_link, runs
 
 # A pool of stays a feed may hold: (uid, first day from today, nights); two share dates on purpose.
@@ -98,3 +99,34 @@ def test_random_feed_sequences_never_lose_a_block_silently(httpserver, make_prop
         assert stored(link_id) == after
         if kind != "fail" and run.outcome != "held":
             assert again.outcome in ("unchanged", "not_modified")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(seed=st.sampled_from(range(len(_SEEDS))), body=mutated_feeds(),
+       source=st.sampled_from(_SOURCES))
+def test_mutated_feeds_through_the_whole_sync_never_lose_a_block_silently(
+        httpserver, make_property, seed, body, source):
+    """A real feed synced, then a mutated one: a failure keeps every block, a success shows every
+    removal in its run, and the worker never crashes (no "internal" error)."""
+    db.session.execute(delete(Reservation))
+    db.session.execute(delete(SyncRun))
+    db.session.execute(delete(CalendarLink))
+    db.session.commit()
+    httpserver.clear()
+    feed = FeedServer(httpserver, "/fuzz.ics", _SEEDS[seed])
+    link = CalendarLink(property=make_property(), url=feed.url, source=source, state="active")
+    db.session.add(link)
+    db.session.commit()
+    sync_links([link.id])
+    before = stored(link.id)
+    feed.body = body
+    [summary] = sync_links([link.id])
+    after, run = stored(link.id), runs(link.id)[-1]
+    assert summary.error_kind != "internal"
+    if run.outcome == "error":
+        assert after == before
+        return
+    removed = set(before) - set(after)
+    assert removed <= set((run.details or {}).get("removed", []))
+    assert run.removed == len(removed)
