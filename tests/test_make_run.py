@@ -38,6 +38,7 @@ def test_make_run_serves_the_demo_the_printed_login_works_and_ctrl_c_stops_all(t
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     out = _Output(proc)
+    family: list[psutil.Process] = []
     try:
         banner = out.wait_for(lambda line: line.startswith("console: http://"), timeout=180)
         assert f"http://127.0.0.1:{port}" in banner
@@ -45,8 +46,9 @@ def test_make_run_serves_the_demo_the_printed_login_works_and_ctrl_c_stops_all(t
         email, password = re.search(r"login: (\S+) / (\S+)", login).groups()
         page = _log_in(f"http://127.0.0.1:{port}", email, password)
         assert 'id="properties"' in page and page.count("<tr") > 10  # a dozen demo properties
-        family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
         sock = embedded_redis.socket_path(str(tmp_path))
+        family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True),
+                  *_servers_on(sock)]
         assert len(_servers_on(sock)) == 1
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the foreground group
         proc.wait(timeout=60)
@@ -54,7 +56,9 @@ def test_make_run_serves_the_demo_the_printed_login_works_and_ctrl_c_stops_all(t
         psutil.wait_procs(family, timeout=10)
         assert [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
         assert _servers_on(sock) == []
-    finally:
+    finally:  # whatever failed above, nothing of this run may outlive the test
+        for leftover in [p for p in family if p.is_running()]:
+            leftover.kill()
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
