@@ -345,6 +345,24 @@ def test_sigterm_stops_the_embedded_redis_a_lone_process_started(tmp_path):
         embedded_redis.shutdown(sock)
 
 
+def test_a_lone_flask_run_stops_the_redis_its_first_request_started_on_sigterm(tmp_path):
+    port = _free_port()
+    proc = _popen(_flask("run", "--port", str(port), "--no-reload"), _env(tmp_path))
+    out = _Output(proc)
+    sock = embedded_redis.socket_path(str(tmp_path))
+    try:
+        out.wait_for(lambda line: f":{port}" in line)  # "Running on http://127.0.0.1:<port>"
+        assert _healthz(port)[1]["redis"] == "up"  # this request started the embedded Redis
+        pid = embedded_redis.server_pid(str(tmp_path))
+        assert pid is not None and not _gone(pid)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+        assert _wait_gone(pid), "the embedded redis-server outlived the web process that started it"
+    finally:
+        _stop_process(proc)
+        embedded_redis.shutdown(sock)
+
+
 def test_exit_on_sigterm_leaves_existing_handlers_and_other_threads_alone():
     def custom(signum, frame):
         pass
