@@ -9,10 +9,9 @@ from console.models import CalendarLink
 from console.timeutil import local_today, utcnow
 from jobs.advice import advice_for
 from jobs.block_store import hold_from, reconcile_feed, stored_blocks
-from jobs.fetch import HostLimiter
 from jobs.link_reading import read_ical_link
 from jobs.reconcile import guard_change
-from jobs.sync_runner import HORIZON_DAYS, fetch_settings, snapshot
+from jobs.sync_runner import HORIZON_DAYS, fetch_settings, host_limiter, snapshot
 
 IGNORED_SHOWN = 100
 
@@ -27,7 +26,7 @@ def dry_run_link(link: CalendarLink) -> dict:
         from jobs.kigo_reading import read_kigo_link
         reading = read_kigo_link(snap, config, today, HORIZON_DAYS)
     else:
-        reading = read_ical_link(snap, fetch_settings(config), HostLimiter(1), today,
+        reading = read_ical_link(snap, fetch_settings(config), host_limiter(config), today,
                                  HORIZON_DAYS)
     answer: dict = {"ok": reading.failure is None, "events_total": 0, "blocking": 0,
                     "ignored": [], "warnings": [], "duration_ms": reading.duration_ms,

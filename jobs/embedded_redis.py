@@ -51,7 +51,7 @@ def _probe(sock: str, timeout: float = 1) -> redis.Redis:
                        retry=Retry(NoBackoff(), 0))
 
 
-def _answers(sock: str) -> bool:
+def answers(sock: str) -> bool:
     """True when a server answers PING on the socket."""
     if not os.path.exists(sock):
         return False
@@ -65,13 +65,13 @@ def ensure_running(instance_path: str, *, owned: bool = False, start_timeout: fl
     """Start the instance's Redis unless it already answers; return its socket path."""
     os.makedirs(instance_path, exist_ok=True)
     sock = socket_path(instance_path)
-    if _answers(sock):
+    if answers(sock):
         return sock
     lock_path = os.path.join(instance_path, "redis.lock")
     with open(lock_path, "w") as lock:
         # Web, worker and scheduler may all start at once: only one of them starts the server.
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not _answers(sock):
+        if not answers(sock):
             _start(instance_path, sock, start_timeout)
             if not owned and not os.environ.get(OWNER_ENV):
                 atexit.register(release, sock)
@@ -110,7 +110,7 @@ def _start(instance_path: str, sock: str, start_timeout: float) -> None:
     ]
     subprocess.run(args, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + start_timeout
-    while not _answers(sock):
+    while not answers(sock):
         if time.monotonic() > deadline:
             raise RuntimeError(f"embedded Redis did not start; see {instance_path}/redis.log")
         time.sleep(0.02)  # polling a just-forked daemon: there is no event to wait on
@@ -126,7 +126,7 @@ def server_pid(instance_path: str) -> int | None:
 
 def shutdown(sock: str) -> bool:
     """Stop the server on the socket now; True if one was running."""
-    if not _answers(sock):
+    if not answers(sock):
         return False
     try:
         _probe(sock, timeout=5).shutdown(nosave=True)
@@ -137,7 +137,7 @@ def shutdown(sock: str) -> bool:
 
 def release(sock: str) -> None:
     """At exit: stop the server if no other process of ours still uses it."""
-    if not _answers(sock):
+    if not answers(sock):
         return
     try:
         conn = _probe(sock, timeout=2)

@@ -5,14 +5,11 @@ import hashlib
 import http.client
 import socket
 import ssl
-import threading
 import time
 import zlib
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Iterator
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -21,6 +18,7 @@ from urllib3 import exceptions as u3
 from jobs.addresses import AllowList
 from jobs.fetch_session import (FetchSession, default_session, deadline_of_this_thread,
                                 resolve_within)
+from jobs.host_limits import HostLimiter
 from jobs.stays import SyncFailure
 
 __all__ = ["DEFAULT_USER_AGENT", "FetchResult", "FetchSession", "FetchSettings", "HostLimiter",
@@ -58,56 +56,6 @@ class FetchResult:
     final_url: str
     bytes: int
     content_hash: str
-
-
-class HostLimiter:
-    """At most `per_host` concurrent fetches to one remote host (FETCH_PER_HOST_LIMIT), and none while
-    the host has asked us to wait: after a 429, the other links on that host are not fetched until
-    its Retry-After (or a minute) has passed, so one rate limit is not answered by a hundred requests."""
-
-    DEFAULT_COOL_DOWN = 60.0
-
-    def __init__(self, per_host: int):
-        self.per_host = max(1, per_host)
-        self._lock = threading.Lock()
-        self._slots: dict[str, list] = {}  # host -> [semaphore, users]; dropped when unused
-        self._cool_until: dict[str, float] = {}  # host -> monotonic time it may be asked again
-
-    def cool_down(self, host: str, seconds: float | None) -> None:
-        """Ask nothing of `host` for `seconds` (its Retry-After), a minute when it named none."""
-        until = time.monotonic() + min(seconds or self.DEFAULT_COOL_DOWN, 6 * 3600)
-        with self._lock:
-            self._cool_until[host.lower()] = max(until, self._cool_until.get(host.lower(), 0))
-
-    def _check_cool(self, key: str) -> None:
-        left = self._cool_until.get(key, 0) - time.monotonic()
-        if left > 0:
-            raise SyncFailure("rate_limited", f"{key} asked us to slow down (429) a moment ago; "
-                              "not asked again before its wait is over", retry_after=left)
-
-    @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
-        """Hold one of the host's slots for the duration of the block (SyncFailure while cooling)."""
-        key = host.lower()
-        with self._lock:
-            self._check_cool(key)
-            entry = self._slots.setdefault(key, [threading.Semaphore(self.per_host), 0])
-            entry[1] += 1
-        entry[0].acquire()
-        try:
-            with self._lock:
-                self._check_cool(key)  # a 429 may have come while this fetch waited its turn
-            yield
-        except SyncFailure as failure:
-            if failure.kind == "rate_limited" and failure.http_status == 429:
-                self.cool_down(key, failure.retry_after)
-            raise
-        finally:
-            entry[0].release()
-            with self._lock:
-                entry[1] -= 1
-                if entry[1] == 0:
-                    del self._slots[key]
 
 
 def fetch_feed(url: str, settings: FetchSettings, *, etag: str | None = None,

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date
 
+import redis
 from flask import current_app
 from sqlalchemy import select
 
@@ -15,7 +16,8 @@ from console.models import CalendarLink, Property
 from console.timeutil import local_today, utcnow
 from jobs.addresses import AllowList
 from jobs.block_store import record_failure, record_success
-from jobs.fetch import FetchSettings, HostLimiter
+from jobs.fetch import FetchSettings
+from jobs.host_limits import FleetHostLimiter, HostLimiter
 from jobs.link_reading import LinkReading, LinkSnapshot, read_ical_link
 from jobs.overbooking_store import LinkBeforeSync, after_sync
 from jobs.property_state import recompute_property, refresh_risks
@@ -78,8 +80,27 @@ def load_snapshots(link_ids: Iterable[int], today: date | None = None) -> list[L
     return snaps
 
 
+def host_limiter(config) -> HostLimiter:
+    """Per-host limits shared with every worker through Redis when it answers, else this process's.
+
+    An embedded Redis that is not running is not started for this alone: no worker is using it.
+    """
+    from jobs import embedded_redis
+    from jobs.queue import QueueUnavailable, redis_connection
+    per_host = config["FETCH_PER_HOST_LIMIT"]
+    if not config.get("REDIS_URL") and not embedded_redis.answers(
+            embedded_redis.socket_path(config["INSTANCE_PATH"])):
+        return HostLimiter(per_host)
+    try:
+        conn = redis_connection()
+        conn.ping()
+    except (redis.RedisError, OSError, QueueUnavailable):
+        return HostLimiter(per_host)
+    return FleetHostLimiter(per_host, conn, hold_seconds=config["FETCH_TIMEOUT_SECONDS"] + 30)
+
+
 def _reader(config) -> Callable[[LinkSnapshot], LinkReading]:
-    settings, limiter = fetch_settings(config), HostLimiter(config["FETCH_PER_HOST_LIMIT"])
+    settings, limiter = fetch_settings(config), host_limiter(config)
 
     def read(snap: LinkSnapshot) -> LinkReading:
         if snap.source == "kigo":
