@@ -63,37 +63,33 @@ def server():
     running.close()
 
 
-def test_two_workers_together_stay_within_the_per_host_limit(server, redis_conn):
+def _six_fetches(server: CountingServer, workers: list[HostLimiter], in_flight: int) -> int:
+    """Six fetches through the limiters in turn; how many were in flight once `in_flight` arrived."""
     settings = FetchSettings(allow=AllowList.parse("127.0.0.1"), timeout_seconds=20)
-    # Two limiters on one Redis stand for two workers, each running three fetch threads.
-    workers = [FleetHostLimiter(2, redis_conn, hold_seconds=30) for _ in range(2)]
 
     def fetch(limiter):
         with FetchSession() as session, limiter.slot("127.0.0.1"):
             return fetch_feed(server.url, settings, session=session).status
 
     with ThreadPoolExecutor(6) as pool:
-        results = [pool.submit(fetch, workers[n % 2]) for n in range(6)]
-        server.wait_for_in_flight(2)
-        in_flight_while_full = server.in_flight  # the others wait for a shared slot
+        results = [pool.submit(fetch, workers[n % len(workers)]) for n in range(6)]
+        server.wait_for_in_flight(in_flight)
+        seen = server.in_flight  # the others wait for a slot
         server.release.set()
         assert [r.result(timeout=30) for r in results] == ["ok"] * 6
-    assert in_flight_while_full == 2 and server.most == 2 and server.total == 6
+    return seen
+
+
+def test_two_workers_together_stay_within_the_per_host_limit(server, redis_conn):
+    # Two limiters on one Redis stand for two workers, each running three fetch threads.
+    workers = [FleetHostLimiter(2, redis_conn, hold_seconds=30) for _ in range(2)]
+    assert _six_fetches(server, workers, 2) == 2
+    assert server.most == 2 and server.total == 6
 
 
 def test_each_process_alone_would_have_let_twice_as_many_through(server):
-    settings = FetchSettings(allow=AllowList.parse("127.0.0.1"), timeout_seconds=20)
     workers = [HostLimiter(2) for _ in range(2)]  # what every worker had before the shared limit
-
-    def fetch(limiter):
-        with FetchSession() as session, limiter.slot("127.0.0.1"):
-            return fetch_feed(server.url, settings, session=session).status
-
-    with ThreadPoolExecutor(6) as pool:
-        results = [pool.submit(fetch, workers[n % 2]) for n in range(6)]
-        server.wait_for_in_flight(4)
-        server.release.set()
-        assert [r.result(timeout=30) for r in results] == ["ok"] * 6
+    _six_fetches(server, workers, 4)
     assert server.most == 4
 
 

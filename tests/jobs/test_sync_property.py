@@ -39,6 +39,16 @@ def feed_body(indexes: list[int], shift: int = 0) -> bytes:
     return calendar(lines)
 
 
+def _fresh_start(httpserver) -> None:
+    """Hypothesis runs many examples in one test: each starts from an empty database and Redis."""
+    db.session.execute(delete(Reservation))
+    db.session.execute(delete(SyncRun))
+    db.session.execute(delete(CalendarLink))
+    db.session.commit()
+    redis_connection().flushdb()  # a 429 of the last example must not cool this one's host
+    httpserver.clear()
+
+
 def forget_cool_downs() -> None:
     """Drop every host's 429 cool-down (shared through Redis by the fleet's limiter)."""
     conn = redis_connection()
@@ -56,12 +66,7 @@ def stored(link_id: int) -> dict[str, tuple[str, object, object]]:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(plan=steps)
 def test_random_feed_sequences_never_lose_a_block_silently(httpserver, make_property, plan):
-    db.session.execute(delete(Reservation))
-    db.session.execute(delete(SyncRun))
-    db.session.execute(delete(CalendarLink))
-    db.session.commit()
-    redis_connection().flushdb()  # a 429 of the last example must not cool this one's host
-    httpserver.clear()
+    _fresh_start(httpserver)
     feed = FeedServer(httpserver, "/feed.ics", feed_body([]))
     link_id = CalendarLink(property=make_property(), url=feed.url, source="ical", state="active")
     db.session.add(link_id)
@@ -120,12 +125,7 @@ def test_mutated_feeds_through_the_whole_sync_never_lose_a_block_silently(
         httpserver, make_property, seed, body, source):
     """A real feed synced, then a mutated one: a failure keeps every block, a success shows every
     removal in its run, and the worker never crashes (no "internal" error)."""
-    db.session.execute(delete(Reservation))
-    db.session.execute(delete(SyncRun))
-    db.session.execute(delete(CalendarLink))
-    db.session.commit()
-    redis_connection().flushdb()  # a 429 of the last example must not cool this one's host
-    httpserver.clear()
+    _fresh_start(httpserver)
     feed = FeedServer(httpserver, "/fuzz.ics", _SEEDS[seed])
     link = CalendarLink(property=make_property(), url=feed.url, source=source, state="active")
     db.session.add(link)
