@@ -136,15 +136,14 @@ def sync(link_ids, all_, due):
 def enqueue_sync(link_ids, all_, due):
     """Put sync jobs on the queue."""
     from jobs.queue import QueueUnavailable, enqueue_link_sync
-    from jobs.tasks import batch_size, enqueue_batches
+    from jobs.tasks import enqueue_batches
     ids = _select_links(link_ids, all_, due)
     try:
         for link_id in link_ids:
             click.echo(f"link {link_id}: job {enqueue_link_sync(link_id)}")
         rest = [i for i in ids if i not in set(link_ids)]
-        size = batch_size(current_app.config)
-        for start, job_id in zip(range(0, len(rest), size), enqueue_batches(rest)):
-            click.echo(f"{len(rest[start:start + size])} links: job {job_id}")
+        for count, job_id in enqueue_batches(rest):
+            click.echo(f"{count} links: job {job_id}")
     except QueueUnavailable as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -31,13 +31,14 @@ def batch_timeout(config, links: int) -> int:
     return 120 + math.ceil(links / in_flight) * config["FETCH_TIMEOUT_SECONDS"]
 
 
-def enqueue_batches(ids: list[int]) -> list[str]:
-    """Queue the links as batch jobs of `batch_size` links; the job ids."""
+def enqueue_batches(ids: list[int]) -> list[tuple[int, str]]:
+    """Queue the links as batch jobs of `batch_size` links; (links, job id) for each job."""
     from jobs.queue import enqueue_batch
     config = current_app.config
     size = batch_size(config)
     batches = [ids[start:start + size] for start in range(0, len(ids), size)]
-    return [enqueue_batch(sync_batch_job, batch, timeout=batch_timeout(config, len(batch)))
+    return [(len(batch), enqueue_batch(sync_batch_job, batch,
+                                       timeout=batch_timeout(config, len(batch))))
             for batch in batches]
 
 

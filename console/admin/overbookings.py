@@ -9,10 +9,10 @@ from flask import abort, flash, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
 from console import charts
 from console.admin import ConsoleView
+from console.api.serialize import newest_snapshot_id
 from console.extensions import db
 from console.models import Overbooking, Owner, Property, ScoreSnapshot
 from console.timeutil import utcnow
@@ -38,11 +38,8 @@ def _groups(column, since) -> list[charts.GroupCount]:
 
 def _newest_scores() -> list[int]:
     """Every property's newest score (by computed_at, as GET /scores sees it)."""
-    newer = aliased(ScoreSnapshot)
-    newest_id = (select(newer.id).where(newer.property_id == Property.id)
-                 .order_by(newer.computed_at.desc(), newer.id.desc()).limit(1).scalar_subquery())
-    return list(db.session.execute(select(ScoreSnapshot.score).select_from(Property)
-                                   .join(ScoreSnapshot, ScoreSnapshot.id == newest_id)).scalars())
+    return list(db.session.execute(select(ScoreSnapshot.score).select_from(Property).join(
+        ScoreSnapshot, ScoreSnapshot.id == newest_snapshot_id())).scalars())
 
 
 def chart_blocks(weeks: int) -> list[str]:

@@ -7,15 +7,13 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from console.admin import ConsoleView
-from console.api.links import first_turn
-from console.api.serialize import properties_json, property_json, run_json
+from console.api.links import activation, change_and_queue
+from console.api.serialize import properties_json, property_json, run_json, score_history_items
 from console.extensions import db
-from console.models import (SOURCES, CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot,
-                            SyncRun)
+from console.models import SOURCES, CalendarLink, Overbooking, Property, Reservation, SyncRun
 from console.property_filters import HEALTHS, RISKS, property_query
-from console.timeutil import iso, utcnow
-from jobs.queue import QueueUnavailable, enqueue_link_sync
-from jobs.score import explain_change
+from console.timeutil import utcnow
+from jobs.queue import QueueUnavailable
 
 PAGE_SIZE = 50
 SCORE_HISTORY_SIZE = 5
@@ -24,25 +22,6 @@ SCORE_HISTORY_SIZE = 5
 def _choice(name: str, choices) -> str | None:
     value = request.args.get(name) or None
     return value if value in choices else None
-
-
-def score_history(property_id: int, limit: int = SCORE_HISTORY_SIZE) -> list[dict]:
-    """The newest snapshots, newest first, each with the reasons it differs from the one before.
-
-    The same reading as GET /api/v1/properties/<id>/score/history: one extra, older snapshot is
-    loaded so that the oldest one shown is explained too ("First score" only when it is the first).
-    """
-    snaps = db.session.execute(select(ScoreSnapshot).filter_by(property_id=property_id)
-                               .order_by(ScoreSnapshot.computed_at.desc(), ScoreSnapshot.id.desc())
-                               .limit(limit + 1)).scalars().all()
-    items = []
-    for index, snap in enumerate(snaps[:limit]):
-        before = snaps[index + 1] if index + 1 < len(snaps) else None
-        items.append({"id": snap.id, "value": snap.score, "computed_at": iso(snap.computed_at),
-                      "previous_value": before.score if before else None,
-                      "reasons": explain_change(before.components if before else None,
-                                                snap.components or {})})
-    return items
 
 
 class PropertiesView(ConsoleView):
@@ -82,7 +61,7 @@ class PropertiesView(ConsoleView):
         return self.render("properties/detail.html", prop=property_json(prop),
                            runs=[run_json(r) for r in runs], stays=stays,
                            overbookings=overbookings, now=utcnow(),
-                           score_history=score_history(prop.id),
+                           score_history=score_history_items(prop.id, SCORE_HISTORY_SIZE),
                            can_act=current_user.can("staff"))
 
     @expose("/<int:property_id>/links/<int:link_id>/<action>", methods=["POST"])
@@ -100,21 +79,12 @@ class PropertiesView(ConsoleView):
             db.session.commit()
             flash(f"Link {link.id} paused: its blocks stay, it is no longer synced.", "info")
         else:
-            previous = (link.state, link.activated_at, link.next_sync_at, link.accept_next_change)
-            if action == "activate":
-                link.state, link.next_sync_at = "active", first_turn()
-                link.activated_at = link.activated_at or utcnow()
-            if action == "accept":
-                link.accept_next_change = True
-            db.session.commit()
+            changes = {"activate": activation(link), "accept": {"accept_next_change": True},
+                       "sync": {}}[action]
             try:
-                job_id = enqueue_link_sync(link.id)
+                job_id = change_and_queue(link, **changes)
                 flash(f"Sync of link {link.id} queued (job {job_id}).", "success")
             except QueueUnavailable as exc:
-                # As the API does: nothing changes when the job cannot be queued.
-                (link.state, link.activated_at, link.next_sync_at,
-                 link.accept_next_change) = previous
-                db.session.commit()
                 flash(f"The job queue is unreachable ({exc}); nothing was changed. Try again "
                       "shortly.", "error")
         return redirect(url_for(".detail", property_id=property_id))

@@ -27,9 +27,29 @@ def get_link(link_id: int) -> CalendarLink:
     return link
 
 
-def first_turn():
-    """When an activated link's regular turn comes if its queued first sync never runs."""
-    return utcnow() + timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])
+def activation(link: CalendarLink) -> dict:
+    """The changes that activate a link ("Synchronize now"), for `change_and_queue`."""
+    # The queued job syncs it now; the scheduler must not queue it a second time meanwhile, so
+    # its regular turn starts one interval from now (the job sets the real next time).
+    turn = utcnow() + timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])
+    return {"state": "active", "next_sync_at": turn,
+            "activated_at": link.activated_at or utcnow()}
+
+
+def change_and_queue(link: CalendarLink, **changes) -> str:
+    """Apply `changes` to the link and queue its sync; the job id. When the queue is unreachable
+    the changes are undone and QueueUnavailable raised: nothing changes without its sync."""
+    previous = {name: getattr(link, name) for name in changes}
+    for name, value in changes.items():
+        setattr(link, name, value)
+    db.session.commit()
+    try:
+        return enqueue_link_sync(link.id)
+    except QueueUnavailable:
+        for name, value in previous.items():
+            setattr(link, name, value)
+        db.session.commit()
+        raise
 
 
 def _queue_error(exc: QueueUnavailable) -> ApiError:
@@ -102,17 +122,9 @@ def link_runs(link_id: int):
 def activate_link(link_id: int):
     """"Synchronize now": make the link active and queue its first sync."""
     link = get_link(link_id)
-    previous = (link.state, link.activated_at, link.next_sync_at)
-    # The queued job syncs it now; the scheduler must not queue it a second time meanwhile, so
-    # its regular turn starts one interval from now (the job sets the real next time).
-    link.state, link.next_sync_at = "active", first_turn()
-    link.activated_at = link.activated_at or utcnow()
-    db.session.commit()
     try:
-        job_id = enqueue_link_sync(link.id)
+        job_id = change_and_queue(link, **activation(link))
     except QueueUnavailable as exc:
-        link.state, link.activated_at, link.next_sync_at = previous
-        db.session.commit()
         raise _queue_error(exc) from None
     return jsonify(job_id=job_id, link=link_json(link)), 202
 
@@ -137,13 +149,9 @@ def accept_held_change(link_id: int):
     link = get_link(link_id)
     if not link.hold_state:
         raise ApiError(409, "nothing_held", "this link has no held change to accept")
-    link.accept_next_change = True
-    db.session.commit()
     try:
-        job_id = enqueue_link_sync(link.id)
+        job_id = change_and_queue(link, accept_next_change=True)
     except QueueUnavailable as exc:
-        link.accept_next_change = False
-        db.session.commit()
         raise _queue_error(exc) from None
     return jsonify(job_id=job_id, link=link_json(link)), 202
 

@@ -6,15 +6,14 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app, jsonify, request
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
 
 from console.api import api_bp
 from console.api.properties import get_property
+from console.api.serialize import newest_snapshot_id, score_history_items
 from console.api.validate import invalid, query_int
 from console.extensions import db
 from console.models import Property, ScoreSnapshot
 from console.timeutil import iso, utcnow
-from jobs.score import explain_change
 
 PAGE_SIZE = 1000
 # A snapshot's computed_at is when it was computed, not when it became visible: the nightly job
@@ -47,13 +46,10 @@ def parse_utc(raw: str | None, field: str) -> datetime | None:
 
 def latest_scores_page(since: datetime | None, after_id: int, limit: int):
     """One page of (snapshot, external_ref): each property's newest snapshot, by property id."""
-    newer = aliased(ScoreSnapshot)
-    # Walk properties in id order and fetch each one's newest snapshot id from the (property_id,
-    # computed_at) index: the work is proportional to the page, never to the whole history.
-    newest_id = (select(newer.id).where(newer.property_id == Property.id)
-                 .order_by(newer.computed_at.desc(), newer.id.desc()).limit(1).scalar_subquery())
+    # Walk properties in id order, each one's newest snapshot found through the index.
     query = (select(ScoreSnapshot, Property.external_ref).select_from(Property)
-             .join(ScoreSnapshot, ScoreSnapshot.id == newest_id).where(Property.id > after_id))
+             .join(ScoreSnapshot, ScoreSnapshot.id == newest_snapshot_id())
+             .where(Property.id > after_id))
     if since is not None:
         query = query.where(ScoreSnapshot.computed_at > since)
     return db.session.execute(query.order_by(Property.id).limit(limit)).all()
@@ -95,17 +91,5 @@ def list_scores():
 def score_history(property_id: int):
     """A property's snapshots, newest first, each with the reasons it differs from the one before."""
     prop = get_property(property_id)
-    limit = query_int("limit", HISTORY_SIZE, maximum=1000)
-    # One extra, older snapshot explains the oldest one shown.
-    snaps = db.session.execute(select(ScoreSnapshot).filter_by(property_id=prop.id)
-                               .order_by(ScoreSnapshot.computed_at.desc(), ScoreSnapshot.id.desc())
-                               .limit(limit + 1)).scalars().all()
-    items = []
-    for index, snap in enumerate(snaps[:limit]):
-        before = snaps[index + 1] if index + 1 < len(snaps) else None
-        items.append({"value": snap.score, "components": snap.components,
-                      "computed_at": iso(snap.computed_at),
-                      "previous_value": before.score if before else None,
-                      "reasons": explain_change(before.components if before else None,
-                                                snap.components)})
+    items = score_history_items(prop.id, query_int("limit", HISTORY_SIZE, maximum=1000))
     return jsonify(property_id=prop.id, items=items)

@@ -13,6 +13,7 @@ from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot, SyncRun
 from console.timeutil import iso, utcnow
 from jobs.advice import advice_for
+from jobs.score import explain_change
 
 
 def _interval() -> int:
@@ -70,16 +71,39 @@ def latest_scores(property_ids: Iterable[int]) -> dict[int, ScoreSnapshot]:
     ids = list(property_ids)
     if not ids:
         return {}
-    # Newest by computed_at, then id: the order GET /scores and the score history use (a snapshot
-    # may be committed after one computed later), each found through the (property_id,
-    # computed_at) index.
-    newer = aliased(ScoreSnapshot)
-    newest_id = (db.select(newer.id).where(newer.property_id == Property.id)
-                 .order_by(newer.computed_at.desc(), newer.id.desc()).limit(1).scalar_subquery())
     rows = db.session.execute(db.select(ScoreSnapshot).select_from(Property)
-                              .join(ScoreSnapshot, ScoreSnapshot.id == newest_id)
+                              .join(ScoreSnapshot, ScoreSnapshot.id == newest_snapshot_id())
                               .where(Property.id.in_(ids)))
     return {s.property_id: s for s in rows.scalars()}
+
+
+def newest_snapshot_id():
+    """The id of Property's newest score snapshot, as a subquery correlated to Property.id.
+
+    Newest by computed_at, then id (a snapshot may be committed after one computed later): the
+    order every reader of scores uses, found through the (property_id, computed_at) index, so the
+    work is proportional to the properties asked for, never to the whole history.
+    """
+    newer = aliased(ScoreSnapshot)
+    return (db.select(newer.id).where(newer.property_id == Property.id)
+            .order_by(newer.computed_at.desc(), newer.id.desc()).limit(1).scalar_subquery())
+
+
+def score_history_items(property_id: int, limit: int) -> list[dict]:
+    """A property's newest snapshots, newest first, each with the reasons it differs from the one
+    before (one extra, older snapshot is read so that the oldest one shown is explained too)."""
+    snaps = db.session.execute(db.select(ScoreSnapshot).filter_by(property_id=property_id)
+                               .order_by(ScoreSnapshot.computed_at.desc(), ScoreSnapshot.id.desc())
+                               .limit(limit + 1)).scalars().all()
+    items = []
+    for index, snap in enumerate(snaps[:limit]):
+        before = snaps[index + 1] if index + 1 < len(snaps) else None
+        items.append({"id": snap.id, "value": snap.score, "components": snap.components,
+                      "computed_at": iso(snap.computed_at),
+                      "previous_value": before.score if before else None,
+                      "reasons": explain_change(before.components if before else None,
+                                                snap.components or {})})
+    return items
 
 
 def score_json(snap: ScoreSnapshot | None) -> dict | None:
