@@ -212,10 +212,8 @@ _VRBO_UNAVAILABLE = frozenset({
     "blocked", "indisponible", "nicht verfügbar", "blockiert", "gesperrt", "no disponible", "bloqueado",
     "non disponibile", "bloccato", "niet beschikbaar", "geblokkeerd", "não disponível", "indisponível"})
 _GENERIC_UNAVAILABLE = _AIRBNB_UNAVAILABLE | _VRBO_UNAVAILABLE | frozenset({"unavailable", "closed"})
-UNAVAILABLE_TITLES: dict[str, frozenset[str]] = {
-    "airbnb": _AIRBNB_UNAVAILABLE, "vrbo": _VRBO_UNAVAILABLE,
-    "ical": _GENERIC_UNAVAILABLE, "9flats": _GENERIC_UNAVAILABLE, "holidaylettings": _GENERIC_UNAVAILABLE,
-}
+# Other iCal sources (ical, 9flats, holidaylettings, ...) use the generic list.
+UNAVAILABLE_TITLES: dict[str, frozenset[str]] = {"airbnb": _AIRBNB_UNAVAILABLE, "vrbo": _VRBO_UNAVAILABLE}
 # Sources whose blocks never say "unavailable" as opposed to "booked": Booking.com writes "CLOSED - Not available"
 # for both; Google blocks are events titled "Reserved"; Kigo blocks are reservations read from its API.
 NEVER_ECHO_SOURCES = frozenset({"booking", "google", "kigo"})

@@ -12,8 +12,10 @@ from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot, SyncRun
 from console.timeutil import utcnow
 from jobs.kigo_stays import instant_booking_is_on
-from jobs.risk import LinkFacts, PropertyFacts, Risk, assess_risk
+from jobs.risk import RECENT_OVERBOOKING_DAYS, LinkFacts, PropertyFacts, Risk, assess_risk
 from jobs.score import OverbookingRecord, OwnerRecord, Score, compute_score
+
+RISK_CHUNK = 500  # properties whose risk is read in one set of queries
 
 
 def _link_facts(link: CalendarLink, now: datetime, interval: int) -> LinkFacts:
@@ -33,27 +35,26 @@ def _link_facts(link: CalendarLink, now: datetime, interval: int) -> LinkFacts:
 
 
 def risks_of(property_ids: Iterable[int], now: datetime, interval: int) -> dict[int, Risk]:
-    """The risk of each named property, from four queries whatever their number."""
+    """The risk of each named property (a few hundred at most: refresh_risks chunks), from
+    three queries whatever their number."""
     ids, today = list(property_ids), now.date()
     links: dict[int, list[CalendarLink]] = {i: [] for i in ids}
     counts: dict[int, dict[str, int]] = {i: {} for i in ids}
     counted: dict[int, list] = {i: [] for i in ids}
-    for start in range(0, len(ids), 500):  # bounded IN lists
-        chunk = ids[start:start + 500]
-        for link in db.session.execute(select(CalendarLink).where(
-                CalendarLink.property_id.in_(chunk)).order_by(CalendarLink.id)).scalars():
-            links[link.property_id].append(link)
-        for prop_id, origin, count in db.session.execute(
-                select(Reservation.property_id, Reservation.origin, func.count()).where(
-                    Reservation.property_id.in_(chunk), Reservation.check_out > today,
-                    Reservation.origin.in_(("manual", "direct")))
-                .group_by(Reservation.property_id, Reservation.origin)):
-            counts[prop_id][origin] = count
-        for prop_id, detected in db.session.execute(select(
-                Overbooking.property_id, Overbooking.detected_at).where(
-                Overbooking.property_id.in_(chunk), Overbooking.counts_against_owner.is_(True),
-                Overbooking.detected_at >= now - timedelta(days=90))):
-            counted[prop_id].append(detected.date())
+    for link in db.session.execute(select(CalendarLink).where(
+            CalendarLink.property_id.in_(ids)).order_by(CalendarLink.id)).scalars():
+        links[link.property_id].append(link)
+    for prop_id, origin, count in db.session.execute(
+            select(Reservation.property_id, Reservation.origin, func.count()).where(
+                Reservation.property_id.in_(ids), Reservation.check_out > today,
+                Reservation.origin.in_(("manual", "direct")))
+            .group_by(Reservation.property_id, Reservation.origin)):
+        counts[prop_id][origin] = count
+    for prop_id, detected in db.session.execute(select(
+            Overbooking.property_id, Overbooking.detected_at).where(
+            Overbooking.property_id.in_(ids), Overbooking.counts_against_owner.is_(True),
+            Overbooking.detected_at >= now - timedelta(days=RECENT_OVERBOOKING_DAYS))):
+        counted[prop_id].append(detected.date())
     return {i: assess_risk(PropertyFacts(
         today=today, links=[_link_facts(link, now, interval) for link in links[i]],
         manual_blocks=counts[i].get("manual", 0), upcoming_direct_bookings=counts[i].get("direct", 0),
@@ -77,8 +78,8 @@ def refresh_risks(property_ids: Iterable[int], now: datetime | None = None) -> i
     """Recompute and keep the risk of many properties at once (the caller commits)."""
     now, ids, count = now or utcnow(), sorted(set(property_ids)), 0
     interval = current_app.config["SYNC_INTERVAL_MINUTES"]
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+    for start in range(0, len(ids), RISK_CHUNK):  # bounded IN lists
+        chunk = ids[start:start + RISK_CHUNK]
         risks = risks_of(chunk, now, interval)
         for prop in db.session.execute(select(Property).where(Property.id.in_(chunk))).scalars():
             store_risk(prop, risks[prop.id], now)
@@ -161,7 +162,7 @@ def recompute_all(*, scores: bool = True) -> int:
     if scores:
         return recompute_properties(ids, scores=True)
     count = 0
-    for start in range(0, len(ids), 500):  # risk alone: a few queries per 500 properties
-        count += refresh_risks(ids[start:start + 500])
+    for start in range(0, len(ids), RISK_CHUNK):  # risk alone: a few queries per chunk, committed
+        count += refresh_risks(ids[start:start + RISK_CHUNK])
         db.session.commit()
     return count

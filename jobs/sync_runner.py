@@ -119,9 +119,9 @@ def _locked_link(link_id: int) -> CalendarLink | None:
     return db.session.get(CalendarLink, link_id, populate_existing=True) if locked else None
 
 
-def apply_reading(reading: LinkReading, today: date) -> SyncSummary:
+def apply_reading(reading: LinkReading) -> SyncSummary:
     """Store one reading in its own transaction (a crash leaves other links' results intact)."""
-    interval = current_app.config["SYNC_INTERVAL_MINUTES"]
+    interval, today = current_app.config["SYNC_INTERVAL_MINUTES"], reading.snapshot.today
     link = _locked_link(reading.snapshot.link_id)
     if link is None:  # deleted while we were fetching
         db.session.rollback()
@@ -159,10 +159,10 @@ def apply_reading(reading: LinkReading, today: date) -> SyncSummary:
                        property_id=link.property_id, risk_refreshed=moved)
 
 
-def _apply_safely(snap: LinkSnapshot, future, today: date) -> SyncSummary:
+def _apply_safely(snap: LinkSnapshot, future) -> SyncSummary:
     """Apply one finished read; a crash is logged and leaves that link as it was (and still due)."""
     try:
-        return apply_reading(future.result(), today)
+        return apply_reading(future.result())
     except Exception as exc:  # noqa: BLE001 - one link's crash must not cost the batch its results
         db.session.rollback()
         log.exception("sync of link %s failed while storing its result", snap.link_id)
@@ -181,8 +181,7 @@ def sync_links(link_ids: Iterable[int], *, today: date | None = None,
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
         futures = {pool.submit(read, snap): snap for snap in snaps}
         for future in as_completed(futures):
-            snap = futures[future]
-            summary = _apply_safely(snap, future, snap.today)
+            summary = _apply_safely(futures[future], future)
             summaries.append(summary)
             if on_done:
                 on_done(summary)
