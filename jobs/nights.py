@@ -21,6 +21,8 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Callable
 from zoneinfo import ZoneInfo
 
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
 _VALUE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?:[Tt](\d{2})(\d{2})(\d{2})?([Zz])?)?\s*$")
 _PARAM = re.compile(r';([^=;:]+)=("[^"]*"|[^;]*)')
 _OFFSET = re.compile(r"^(?:GMT|UTC|UT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.I)
@@ -96,65 +98,8 @@ class ZoneResolver:
 
 
 # Windows time zone names (Outlook, Exchange and feeds built on .NET write them in TZID, often without a
-# VTIMEZONE) -> IANA zones, as the Unicode CLDR windowsZones table maps them for the "001" territory. A small
-# table of the common ones; icalendar's full CLDR table extends it when the installed version ships one.
-WINDOWS_ZONES = {
-    "Dateline Standard Time": "Etc/GMT+12",
-    "Hawaiian Standard Time": "Pacific/Honolulu",
-    "Alaskan Standard Time": "America/Anchorage",
-    "Pacific Standard Time": "America/Los_Angeles",
-    "Pacific Standard Time (Mexico)": "America/Tijuana",
-    "US Mountain Standard Time": "America/Phoenix",
-    "Mountain Standard Time": "America/Denver",
-    "Central Standard Time": "America/Chicago",
-    "Central Standard Time (Mexico)": "America/Mexico_City",
-    "Canada Central Standard Time": "America/Regina",
-    "Central America Standard Time": "America/Guatemala",
-    "Eastern Standard Time": "America/New_York",
-    "SA Pacific Standard Time": "America/Bogota",
-    "Atlantic Standard Time": "America/Halifax",
-    "SA Western Standard Time": "America/La_Paz",
-    "Pacific SA Standard Time": "America/Santiago",
-    "Newfoundland Standard Time": "America/St_Johns",
-    "E. South America Standard Time": "America/Sao_Paulo",
-    "Argentina Standard Time": "America/Buenos_Aires",
-    "Azores Standard Time": "Atlantic/Azores",
-    "UTC": "Etc/UTC",
-    "GMT Standard Time": "Europe/London",
-    "Greenwich Standard Time": "Atlantic/Reykjavik",
-    "Morocco Standard Time": "Africa/Casablanca",
-    "W. Europe Standard Time": "Europe/Berlin",
-    "Central Europe Standard Time": "Europe/Budapest",
-    "Romance Standard Time": "Europe/Paris",
-    "Central European Standard Time": "Europe/Warsaw",
-    "W. Central Africa Standard Time": "Africa/Lagos",
-    "GTB Standard Time": "Europe/Bucharest",
-    "E. Europe Standard Time": "Europe/Chisinau",
-    "FLE Standard Time": "Europe/Kiev",
-    "Egypt Standard Time": "Africa/Cairo",
-    "Israel Standard Time": "Asia/Jerusalem",
-    "South Africa Standard Time": "Africa/Johannesburg",
-    "Turkey Standard Time": "Europe/Istanbul",
-    "Russian Standard Time": "Europe/Moscow",
-    "E. Africa Standard Time": "Africa/Nairobi",
-    "Arab Standard Time": "Asia/Riyadh",
-    "Arabian Standard Time": "Asia/Dubai",
-    "India Standard Time": "Asia/Calcutta",
-    "SE Asia Standard Time": "Asia/Bangkok",
-    "China Standard Time": "Asia/Shanghai",
-    "Singapore Standard Time": "Asia/Singapore",
-    "Tokyo Standard Time": "Asia/Tokyo",
-    "Korea Standard Time": "Asia/Seoul",
-    "W. Australia Standard Time": "Australia/Perth",
-    "AUS Eastern Standard Time": "Australia/Sydney",
-    "E. Australia Standard Time": "Australia/Brisbane",
-    "New Zealand Standard Time": "Pacific/Auckland",
-}
-try:
-    from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON as _CLDR_WINDOWS_ZONES
-except ImportError:  # not part of icalendar's public API: the small table above is enough
-    _CLDR_WINDOWS_ZONES = {}
-_WINDOWS_ZONES = {name.casefold(): iana for name, iana in {**_CLDR_WINDOWS_ZONES, **WINDOWS_ZONES}.items()}
+# VTIMEZONE) -> IANA zones: the Unicode CLDR windowsZones table as icalendar ships it (pinned version).
+_WINDOWS_ZONES = {name.casefold(): iana for name, iana in WINDOWS_TO_OLSON.items()}
 
 
 def windows_zone(name: str) -> ZoneInfo | None:
