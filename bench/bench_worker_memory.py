@@ -13,13 +13,14 @@ import subprocess
 import sys
 import tempfile
 import threading
-from datetime import date, timedelta
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_fleet import flask  # noqa: E402 - the same way of running the app's commands
 from tests.jobs.feeds import google_history_feed  # noqa: E402
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -51,15 +52,6 @@ def serve(body: bytes) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
-
-
-def flask(env: dict, *args: str) -> str:
-    """Run a flask command of the app; its output."""
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stderr[-3000:]}")
-    return result.stdout
 
 
 def naive_peak_mb(body_path: str) -> float:
