@@ -7,7 +7,6 @@ from sqlalchemy import delete, select
 
 from console.extensions import db
 from console.models import CalendarLink, Reservation, SyncRun
-from jobs.queue import redis_connection
 from jobs.sync_runner import sync_links
 from tests.jobs.feeds import all_day, calendar, event
 from tests.jobs.test_parse_robustness import _SEEDS, _SOURCES, mutated_feeds
@@ -40,20 +39,12 @@ def feed_body(indexes: list[int], shift: int = 0) -> bytes:
 
 
 def _fresh_start(httpserver) -> None:
-    """Hypothesis runs many examples in one test: each starts from an empty database and Redis."""
+    """Hypothesis runs many examples in one test: each starts from an empty database."""
     db.session.execute(delete(Reservation))
     db.session.execute(delete(SyncRun))
     db.session.execute(delete(CalendarLink))
     db.session.commit()
-    redis_connection().flushdb()  # a 429 of the last example must not cool this one's host
     httpserver.clear()
-
-
-def forget_cool_downs() -> None:
-    """Drop every host's 429 cool-down (shared through Redis by the fleet's limiter)."""
-    conn = redis_connection()
-    for key in conn.scan_iter("csc:host-cool:*"):
-        conn.delete(key)
 
 
 def stored(link_id: int) -> dict[str, tuple[str, object, object]]:
@@ -86,7 +77,6 @@ def test_random_feed_sequences_never_lose_a_block_silently(httpserver, make_prop
             feed.status, feed.content_type = 200, "text/calendar"
             feed.body = feed_body(arg, shift=1 if kind == "moved" else 0)
         [summary] = sync_links([link_id])
-        forget_cool_downs()  # time passes between steps: a 429's wait is over by the next one
         after = stored(link_id)
         run = runs(link_id)[-1]
         removed = set(before) - set(after)
@@ -111,7 +101,6 @@ def test_random_feed_sequences_never_lose_a_block_silently(httpserver, make_prop
 
         # The same answer again changes nothing.
         [again] = sync_links([link_id])
-        forget_cool_downs()
         assert stored(link_id) == after
         if kind != "fail" and run.outcome != "held":
             assert again.outcome in ("unchanged", "not_modified")
