@@ -83,6 +83,7 @@ def main() -> int:
     finally:
         embedded_redis.shutdown(sock)
         server.shutdown()
+        server.server_close()
 
 
 def measure(env: dict, body: bytes, server: ThreadingHTTPServer, instance: str) -> int:

@@ -53,6 +53,7 @@ class CountingServer:
     def close(self):
         self.release.set()
         self.server.shutdown()
+        self.server.server_close()
 
 
 @pytest.fixture
