@@ -41,7 +41,7 @@ def _str(env: dict, name: str, default: str | None) -> str | None:
 
 def _check_allow_hosts(raw: str) -> None:
     """A malformed FETCH_ALLOW_HOSTS stops the app at start, like any other bad setting."""
-    from jobs.addresses import AllowList  # the list's one parser; its errors name the variable
+    from jobs.fetch.addresses import AllowList  # the list's one parser; its errors name the variable
     AllowList.parse(raw)
 
 

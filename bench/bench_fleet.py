@@ -80,7 +80,7 @@ def queue_rate(env: dict, links: int) -> float:
     from console import create_app
     from console.extensions import db
     from console.models import CalendarLink
-    from jobs.queue import redis_connection
+    from jobs.broker import redis_connection
     from jobs.tasks import schedule_due_syncs
     app = create_app(Config(env=env))
     db_path = env["DATABASE_URL"].removeprefix("sqlite:///")

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 import icalendar  # noqa: E402
 import recurring_ical_events  # noqa: E402
 
-from jobs.parse import parse_feed  # noqa: E402
+from jobs.ical.parse import parse_feed  # noqa: E402
 from tests.jobs.feeds import airbnb_feed, google_history_feed  # noqa: E402
 
 TODAY = date(2026, 3, 1)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.detect import DirectBooking, ExternalBlock, find_overbookings  # noqa: E402
-from jobs.reconcile import StoredBlock, reconcile_blocks  # noqa: E402
-from jobs.stays import Stay  # noqa: E402
+from jobs.rules.detect import DirectBooking, ExternalBlock, find_overbookings  # noqa: E402
+from jobs.rules.reconcile import StoredBlock, reconcile_blocks  # noqa: E402
+from jobs.rules.stays import Stay  # noqa: E402
 
 TODAY = date(2025, 6, 1)
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)

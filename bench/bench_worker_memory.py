@@ -92,7 +92,7 @@ def measure(env: dict, body: bytes, server: ThreadingHTTPServer, instance: str) 
     from console import create_app
     from console.extensions import db
     from console.models import CalendarLink, Owner, Property
-    from jobs.block_store import count_external_blocks
+    from jobs.sync.blocks import count_external_blocks
     app = create_app(Config(env=env))
     with app.app_context():
         prop = Property(name="Big feed", owner=Owner(email="bench@example.com"))

@@ -105,7 +105,7 @@ def _select_links(link_ids: tuple[int, ...], all_: bool, due: bool) -> list[int]
 @click.option("--due", is_flag=True, help="Active links whose time has come.")
 def sync(link_ids, all_, due):
     """Sync links now, in this process (no queue); one summary line per link."""
-    from jobs.sync_runner import sync_links
+    from jobs.sync.runner import sync_links
     ids = _select_links(link_ids, all_, due)
     if not ids:
         click.echo("nothing to sync")
@@ -166,7 +166,7 @@ def scheduler():
 @click.command("recompute-scores")
 def recompute_scores():
     """Recompute every property's risk and reward score now."""
-    from jobs.property_state import recompute_all
+    from jobs.sync.property_state import recompute_all
     click.echo(f"recomputed {recompute_all(scores=True)} properties")
 
 

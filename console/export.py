@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from console.extensions import db
 from console.models import ExportFetch, Property, Reservation
 from console.timeutil import iso, utcnow
-from jobs.export_ical import ExportedStay, cached_export_calendar
+from jobs.ical.export import ExportedStay, cached_export_calendar
 
 export_bp = Blueprint("export", __name__)
 log = logging.getLogger(__name__)

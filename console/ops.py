@@ -6,7 +6,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from console.extensions import db
-from jobs.queue import redis_status
+from jobs.broker import redis_status
 
 ops_bp = Blueprint("ops", __name__)
 

@@ -1,4 +1,4 @@
-"""The one way to reach Redis and the RQ queues (embedded server or REDIS_URL)."""
+"""The RQ queues: queue a link's sync (once at a time), queue batches, tell live jobs from dead ones."""
 from __future__ import annotations
 
 import os
@@ -12,50 +12,16 @@ from rq import Queue, Worker
 from rq.defaults import DEFAULT_JOB_MONITORING_INTERVAL
 from rq.job import Job, JobStatus
 
-from jobs import embedded_redis
+from jobs.broker import QueueUnavailable, redis_connection
 
 QUEUE_NAMES = ("forced", "sync", "maintenance")  # a worker drains them in this order
 LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 SYNC_JOB_TIMEOUT = 600
+# Named, not imported: the queue sits below the tasks it runs (tasks import the whole pipeline).
+SYNC_LINK_JOB = "jobs.tasks.sync_link_job"
 # A running job's worker beats every DEFAULT_JOB_MONITORING_INTERVAL seconds; silence for this long
 # means the worker died (killed, machine gone) without saying so.
 HEARTBEAT_SILENCE = timedelta(seconds=3 * DEFAULT_JOB_MONITORING_INTERVAL + 30)
-
-
-class QueueUnavailable(Exception):
-    """Redis cannot be reached: requests that need the queue answer 503."""
-
-
-def redis_connection(app: Flask | None = None, *, for_worker: bool = False) -> redis.Redis:
-    """This process's Redis connection for the app (started embedded when REDIS_URL is unset)."""
-    app = app or current_app._get_current_object()
-    key = "csc_redis_worker" if for_worker else "csc_redis"
-    conn = app.extensions.get(key)
-    if conn is not None:
-        return conn
-    # Web requests must fail fast when Redis is down; a worker blocks on BLPOP, so no read timeout.
-    opts = {"socket_connect_timeout": 2}
-    if not for_worker:
-        opts["socket_timeout"] = 5
-    url = app.config.get("REDIS_URL")
-    if url:
-        conn = redis.Redis.from_url(url, client_name=embedded_redis.client_name(), **opts)
-    else:
-        try:
-            sock = embedded_redis.ensure_running(app.config["INSTANCE_PATH"])
-        except (OSError, RuntimeError) as exc:
-            raise QueueUnavailable(f"embedded Redis could not start: {exc}") from exc
-        conn = embedded_redis.connect(sock, **opts)
-    app.extensions[key] = conn
-    return conn
-
-
-def redis_status(app: Flask | None = None) -> str:
-    """'up' or 'down', for /healthz."""
-    try:
-        return "up" if redis_connection(app).ping() else "down"
-    except (redis.RedisError, OSError, QueueUnavailable):
-        return "down"
 
 
 def get_queue(name: str = "sync", app: Flask | None = None) -> Queue:
@@ -72,7 +38,6 @@ def _link_key(link_id: int) -> str:
 
 def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
     """Queue a sync of one link, or return the job already queued or running for it."""
-    from jobs import tasks  # late: tasks imports the pipeline, which the web rarely needs
     conn = redis_connection()
     try:
         with conn.lock(f"csc:link-lock:{link_id}", timeout=10, blocking_timeout=5):
@@ -85,7 +50,7 @@ def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
                 except Exception:  # noqa: BLE001 - a vanished job simply gets replaced
                     pass
             queue = get_queue(queue_name)
-            job = queue.enqueue_call(tasks.sync_link_job, args=(link_id,),
+            job = queue.enqueue_call(SYNC_LINK_JOB, args=(link_id,),
                                      timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
                                      failure_ttl=7 * 86400)
             if queue.is_async:

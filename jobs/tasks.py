@@ -50,7 +50,7 @@ def _job_id() -> str:
 def sync_link_job(link_id: int) -> str:
     """Sync one link now (activation, forced resync), then free its 'in progress' marker."""
     from jobs.queue import forget_link_job
-    from jobs.sync_runner import sync_links
+    from jobs.sync.runner import sync_links
     try:
         summaries = sync_links([link_id])
     finally:
@@ -62,7 +62,7 @@ def sync_link_job(link_id: int) -> str:
 
 def sync_batch_job(link_ids: list[int]) -> list[str]:
     """Sync a batch of due links concurrently."""
-    from jobs.sync_runner import sync_links
+    from jobs.sync.runner import sync_links
     lines = [s.line() for s in sync_links(link_ids)]
     log.info("[job %s] synced %d links", _job_id(), len(lines))
     return lines
@@ -125,7 +125,7 @@ def prune_runs_job() -> int:
 
 def recompute_scores_job() -> int:
     """Recompute every property's risk and reward score."""
-    from jobs.property_state import recompute_all
+    from jobs.sync.property_state import recompute_all
     count = recompute_all(scores=True)
     log.info("[job %s] recomputed %d properties", _job_id(), count)
     return count
@@ -133,5 +133,5 @@ def recompute_scores_job() -> int:
 
 def recompute_risk_job() -> int:
     """Recompute every property's risk (cheap; the score waits for the nightly run)."""
-    from jobs.property_state import recompute_all
+    from jobs.sync.property_state import recompute_all
     return recompute_all(scores=False)

@@ -15,7 +15,8 @@ from rq.cron import CronScheduler
 from rq.job import Job
 
 from jobs import embedded_redis
-from jobs.queue import QUEUE_NAMES, QueueUnavailable, redis_connection
+from jobs.broker import QueueUnavailable, redis_connection
+from jobs.queue import QUEUE_NAMES
 from jobs.schedule import PERIODIC_JOBS
 
 log = logging.getLogger(__name__)
@@ -101,9 +102,9 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     AppJob.app = app
     # Import the pipeline once here: each job runs in a fresh fork, which would otherwise pay for
     # these imports again on every job.
-    import jobs.kigo_reading  # noqa: F401
-    import jobs.parse  # noqa: F401
-    import jobs.sync_runner  # noqa: F401
+    import jobs.sync.kigo_reading  # noqa: F401
+    import jobs.ical.parse  # noqa: F401
+    import jobs.sync.runner  # noqa: F401
     import jobs.tasks  # noqa: F401
     worker = Worker(list(QUEUE_NAMES), connection=conn, job_class=AppJob)
     return worker.work(burst=burst, logging_level="INFO")

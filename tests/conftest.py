@@ -79,7 +79,7 @@ def _clean(app) -> None:
             else:
                 for table in tables:
                     conn.execute(table.delete())
-        from jobs.queue import redis_connection
+        from jobs.broker import redis_connection
         redis_connection(app).flushdb()
 
 
@@ -120,7 +120,7 @@ def runner(app):
 @pytest.fixture
 def redis_conn(app) -> redis_lib.Redis:
     """The app's real Redis connection."""
-    from jobs.queue import redis_connection
+    from jobs.broker import redis_connection
     return redis_connection(app)
 
 

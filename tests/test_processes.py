@@ -320,7 +320,7 @@ def test_serve_all_restarts_a_dead_worker_and_the_web_stays_up(tmp_path):
 _START_EMBEDDED = """
 import signal
 from console import create_app
-from jobs.queue import redis_connection
+from jobs.broker import redis_connection
 app = create_app()
 redis_connection(app).ping()
 print("ready", flush=True)

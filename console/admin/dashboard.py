@@ -5,12 +5,12 @@ from flask import current_app
 from flask_admin import expose
 from sqlalchemy import func, select
 
-from console.admin import ConsoleIndexView
+from console.admin.base import ConsoleIndexView
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property
 from console.property_filters import HEALTHS, health_condition
 from console.timeutil import utcnow
-from jobs.advice import advice_for
+from jobs.rules.advice import advice_for
 
 
 class DashboardView(ConsoleIndexView):

@@ -6,14 +6,12 @@ from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
 
-from console.admin import ConsoleView
-from console.api.errors import ApiError
-from console.api.kigo import account_properties, kigo_configured
-from console.api.links import _kigo_link
+from console.actions.errors import ActionError
+from console.actions.kigo import account_properties
+from console.actions.links import add_kigo_link
+from console.admin.base import ConsoleView
 from console.extensions import db
 from console.models import Property
-from jobs.advice import advice_for
-from jobs.stays import SyncFailure
 
 PROPERTY_CHOICES = 1000  # the picker lists this many of our properties; beyond, type the id
 
@@ -27,15 +25,11 @@ class KigoView(ConsoleView):
         code = (request.args.get("kigo_code") or "").strip()[:64]
         chosen = request.args.get("property_id", type=int)
         items, error = None, None
-        if code and not kigo_configured():
-            error = {"kind": "kigo_not_configured", "message": "Kigo API credentials are not configured "
-                     "(KIGO_API_USERNAME, KIGO_API_PASSWORD).", "advice": "Tell the tech team."}
-        elif code:
+        if code:
             try:
                 items = account_properties(code)
-            except SyncFailure as failure:
-                error = {"kind": failure.kind, "message": failure.message,
-                         "advice": advice_for(failure.kind, "kigo", failure.http_status)}
+            except ActionError as err:
+                error = {"kind": err.code, "message": err.message, "advice": err.extra.get("advice")}
         ours = db.session.execute(select(Property.id, Property.name).order_by(Property.name)
                                   .limit(PROPERTY_CHOICES)).all()
         return self.render("kigo/properties.html", kigo_code=code, items=items, error=error,
@@ -58,13 +52,10 @@ class KigoView(ConsoleView):
             flash(f"Our property {property_id} does not exist.", "error")
             return redirect(url_for(".index", kigo_code=code))
         try:
-            # the API's own checks (types, duplicate_link), so console and API agree
-            link = _kigo_link(prop, {"kigo_code": code or None, "kigo_property_id": kigo_id})
-        except ApiError as err:
+            link = add_kigo_link(prop, code or None, kigo_id)
+        except ActionError as err:
             flash(f"Not linked: {err.message}", "error")
             return redirect(url_for(".index", kigo_code=code, property_id=property_id))
-        db.session.add(link)
-        db.session.commit()
         flash(f"Kigo property {kigo_id} linked to {prop.name} (link {link.id}). Press \"Synchronize now\" "
               f"to activate it.", "success")
         return redirect(url_for("properties.detail", property_id=prop.id))

@@ -11,12 +11,13 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from console import charts
-from console.admin import ConsoleView
-from console.api.serialize import newest_snapshot_id
+from console.actions.errors import ActionError
+from console.actions.overbookings import NOTE_MAX, resolve_overbooking
+from console.admin.base import ConsoleView
+from console.serialize import newest_snapshot_id
 from console.extensions import db
 from console.models import Overbooking, Owner, Property, ScoreSnapshot
 from console.timeutil import utcnow
-from jobs.overbooking_store import resolve
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 DEFAULT_WEEKS, MAX_WEEKS = 26, 260
@@ -93,13 +94,13 @@ class OverbookingsView(ConsoleView):
         if not current_user.can("staff"):
             abort(403)
         ob = db.session.get(Overbooking, overbooking_id) or abort(404)
-        note = (request.form.get("note") or "").strip()[:2000]
-        if not note:
-            flash("Write a note saying how the overbooking was handled.", "error")
-        elif ob.state == "resolved":
-            flash(f"Overbooking {ob.id} was already resolved by {ob.resolved_by}.", "warning")
-        else:
-            resolve(ob, current_user.email, note)
-            db.session.commit()
+        note = (request.form.get("note") or "").strip()[:NOTE_MAX] or None
+        try:
+            resolve_overbooking(ob, current_user.email, note)
             flash(f"Overbooking {ob.id} resolved.", "success")
+        except ActionError as err:
+            if err.code == "already_resolved":
+                flash(f"Overbooking {ob.id} was already resolved by {ob.resolved_by}.", "warning")
+            else:
+                flash("Write a note saying how the overbooking was handled.", "error")
         return redirect(url_for(".index"))

@@ -6,14 +6,14 @@ from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from console.admin import ConsoleView
-from console.api.links import activation, change_and_queue
-from console.api.serialize import properties_json, property_json, run_json, score_history_items
+from console.actions import links as link_actions
+from console.actions.errors import ActionError
+from console.admin.base import ConsoleView
+from console.serialize import properties_json, property_json, run_json, score_history_items
 from console.extensions import db
-from console.models import SOURCES, CalendarLink, Overbooking, Property, Reservation, SyncRun
+from console.models import SOURCES, Overbooking, Property, Reservation, SyncRun
 from console.property_filters import HEALTHS, RISKS, property_query
 from console.timeutil import utcnow
-from jobs.queue import QueueUnavailable
 
 PAGE_SIZE = 50
 SCORE_HISTORY_SIZE = 5
@@ -66,25 +66,23 @@ class PropertiesView(ConsoleView):
 
     @expose("/<int:property_id>/links/<int:link_id>/<action>", methods=["POST"])
     def link_action(self, property_id: int, link_id: int, action: str):
-        """Staff actions on a link: activate, sync now, pause, accept a held change."""
+        """Staff actions on a link: activate, sync now, pause, resume, accept a held change."""
         if not current_user.can("staff"):
             abort(403)
-        link = db.session.get(CalendarLink, link_id)
-        if link is None or link.property_id != property_id:
+        queued_by = {"activate": link_actions.activate_link, "sync": link_actions.sync_link_now,
+                     "resume": link_actions.resume_link, "accept": link_actions.accept_held_change}
+        if action != "pause" and action not in queued_by:
             abort(404)
-        if action not in ("activate", "sync", "pause", "accept"):
-            abort(404)
-        if action == "pause":
-            link.state, link.next_sync_at = "paused", None
-            db.session.commit()
-            flash(f"Link {link.id} paused: its blocks stay, it is no longer synced.", "info")
-        else:
-            changes = {"activate": activation(link), "accept": {"accept_next_change": True},
-                       "sync": {}}[action]
-            try:
-                job_id = change_and_queue(link, **changes)
+        try:
+            link = link_actions.get_link(link_id, property_id)
+            if action == "pause":
+                link_actions.pause_link(link)
+                flash(f"Link {link.id} paused: its blocks stay, it is no longer synced.", "info")
+            else:
+                job_id = queued_by[action](link)
                 flash(f"Sync of link {link.id} queued (job {job_id}).", "success")
-            except QueueUnavailable as exc:
-                flash(f"The job queue is unreachable ({exc}); nothing was changed. Try again "
-                      "shortly.", "error")
+        except ActionError as err:
+            if err.status == 404:
+                abort(404)
+            flash(err.message, "error")
         return redirect(url_for(".detail", property_id=property_id))

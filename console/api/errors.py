@@ -4,31 +4,27 @@ from __future__ import annotations
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
-
-class ApiError(Exception):
-    """An error answer; extra keyword fields are added beside code and message."""
-
-    def __init__(self, status: int, code: str, message: str, **extra):
-        super().__init__(message)
-        self.status, self.code, self.message, self.extra = status, code, message, extra
-
-    def response(self):
-        """The JSON response for this error."""
-        body = {"code": self.code, "message": self.message, **self.extra}
-        return jsonify(error=body), self.status
+from console.actions.errors import ActionError
 
 
-def not_found(what: str) -> ApiError:
-    """404 for a missing object, naming it."""
-    return ApiError(404, "not_found", f"{what} not found")
+class ApiError(ActionError):
+    """A refusal of the API's own (auth, request shape), written status first."""
+
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None, **extra):
+        super().__init__(code, message, status=status, field=field, **extra)
+
+
+def error_response(err: ActionError):
+    """The JSON response for a refusal."""
+    return jsonify(error=err.body()), err.status
 
 
 def register_error_handlers(bp) -> None:
     """Answer every error under the blueprint in the API's shape, never as an HTML page."""
 
-    @bp.errorhandler(ApiError)
-    def _api_error(err: ApiError):
-        return err.response()
+    @bp.errorhandler(ActionError)
+    def _refused(err: ActionError):
+        return error_response(err)
 
     @bp.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
@@ -41,7 +37,7 @@ def register_error_handlers(bp) -> None:
     @bp.app_errorhandler(404)
     def _unrouted(err):
         if _under_api():
-            return ApiError(404, "not_found", f"no API resource at {request.path}").response()
+            return error_response(ApiError(404, "not_found", f"no API resource at {request.path}"))
         return err
 
     @bp.app_errorhandler(405)
@@ -55,6 +51,6 @@ def _from_http_exception(err: HTTPException):
     """An HTTP error in the API's shape, keeping its headers (Allow on a 405)."""
     code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
         err.code, "http_error")
-    body, status = ApiError(err.code or 500, code, err.description or err.name).response()
+    body, status = error_response(ApiError(err.code or 500, code, err.description or err.name))
     headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
     return body, status, headers

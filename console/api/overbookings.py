@@ -4,17 +4,16 @@ from __future__ import annotations
 from flask import g, jsonify, request
 from sqlalchemy import func, select
 
-from console.api import api_bp
-from console.api.errors import ApiError, not_found
-from console.api.properties import get_property
-from console.api.serialize import overbooking_json
+from console.actions import overbookings as overbooking_actions
+from console.actions.overbookings import NOTE_MAX, get_overbooking
+from console.actions.properties import get_property
+from console.api.blueprint import api_bp
 from console.api.validate import invalid, json_body, parse_date, query_choice, query_int, text
 from console.extensions import db
 from console.models import Overbooking
-from jobs.overbooking_store import resolve
+from console.serialize import overbooking_json
 
 PAGE_SIZE = 100
-NOTE_MAX = 2000
 
 
 def overbooking_query():
@@ -55,14 +54,6 @@ def list_overbookings():
                    total=total)
 
 
-def get_overbooking(overbooking_id: int) -> Overbooking:
-    """The overbooking or a 404."""
-    ob = db.session.get(Overbooking, overbooking_id)
-    if ob is None:
-        raise not_found(f"overbooking {overbooking_id}")
-    return ob
-
-
 @api_bp.get("/overbookings/<int:overbooking_id>")
 def get_overbooking_view(overbooking_id: int):
     """One overbooking with its evidence."""
@@ -74,9 +65,4 @@ def resolve_overbooking(overbooking_id: int):
     """Staff mark an overbooking handled, with a note; it keeps counting (it happened)."""
     ob = get_overbooking(overbooking_id)
     note = text(json_body(), "note", required=True, max_len=NOTE_MAX)
-    if ob.state == "resolved":
-        raise ApiError(409, "already_resolved", f"overbooking {ob.id} was resolved by "
-                       f"{ob.resolved_by}", resolved_by=ob.resolved_by)
-    resolve(ob, g.api_token.name, note)
-    db.session.commit()
-    return jsonify(overbooking_json(ob))
+    return jsonify(overbooking_json(overbooking_actions.resolve_overbooking(ob, g.api_token.name, note)))

@@ -4,34 +4,18 @@ from __future__ import annotations
 from flask import current_app, jsonify, url_for
 from sqlalchemy import func, select
 
-from console.api import api_bp
-from console.api.errors import ApiError, not_found
-from console.api.serialize import properties_json, property_json
+from console.actions import properties as property_actions
+from console.actions.properties import get_property
+from console.api.blueprint import api_bp
+from console.serialize import properties_json, property_json
 from console.api.validate import boolean, email, json_body, query_choice, query_int, query_text, \
     text, timezone_name
 from console.extensions import db
-from console.models import SOURCES, Owner, Property
+from console.models import SOURCES
 from console.property_filters import HEALTHS, RISKS, property_query
 from console.timeutil import utcnow
 
 PAGE_SIZE = 50
-
-
-def get_property(property_id: int) -> Property:
-    """The property or a 404."""
-    prop = db.session.get(Property, property_id)
-    if prop is None:
-        raise not_found(f"property {property_id}")
-    return prop
-
-
-def owner_for(email_address: str) -> Owner:
-    """The owner with this email, created on first sight."""
-    owner = db.session.execute(select(Owner).filter_by(email=email_address)).scalar_one_or_none()
-    if owner is None:
-        owner = Owner(email=email_address)
-        db.session.add(owner)
-    return owner
 
 
 @api_bp.post("/properties")
@@ -44,14 +28,7 @@ def create_property():
     instant = boolean(data, "instant_booking", True)
     external_ref = text(data, "external_ref", max_len=120)
     city = text(data, "city", max_len=120)
-    if external_ref and db.session.execute(
-            select(Property.id).filter_by(external_ref=external_ref)).first():
-        raise ApiError(409, "duplicate_external_ref",
-                       f"a property with external_ref {external_ref!r} exists", field="external_ref")
-    prop = Property(name=name, owner=owner_for(owner_email), timezone=tz,
-                    instant_booking=instant, external_ref=external_ref, city=city)
-    db.session.add(prop)
-    db.session.commit()
+    prop = property_actions.create_property(name, owner_email, tz, instant, external_ref, city)
     resp = jsonify(property_json(prop))
     resp.status_code = 201
     resp.headers["Location"] = url_for("api.get_property_view", property_id=prop.id)

@@ -4,14 +4,13 @@ from __future__ import annotations
 from flask import jsonify, request
 from sqlalchemy import select
 
-from console.api import api_bp
-from console.api.errors import ApiError
-from console.api.properties import get_property
-from console.api.serialize import reservation_json
+from console.actions import reservations as reservation_actions
+from console.actions.properties import get_property
+from console.api.blueprint import api_bp
 from console.api.validate import invalid, json_body, parse_date, stay_dates, text
 from console.extensions import db
-from console.models import Reservation, new_reservation_code
-from jobs.property_state import refresh_risks
+from console.models import Reservation
+from console.serialize import reservation_json
 
 
 def overlapping(property_id: int, start, end):
@@ -41,39 +40,18 @@ def create_reservation(property_id: int):
     """Report a direct booking or an owner's manual block."""
     prop = get_property(property_id)
     data = json_body()
-    origin = data.get("origin")
-    if origin not in ("direct", "manual"):
-        raise invalid("origin", "must be \"direct\" or \"manual\" (external blocks come from "
-                      "linked calendars)", "missing_field" if origin is None else "invalid_field")
+    reservation_actions.check_origin(data.get("origin"))
     check_in, check_out = stay_dates(data.get("check_in"), data.get("check_out"))
-    res = Reservation(code=new_reservation_code(origin), property_id=prop.id, origin=origin,
-                      check_in=check_in, check_out=check_out,
-                      guest_name=text(data, "guest_name"),
-                      summary=text(data, "summary", max_len=500))
-    db.session.add(res)
-    if origin == "manual":  # manual blocks beside a sync are a risk factor: show it at once
-        db.session.flush()
-        refresh_risks([prop.id])
-    db.session.commit()
-    if origin == "direct":
-        from jobs.overbooking_store import record_overbookings_for_direct
-        record_overbookings_for_direct(res.id)
+    res = reservation_actions.add_reservation(
+        prop, data.get("origin"), check_in, check_out, guest_name=text(data, "guest_name"),
+        summary=text(data, "summary", max_len=500))
     return jsonify(reservation_json(res)), 201
 
 
 @api_bp.delete("/reservations/<code>")
 def delete_reservation(code: str):
     """Cancel a direct booking or remove a manual block; EX- blocks belong to their link."""
-    res = db.session.execute(select(Reservation).filter_by(code=code)).scalar_one_or_none()
-    if res is None:
-        raise ApiError(404, "not_found", f"reservation {code} not found")
-    if res.origin == "external":
-        raise ApiError(409, "owned_by_link", f"{code} was brought by link {res.link_id}; it goes "
-                       "away when the external calendar drops it or the link is deleted")
-    db.session.delete(res)
-    db.session.flush()
-    refresh_risks([res.property_id])  # fewer bookings or blocks: the risk may drop at once
-    db.session.commit()
+    reservation_actions.delete_reservation(code)
     return "", 204
 
 

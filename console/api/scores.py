@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app, jsonify, request
 from sqlalchemy import select
 
-from console.api import api_bp
-from console.api.properties import get_property
-from console.api.serialize import newest_snapshot_id, score_history_items
+from console.actions.properties import get_property
+from console.api.blueprint import api_bp
 from console.api.validate import invalid, query_int
+from console.serialize import newest_snapshot_id, score_history_items
 from console.extensions import db
 from console.models import Property, ScoreSnapshot
 from console.timeutil import iso, utcnow

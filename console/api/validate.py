@@ -8,14 +8,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from email_validator import EmailNotValidError, validate_email
 from flask import request
 
+from console.actions.errors import invalid, required_text
+from console.actions.reservations import check_stay
 from console.api.errors import ApiError
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-
-
-def invalid(field: str, message: str, code: str = "invalid_field") -> ApiError:
-    """A 422 for one field."""
-    return ApiError(422, code, f"{field}: {message}", field=field)
 
 
 def json_body() -> dict:
@@ -34,16 +31,9 @@ def json_body() -> dict:
 
 def text(data: dict, field: str, *, required: bool = False, max_len: int = 200) -> str | None:
     """A non-empty string field, trimmed."""
-    value = data.get(field)
-    if value is None:
-        if required:
-            raise invalid(field, "is required", "missing_field")
+    if data.get(field) is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip():
-        raise invalid(field, "must be a non-empty string")
-    if len(value) > max_len:
-        raise invalid(field, f"must be at most {max_len} characters")
-    return value.strip()
+    return required_text(data.get(field), field, max_len)
 
 
 def email(data: dict, field: str) -> str:
@@ -89,14 +79,10 @@ def parse_date(value, field: str, *, required: bool = True) -> date | None:
         raise invalid(field, f"{value!r} is not a date as YYYY-MM-DD") from None
 
 
-def stay_dates(check_in, check_out, *, max_nights: int = 366) -> tuple[date, date]:
+def stay_dates(check_in, check_out) -> tuple[date, date]:
     """A check-in and an exclusive check-out, at least one night apart."""
-    start = parse_date(check_in, "check_in")
-    end = parse_date(check_out, "check_out")
-    if end <= start:
-        raise invalid("check_out", "must be after check_in (check_out is the departure day)")
-    if (end - start).days > max_nights:
-        raise invalid("check_out", f"a stay is at most {max_nights} nights")
+    start, end = parse_date(check_in, "check_in"), parse_date(check_out, "check_out")
+    check_stay(start, end)
     return start, end
 
 

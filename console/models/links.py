@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.extensions import db
 from console.timeutil import utcnow
-from jobs.risk import link_health
+from jobs.rules.risk import link_health
 
 LINK_STATES = ("linked", "active", "paused")
 SOURCES = ("airbnb", "vrbo", "booking", "google", "9flats", "holidaylettings", "ical", "kigo")

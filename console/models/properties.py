@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.extensions import db
 from console.timeutil import utcnow
-from jobs.risk import property_health
+from jobs.rules.risk import property_health
 
 
 class Owner(db.Model):

@@ -243,7 +243,7 @@ def test_listing_gives_up_at_once_when_kigo_asks_for_a_long_wait(kigo, api):
 
 
 def test_rate_limited_instant_booking_reads_stop_after_the_first_property(kigo, api):
-    from jobs.kigo_reading import MAX_RETRIES
+    from jobs.kigo.account import MAX_RETRIES
     kigo.fail_next("readProperty2", 429, times=20, retry_after=0)
     body = api("viewer").get("/kigo/properties?kigo_code=ACC1").get_json()
     assert [i["instant_booking"] for i in body["items"]] == [None, None]

@@ -192,7 +192,7 @@ def commit_snapshot(prop, score: int, computed_at: datetime) -> ScoreSnapshot:
 
 def test_next_updated_since_catches_a_snapshot_committed_after_a_pull_with_an_older_computed_at(
         api, make_property):
-    from console.api.scores import WATERMARK_LAG
+    lag = timedelta(minutes=10)  # the documented default watermark lag
     early, late = make_property(name="early"), make_property(name="late")
     viewer = api("viewer")
     commit_snapshot(early, 80, at(60))  # computed and committed a minute ago
@@ -201,7 +201,7 @@ def test_next_updated_since_catches_a_snapshot_committed_after_a_pull_with_an_ol
     after = at(0)
     assert [i["score"] for i in first["items"]] == [80]
     watermark = wire(first["next_updated_since"])
-    assert before - WATERMARK_LAG - timedelta(seconds=1) <= watermark <= after - WATERMARK_LAG
+    assert before - lag - timedelta(seconds=1) <= watermark <= after - lag
 
     # The nightly batch computed "late" two minutes ago and commits it only now, after the pull.
     commit_snapshot(late, 55, at(120))

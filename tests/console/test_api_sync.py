@@ -79,7 +79,7 @@ def test_dry_run_of_a_failing_link_reports_the_error_and_stores_nothing(api, goo
 def test_dry_run_warns_of_a_suspicious_emptying_without_applying_it(api, google_link):
     link, feed = google_link
     api("staff").post(f"/links/{link.id}/activate")
-    from jobs.sync_runner import sync_links
+    from jobs.sync.runner import sync_links
     sync_links([link.id])
     feed.body = calendar(google_header())
     before, stored = link_state(link.id), counts()
@@ -122,7 +122,7 @@ def test_sync_of_a_link_not_active_is_refused(api, google_link):
 
 def test_runs_are_listed_newest_first(app, api, google_link):
     link, feed = google_link
-    from jobs.sync_runner import sync_links
+    from jobs.sync.runner import sync_links
     api("staff").post(f"/links/{link.id}/activate")
     sync_links([link.id])
     feed.status, feed.body = 503, b"busy"
@@ -135,7 +135,7 @@ def test_runs_are_listed_newest_first(app, api, google_link):
 
 def test_delete_removes_the_links_ex_blocks_only(api, google_link, make_reservation):
     link, _feed = google_link
-    from jobs.sync_runner import sync_links
+    from jobs.sync.runner import sync_links
     api("staff").post(f"/links/{link.id}/activate")
     sync_links([link.id])
     prop = fresh_link(link.id).property
@@ -183,7 +183,7 @@ def test_sync_answers_503_when_redis_is_unreachable_and_changes_nothing(
 
 from rq.job import Job, JobStatus  # noqa: E402
 
-from jobs.queue import redis_connection  # noqa: E402
+from jobs.broker import redis_connection  # noqa: E402
 from tests.jobs.test_sync_killed import (HeldFeed, start_worker, stop_worker, wait_for_request,  # noqa: E402
                                          wait_until)
 

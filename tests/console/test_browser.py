@@ -158,7 +158,7 @@ def test_property_page_explains_why_the_score_changed(live_server, page, make_us
     from datetime import timedelta
 
     from console.models import ScoreSnapshot
-    from jobs.score import OverbookingRecord, OwnerRecord, compute_score
+    from jobs.rules.score import OverbookingRecord, OwnerRecord, compute_score
     make_user("viewer@example.com", "viewer", PASSWORD)
     prop = make_property("Ronda Cottage")
     for hours_ago, counted in ((30, ()), (2, (True,))):

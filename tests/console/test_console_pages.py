@@ -135,7 +135,7 @@ def _overbooking(prop, direct, external, counts, attribution, days_ago=1):
 def _snapshot(prop, hours_ago, overbookings=(), attempts=10, successes=10):
     """A score snapshot with the real formula's components, computed `hours_ago`."""
     from console.models import ScoreSnapshot
-    from jobs.score import OverbookingRecord, OwnerRecord, compute_score
+    from jobs.rules.score import OverbookingRecord, OwnerRecord, compute_score
     at = utcnow() - timedelta(hours=hours_ago)
     record = OwnerRecord(
         overbookings=[OverbookingRecord(at - timedelta(days=1), 1, counts) for counts in overbookings],
@@ -151,7 +151,7 @@ def _snapshot(prop, hours_ago, overbookings=(), attempts=10, successes=10):
 def test_property_page_shows_overbookings_risk_score_and_why_it_changed(login, make_property):
     from markupsafe import escape
 
-    from jobs.property_state import recompute_property
+    from jobs.sync.property_state import recompute_property
     client = login("viewer")
     prop = make_property("Cádiz Loft")
     counted = _overbooking(prop, "OA-COUNTED", "EX-COUNTED", True,

@@ -11,7 +11,7 @@ from sqlalchemy import event, insert, select
 from console.export import export_reads, platform_from_user_agent, record_export_fetch
 from console.extensions import db
 from console.models import ExportFetch, Reservation, new_reservation_code
-from jobs.parse import parse_feed
+from jobs.ical.parse import parse_feed
 
 AIRBNB_UA = "Airbnb/1.0 (+https://www.airbnb.com) Calendar Import"  # plausible form: not published
 GOOGLE_UA = "Mozilla/5.0 (compatible; Google-Calendar-Importer)"

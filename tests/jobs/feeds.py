@@ -6,8 +6,8 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Callable
 
-from jobs.parse import parse_feed
-from jobs.stays import ParsedFeed
+from jobs.ical.parse import parse_feed
+from jobs.rules.stays import ParsedFeed
 
 AIRBNB_PRODID = "-//Airbnb Inc//Hosting Calendar 1.0//EN"
 AIRBNB_LEGACY_PRODID_LINE = "PRODID;X-RICAL-TZSOURCE=TZINFO:-//Airbnb Inc//Hosting Calendar 0.8.8//EN"

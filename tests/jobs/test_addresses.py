@@ -5,8 +5,8 @@ import socket
 import pytest
 from hypothesis import given, strategies as st
 
-from jobs.addresses import AllowList, is_public_ip, resolve_public
-from jobs.stays import SyncFailure
+from jobs.fetch.addresses import AllowList, is_public_ip, resolve_public
+from jobs.rules.stays import SyncFailure
 
 NON_PUBLIC = [
     "127.0.0.1", "127.255.255.254", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
@@ -188,7 +188,7 @@ def test_unreadable_port_is_refused_rather_than_ignored(entry):
 def test_fetch_reaches_the_allowed_port_and_not_another_loopback_port(httpserver):
     from werkzeug.serving import make_server
 
-    from jobs.fetch import FetchSession, FetchSettings, fetch_feed
+    from jobs.fetch.feed import FetchSession, FetchSettings, fetch_feed
     body = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
     httpserver.expect_request("/cal.ics").respond_with_data(body, content_type="text/calendar")
     other = make_server("127.0.0.1", 0, lambda environ, start: [])  # listening, never served
@@ -205,7 +205,7 @@ def test_fetch_reaches_the_allowed_port_and_not_another_loopback_port(httpserver
 
 
 def test_redirect_from_the_allowed_port_to_another_loopback_port_is_blocked(httpserver):
-    from jobs.fetch import FetchSession, FetchSettings, fetch_feed
+    from jobs.fetch.feed import FetchSession, FetchSettings, fetch_feed
     redis_like = socket.socket()
     redis_like.bind(("127.0.0.1", 0))
     redis_like.listen(1)

@@ -1,7 +1,7 @@
 """Advice in plain words for every error and warning kind."""
 import pytest
 
-from jobs.advice import advice_for, warning_advice
+from jobs.rules.advice import advice_for, warning_advice
 
 ERROR_KINDS = ["dns", "connect", "timeout", "tls", "blocked_address", "too_many_redirects", "not_found",
                "forbidden", "rate_limited", "server_error", "http_error", "not_ical", "invalid_ical",

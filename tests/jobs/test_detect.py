@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.detect import (DirectBooking, ExternalBlock, LinkAtDetection, Overlap, PropertyAtDetection, attribute,
+from jobs.rules.detect import (DirectBooking, ExternalBlock, LinkAtDetection, Overlap, PropertyAtDetection, attribute,
                          covered_by, find_overbookings, is_echo, says_unavailable, was_ignored)
 
 D0 = date(2025, 7, 1)

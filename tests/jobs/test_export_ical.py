@@ -5,8 +5,8 @@ from datetime import date, datetime, timedelta
 
 import icalendar
 
-from jobs.export_ical import PRODID, ExportedStay, build_export_calendar, cached_export_calendar
-from jobs.parse import parse_feed
+from jobs.ical.export import PRODID, ExportedStay, build_export_calendar, cached_export_calendar
+from jobs.ical.parse import parse_feed
 
 TODAY = date(2026, 3, 1)
 CHANGED = datetime(2026, 2, 20, 9, 30, 15, 123456)

@@ -17,10 +17,10 @@ from shutil import which
 import pytest
 from werkzeug import Response
 
-from jobs.addresses import AllowList, parse_ip
-from jobs.fetch import (DEFAULT_USER_AGENT, FetchSession, FetchSettings, HostLimiter, fetch_feed,
+from jobs.fetch.addresses import AllowList, parse_ip
+from jobs.fetch.feed import (DEFAULT_USER_AGENT, FetchSession, FetchSettings, HostLimiter, fetch_feed,
                         parse_retry_after)
-from jobs.stays import SyncFailure
+from jobs.rules.stays import SyncFailure
 
 ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nEND:VCALENDAR\r\n"
 LOOPBACK_ALLOWED = AllowList.parse("127.0.0.1")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from jobs.reconcile import (ChangeSet, GuardDecision, HoldState, StoredBlock, guard_change, held_change_set,
+from jobs.rules.reconcile import (ChangeSet, GuardDecision, HoldState, StoredBlock, guard_change, held_change_set,
                             reconcile_blocks)
-from jobs.stays import Stay
+from jobs.rules.stays import Stay
 
 TODAY = date(2025, 6, 1)
 T0 = datetime(2025, 6, 1, 8, 0, tzinfo=timezone.utc)

@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from jobs.addresses import AllowList
-from jobs.fetch import FetchSession, FetchSettings, fetch_feed
-from jobs.host_limits import FleetHostLimiter, HostLimiter
+from jobs.fetch.addresses import AllowList
+from jobs.fetch.feed import FetchSession, FetchSettings, fetch_feed
+from jobs.fetch.host_limits import FleetHostLimiter, HostLimiter
 
 ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nEND:VCALENDAR\r\n"
 
@@ -114,7 +114,7 @@ def test_redis_failing_mid_sync_falls_back_to_this_process_count(app):
 
 def test_syncs_share_limits_when_redis_answers_and_never_start_one_for_it(app, tmp_path):
     from jobs import embedded_redis
-    from jobs.sync_runner import host_limiter
+    from jobs.sync.runner import host_limiter
     assert type(host_limiter(app.config)) is FleetHostLimiter
     # `flask sync` on a machine where nothing runs: no Redis is started just to count fetches.
     alone = dict(app.config, REDIS_URL=None, INSTANCE_PATH=str(tmp_path))

@@ -11,9 +11,10 @@ import requests
 import urllib3
 from hypothesis import given, settings, strategies as st
 
-from jobs.kigo import KigoClient, classify_transport_error, list_account_properties, sync_kigo_property
-from jobs.kigo_stays import parse_reservations
-from jobs.stays import Stay, SyncFailure
+from jobs.kigo.account import list_account_properties, sync_kigo_property
+from jobs.kigo.client import KigoClient, classify_transport_error
+from jobs.kigo.replies import parse_reservations
+from jobs.rules.stays import Stay, SyncFailure
 from tests.kigo_standin import kigo_standin  # noqa: F401  (fixture)
 
 TODAY = date(2025, 3, 1)

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from console.extensions import db
 from console.models import CalendarLink, Property, Reservation, SyncRun
 from console.timeutil import utcnow
-from jobs.kigo_reading import MAX_RETRIES
-from jobs.property_state import recompute_property
-from jobs.sync_runner import sync_links
+from jobs.kigo.account import MAX_RETRIES
+from jobs.sync.property_state import recompute_property
+from jobs.sync.runner import sync_links
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_instant_booking_off_fails_the_link_and_still_applies_reservations(kigo,
     kigo.set_instant_booking(101, False)
     kigo.add_reservation(101, 1, day(5), day(8))
     link = sync(kigo_link)
-    # Reservations are real bookings whatever the setting: they block dates (see jobs/kigo_reading.py).
+    # Reservations are real bookings whatever the setting: they block dates (see jobs/sync/kigo_reading.py).
     assert set(blocks(link.id)) == {"kigo-1"}
     recompute_property(db.session.get(Property, link.property_id))
     db.session.commit()

@@ -4,8 +4,8 @@ import socket
 
 import pytest
 
-from jobs.addresses import AllowList
-from jobs.link_urls import LinkUrlError, check_link_url, detect_source, normalize_for_compare
+from jobs.fetch.addresses import AllowList
+from jobs.fetch.link_urls import LinkUrlError, check_link_url, detect_source, normalize_for_compare
 
 NO_ALLOW = AllowList()
 

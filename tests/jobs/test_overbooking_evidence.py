@@ -15,8 +15,8 @@ from werkzeug import Request, Response
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Reservation
 from console.timeutil import utcnow
-from jobs.stays import IgnoredEvent
-from jobs.sync_runner import sync_links
+from jobs.rules.stays import IgnoredEvent
+from jobs.sync.runner import sync_links
 from tests.jobs.feeds import (airbnb_feed, all_day, booking_feed, calendar, event, google_event,
                               google_header, vrbo_feed)
 from tests.jobs.test_overbooking_store import booked, healthy, overbookings

@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from console.extensions import db
 from console.models import Overbooking, Reservation, SyncRun
 from console.timeutil import utcnow
-from jobs.overbooking_store import detect_for_property, resolve
-from jobs.sync_runner import sync_links
+from jobs.sync.overbookings import detect_for_property, resolve
+from jobs.sync.runner import sync_links
 from tests.jobs.feeds import airbnb_feed
 
 

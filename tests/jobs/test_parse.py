@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jobs.parse import UNREADABLE_KEPT, UNREADABLE_PREFIX
-from jobs.stays import Stay, SyncFailure
+from jobs.ical.parse import UNREADABLE_KEPT, UNREADABLE_PREFIX
+from jobs.rules.stays import Stay, SyncFailure
 from tests.jobs.feeds import (
     AIRBNB_PRODID, airbnb_feed, airbnb_legacy_feed, all_day, alternating_case, booking_feed, calendar, day, event,
     google, google_event, google_header, nights, parse, recase_names, vrbo_feed, weekly_series,

@@ -87,7 +87,7 @@ def _naive_nights(body: bytes, timezone: str) -> list[tuple[date, date]]:
     import recurring_ical_events
     from zoneinfo import ZoneInfo
 
-    from jobs.nights import to_nights
+    from jobs.ical.nights import to_nights
 
     zone, end = ZoneInfo(timezone), TODAY + timedelta(days=550)
     found = set()

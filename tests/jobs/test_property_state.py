@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from console.extensions import db
 from console.models import Overbooking, Property, ScoreSnapshot
 from console.timeutil import utcnow
-from jobs.property_state import recompute_all, recompute_property
-from jobs.sync_runner import sync_links
+from jobs.sync.property_state import recompute_all, recompute_property
+from jobs.sync.runner import sync_links
 from tests.jobs.feeds import airbnb_feed
 
 

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.reconcile import ChangeSet, StoredBlock, reconcile_blocks
-from jobs.stays import Stay
+from jobs.rules.reconcile import ChangeSet, StoredBlock, reconcile_blocks
+from jobs.rules.stays import Stay
 
 TODAY = date(2025, 6, 1)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from jobs.risk import LinkFacts, PropertyFacts, assess_risk, link_health, property_health
+from jobs.rules.risk import LinkFacts, PropertyFacts, assess_risk, link_health, property_health
 
 TODAY = date(2025, 6, 1)
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.risk import RiskFactor
-from jobs.score import OverbookingRecord, OwnerRecord, compute_score, explain_change
+from jobs.rules.risk import RiskFactor
+from jobs.rules.score import OverbookingRecord, OwnerRecord, compute_score, explain_change
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 HIGH = RiskFactor("link_failing", "high", "Syncing fails.", "Fix it.")

@@ -11,7 +11,7 @@ from werkzeug import Response
 from console.extensions import db
 from console.models import CalendarLink, Reservation
 from console.timeutil import utcnow
-from jobs.sync_runner import sync_links
+from jobs.sync.runner import sync_links
 from tests.jobs.feeds import airbnb_feed, all_day, calendar, event
 from tests.jobs.test_sync_feeds import FeedServer, blocks, dates, day, fresh_link, runs
 

@@ -12,8 +12,8 @@ import pytest
 
 from console.extensions import db
 from console.timeutil import utcnow
-from jobs.block_store import MAX_BACKOFF
-from jobs.sync_runner import sync_links
+from jobs.sync.blocks import MAX_BACKOFF
+from jobs.sync.runner import sync_links
 from tests.jobs.feeds import airbnb_feed, all_day, calendar, google_event, google_header
 from tests.jobs.test_fetch import certs, https_server  # noqa: F401 - certs is a fixture
 from tests.jobs.test_sync_feeds import FeedServer, blocks, day, fresh_link, runs

@@ -7,8 +7,8 @@ import pytest
 
 from console.extensions import db
 from console.timeutil import utcnow
-from jobs.reconcile import HOLD_CONFIRMATIONS, HOLD_MIN_DURATION
-from jobs.sync_runner import sync_links
+from jobs.rules.reconcile import HOLD_CONFIRMATIONS, HOLD_MIN_DURATION
+from jobs.sync.runner import sync_links
 from tests.jobs.feeds import airbnb_feed, all_day, booking_feed, calendar, event
 from tests.jobs.test_sync_feeds import FeedServer, blocks, day, fresh_link, runs, without_event
 

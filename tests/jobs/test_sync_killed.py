@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from console.extensions import db
 from console.models import SyncRun
-from jobs.queue import redis_connection
-from jobs.sync_runner import sync_links
+from jobs.broker import redis_connection
+from jobs.sync.runner import sync_links
 from jobs.worker import run_worker
 from tests.jobs.feeds import airbnb_feed
 from tests.jobs.test_sync_feeds import blocks, dates, day, fresh_link, runs

@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 
 from console.extensions import db
 from console.models import CalendarLink, Reservation, SyncRun
-from jobs.sync_runner import sync_links
+from jobs.sync.runner import sync_links
 from tests.jobs.feeds import all_day, calendar, event
 from tests.jobs.test_parse_robustness import _SEEDS, _SOURCES, mutated_feeds
 from tests.jobs.test_sync_feeds import FeedServer, day, fresh_link, runs

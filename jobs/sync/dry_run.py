@@ -7,11 +7,11 @@ from flask import current_app
 
 from console.models import CalendarLink
 from console.timeutil import local_today, utcnow
-from jobs.advice import advice_for
-from jobs.block_store import hold_from, reconcile_feed, stored_blocks
-from jobs.link_reading import read_ical_link
-from jobs.reconcile import guard_change
-from jobs.sync_runner import HORIZON_DAYS, fetch_settings, host_limiter, snapshot
+from jobs.rules.advice import advice_for
+from jobs.sync.blocks import hold_from, reconcile_feed, stored_blocks
+from jobs.sync.reading import read_ical_link
+from jobs.rules.reconcile import guard_change
+from jobs.sync.runner import HORIZON_DAYS, fetch_settings, host_limiter, snapshot
 
 IGNORED_SHOWN = 100
 
@@ -23,7 +23,7 @@ def dry_run_link(link: CalendarLink) -> dict:
     snap = replace(snapshot(link, link.property.timezone), etag=None, last_modified=None,
                    content_hash=None, reuse_unchanged=False)
     if link.source == "kigo":
-        from jobs.kigo_reading import read_kigo_link
+        from jobs.sync.kigo_reading import read_kigo_link
         reading = read_kigo_link(snap, config, today, HORIZON_DAYS)
     else:
         reading = read_ical_link(snap, fetch_settings(config), host_limiter(config), today,

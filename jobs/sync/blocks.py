@@ -11,10 +11,10 @@ from sqlalchemy import delete, func, select
 from console.extensions import db
 from console.models import CalendarLink, Reservation, SyncRun, new_reservation_code
 from console.timeutil import utcnow
-from jobs.link_reading import LinkReading
-from jobs.reconcile import (ChangeSet, HoldState, StoredBlock, guard_change, held_change_set,
+from jobs.sync.reading import LinkReading
+from jobs.rules.reconcile import (ChangeSet, HoldState, StoredBlock, guard_change, held_change_set,
                             reconcile_blocks)
-from jobs.stays import NOT_RESERVED, ParsedFeed, Stay
+from jobs.rules.stays import NOT_RESERVED, ParsedFeed, Stay
 
 MAX_BACKOFF = timedelta(hours=6)
 IGNORED_DETAIL_LIMIT = 50

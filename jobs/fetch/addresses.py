@@ -6,7 +6,7 @@ import socket
 from dataclasses import dataclass
 from typing import Callable, Iterable, Union
 
-from jobs.stays import SyncFailure
+from jobs.rules.stays import SyncFailure
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]

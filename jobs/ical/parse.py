@@ -6,11 +6,11 @@ Rules chosen here (the dry run shows their results to people):
 - Stays are kept whole when they overlap [today, today + horizon_days): check_out > today and
   check_in < today + horizon_days. Stays wholly in the past or beyond the horizon are dropped silently; ignored
   events are only reported when they fall in that same window (a 2019 dentist appointment is irrelevant).
-- Timed events become nights in the property's zone (see jobs/nights.py).
+- Timed events become nights in the property's zone (see jobs/ical/nights.py).
 - An empty (or whitespace-only) body is an empty calendar for Booking.com, which sends exactly that when nothing
   is booked; for every other source it is invalid_ical, because an empty 200 there means a broken export, and
   reading it as "no bookings" would delete real blocks.
-- Names are case-insensitive (`DtStart`, `begin:vevent` are read), see jobs/ical_scan.py.
+- Names are case-insensitive (`DtStart`, `begin:vevent` are read), see jobs/ical/scan.py.
 - A blocking event must never free nights that are sold because we could not read it:
   - an unparsable date, duration or repeat rule fails the whole feed (invalid_ical, naming the event): every
     stored block is kept and the team sees which event the owner must fix;
@@ -25,7 +25,7 @@ Rules chosen here (the dry run shows their results to people):
   "Provisoire - ..." tentative holds, which `?nonTentative` drops), and a hold sells the nights all the same.
   TRANSP:TRANSPARENT ("show as free") is not read: in a generic feed such an event still blocks, since rental
   platforms do not use it to mean "available"; in Google the "Reserved" rule alone decides.
-- Floating times (no TZID, no Z) mean the calendar's X-WR-TIMEZONE when it names a zone (see jobs/nights.py).
+- Floating times (no TZID, no Z) mean the calendar's X-WR-TIMEZONE when it names a zone (see jobs/ical/nights.py).
 """
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from jobs.ical_scan import RawEvent, ScannedCalendar, decode_value, normalise_body, reject_non_ical, scan_calendar
-from jobs.nights import NotAStay, ZoneResolver, end_from_duration, read_duration, read_when, to_nights
-from jobs.recurrence import ExpansionError, Occurrence, essential_lines, expand, repair_tzids
-from jobs.stays import (CANCELLED, NOT_RESERVED, FeedWarning, IgnoredEvent, ParsedFeed, Stay,
+from jobs.ical.scan import RawEvent, ScannedCalendar, decode_value, normalise_body, reject_non_ical, scan_calendar
+from jobs.ical.nights import NotAStay, ZoneResolver, end_from_duration, read_duration, read_when, to_nights
+from jobs.ical.recurrence import ExpansionError, Occurrence, essential_lines, expand, repair_tzids
+from jobs.rules.stays import (CANCELLED, NOT_RESERVED, FeedWarning, IgnoredEvent, ParsedFeed, Stay,
                          SyncFailure)
 
 # The reason of a blocking event whose nights cannot be read (its stored block is kept).

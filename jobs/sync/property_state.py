@@ -11,9 +11,9 @@ from sqlalchemy import case, func, select
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot, SyncRun
 from console.timeutil import utcnow
-from jobs.kigo_stays import instant_booking_is_on
-from jobs.risk import RECENT_OVERBOOKING_DAYS, LinkFacts, PropertyFacts, Risk, assess_risk
-from jobs.score import OverbookingRecord, OwnerRecord, Score, compute_score
+from jobs.kigo.replies import instant_booking_is_on
+from jobs.rules.risk import RECENT_OVERBOOKING_DAYS, LinkFacts, PropertyFacts, Risk, assess_risk
+from jobs.rules.score import OverbookingRecord, OwnerRecord, Score, compute_score
 
 RISK_CHUNK = 500  # properties whose risk is read in one set of queries
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobs.risk import STALE_AFTER_INTERVALS, RiskFactor
+from jobs.rules.risk import STALE_AFTER_INTERVALS, RiskFactor
 
 FORMULA_VERSION = 1
 OVERBOOKING_MAX, OVERBOOKING_EACH, HALF_LIFE_DAYS = 50, 20, 90

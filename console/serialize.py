@@ -12,8 +12,8 @@ from console.export import export_reads_by_property
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot, SyncRun
 from console.timeutil import iso, utcnow
-from jobs.advice import advice_for
-from jobs.score import explain_change
+from jobs.rules.advice import advice_for
+from jobs.rules.score import explain_change
 
 
 def _interval() -> int:

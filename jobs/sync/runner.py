@@ -14,13 +14,13 @@ from sqlalchemy import select
 from console.extensions import db
 from console.models import CalendarLink, Property
 from console.timeutil import local_today, utcnow
-from jobs.addresses import AllowList
-from jobs.block_store import record_failure, record_success
-from jobs.fetch import FetchSettings
-from jobs.host_limits import FleetHostLimiter, HostLimiter
-from jobs.link_reading import LinkReading, LinkSnapshot, read_ical_link
-from jobs.overbooking_store import LinkBeforeSync, after_sync
-from jobs.property_state import recompute_property, refresh_risks
+from jobs.fetch.addresses import AllowList
+from jobs.sync.blocks import record_failure, record_success
+from jobs.fetch.feed import FetchSettings
+from jobs.fetch.host_limits import FleetHostLimiter, HostLimiter
+from jobs.sync.reading import LinkReading, LinkSnapshot, read_ical_link
+from jobs.sync.overbookings import LinkBeforeSync, after_sync
+from jobs.sync.property_state import recompute_property, refresh_risks
 
 log = logging.getLogger(__name__)
 HORIZON_DAYS = 550  # about 18 months ahead
@@ -86,7 +86,7 @@ def host_limiter(config) -> HostLimiter:
     An embedded Redis that is not running is not started for this alone: no worker is using it.
     """
     from jobs import embedded_redis
-    from jobs.queue import QueueUnavailable, redis_connection
+    from jobs.broker import QueueUnavailable, redis_connection
     per_host = config["FETCH_PER_HOST_LIMIT"]
     if not config.get("REDIS_URL") and not embedded_redis.answers(
             embedded_redis.socket_path(config["INSTANCE_PATH"])):
@@ -104,7 +104,7 @@ def _reader(config) -> Callable[[LinkSnapshot], LinkReading]:
 
     def read(snap: LinkSnapshot) -> LinkReading:
         if snap.source == "kigo":
-            from jobs.kigo_reading import read_kigo_link
+            from jobs.sync.kigo_reading import read_kigo_link
             return read_kigo_link(snap, config, snap.today, HORIZON_DAYS)
         return read_ical_link(snap, settings, limiter, snap.today, HORIZON_DAYS)
     return read
@@ -137,7 +137,7 @@ def apply_reading(reading: LinkReading) -> SyncSummary:
             if reading.failure is not None:  # stays applied, yet the link needs fixing
                 record_failure(link, reading, interval, run)
         if reading.extra:
-            from jobs.kigo_reading import store_kigo_facts
+            from jobs.sync.kigo_reading import store_kigo_facts
             store_kigo_facts(link, reading)
         if link.state != "active":
             link.next_sync_at = None  # forced syncs of paused links do not restart the schedule

@@ -12,7 +12,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from jobs.stays import SyncFailure
+from jobs.rules.stays import SyncFailure
 
 _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)

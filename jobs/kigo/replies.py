@@ -1,6 +1,6 @@
-"""Kigo replies (the API_REPLY part of the envelope) turned into plain data, and the read of one Kigo link.
+"""Kigo replies (the API_REPLY part of the envelope) turned into plain data (pure: no HTTP).
 
-The parsers are pure (no HTTP); `jobs.kigo.KigoClient` does the talking and hands decoded replies here.
+`jobs.kigo.client.KigoClient` does the talking and hands decoded replies here.
 Anything we cannot read safely raises SyncFailure("kigo_error"), because a half-read reservation
 list would look like cancellations and remove real blocks.
 """
@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from datetime import date
 
-from jobs.stays import Stay, SyncFailure
-
-if TYPE_CHECKING:
-    from jobs.kigo import KigoClient
+from jobs.rules.stays import Stay, SyncFailure
 
 
 @dataclass(frozen=True)
@@ -223,29 +219,3 @@ def _other_property(record: object, prop_id: int, method: str) -> bool:
     """Whether a diff record names a property other than `prop_id` (records without PROP_ID are kept)."""
     return (isinstance(record, dict) and record.get("PROP_ID") is not None
             and kigo_id(record["PROP_ID"], f"Kigo {method}: PROP_ID") != prop_id)
-
-
-def list_account_properties(client: KigoClient, kigo_code: str) -> list[KigoProperty]:
-    """The properties the Kigo account `kigo_code` (its PROP_PROVIDER.RA_ID) shares with us, for staff to pick."""
-    return [prop for prop in client.list_properties() if same_account(kigo_code or "", prop)]
-
-
-def sync_kigo_property(client: KigoClient, kigo_code: str, prop_id: int, today: date,
-                       horizon_days: int = 550) -> KigoSnapshot:
-    """Read one Kigo link: the property must be shared by account `kigo_code`; stays over [today, today+horizon]."""
-    prop_id = kigo_id(prop_id, "The Kigo property id")
-    code = (kigo_code or "").strip()
-    if not code:
-        raise SyncFailure("kigo_not_found", "This link has no Kigo account code")
-    prop = next((p for p in client.list_properties() if p.prop_id == prop_id), None)
-    if prop is None:
-        raise SyncFailure("kigo_not_found", f"Kigo property {prop_id} is not shared with us: it is not among "
-                                            f"the properties Kigo lists for our account")
-    if not same_account(code, prop):
-        raise SyncFailure("kigo_not_found", f"Kigo property {prop_id} is shared by Kigo account "
-                                            f"{prop.account_code or '(none)'}, not by account {code}")
-    info = client.read_property(prop_id)
-    stays = client.list_reservations(prop_id, today, today + timedelta(days=horizon_days))
-    return KigoSnapshot(stays=stays, instant_booking=info.instant_booking,
-                        instant_booking_raw=info.instant_booking_raw,
-                        property_name=info.name or prop.name, prop_id=prop_id)

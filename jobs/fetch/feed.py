@@ -15,11 +15,11 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 from urllib3 import exceptions as u3
 
-from jobs.addresses import AllowList
-from jobs.fetch_session import (FetchSession, default_session, deadline_of_this_thread,
+from jobs.fetch.addresses import AllowList
+from jobs.fetch.session import (FetchSession, default_session, deadline_of_this_thread,
                                 resolve_within)
-from jobs.host_limits import HostLimiter
-from jobs.stays import SyncFailure
+from jobs.fetch.host_limits import HostLimiter
+from jobs.rules.stays import SyncFailure
 
 __all__ = ["DEFAULT_USER_AGENT", "FetchResult", "FetchSession", "FetchSettings", "HostLimiter",
            "fetch_feed", "parse_retry_after"]

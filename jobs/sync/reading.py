@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import urlsplit
 
-from jobs.fetch import FetchResult, FetchSettings, HostLimiter, fetch_feed
-from jobs.stays import ParsedFeed, SyncFailure
+from jobs.fetch.feed import FetchResult, FetchSettings, HostLimiter, fetch_feed
+from jobs.rules.stays import ParsedFeed, SyncFailure
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class LinkReading:
 def read_ical_link(snap: LinkSnapshot, settings: FetchSettings, limiter: HostLimiter,
                    today: date, horizon_days: int) -> LinkReading:
     """Fetch and parse an iCal link; classified failures are returned, never raised."""
-    from jobs.parse import parse_feed  # late: the parser is only needed by workers
+    from jobs.ical.parse import parse_feed  # late: the parser is only needed by workers
     started = time.time()
     reading = LinkReading(snap, "error", started_at=started)
     try:

@@ -8,8 +8,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
-from jobs.addresses import AllowList, Resolver, resolve_public
-from jobs.stays import SyncFailure
+from jobs.fetch.addresses import AllowList, Resolver, resolve_public
+from jobs.rules.stays import SyncFailure
 
 MAX_URL_LENGTH = 2048
 _SCHEMES = {"http": "http", "https": "https", "webcal": "https", "webcals": "https"}

@@ -20,8 +20,8 @@ import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.util.ssl_ import create_urllib3_context
 
-from jobs.addresses import AllowList, IPAddress, Resolver, resolve_public
-from jobs.stays import SyncFailure
+from jobs.fetch.addresses import AllowList, IPAddress, Resolver, resolve_public
+from jobs.rules.stays import SyncFailure
 
 deadline_of_this_thread = threading.local()  # .value: monotonic deadline of the running fetch
 

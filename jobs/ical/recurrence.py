@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 import icalendar
 import recurring_ical_events
 
-from jobs.nights import ZoneResolver, parse_offset, split_property
+from jobs.ical.nights import ZoneResolver, parse_offset, split_property
 
 # What expansion needs; the rest (DESCRIPTION, VALARMs...) is left out so the library copies small components.
 _KEPT_LINE = re.compile(r"^(?:UID|DTSTART|DTEND|DURATION|RRULE|RDATE|EXDATE|EXRULE|RECURRENCE-ID|STATUS|SUMMARY|"

@@ -1,4 +1,4 @@
-"""Kigo connector: a client for Kigo's JSON API and the whole read of one Kigo link.
+"""Kigo connector: a client for Kigo's JSON API.
 
 Both Kigo APIs take a POST with a JSON body at `<base>/<method>` and answer an envelope
 (API_RESULT_CODE, API_RESULT_TEXT, API_REPLY, ...): the legacy Rental Agency API
@@ -20,13 +20,10 @@ from typing import Callable, Iterator
 import requests
 import urllib3
 
-from jobs.kigo_stays import (KigoDiff, KigoProperty, KigoPropertyInfo, KigoSnapshot, kigo_id,
-                             list_account_properties, parse_diff, parse_properties, parse_property_info,
-                             parse_reservations, sync_kigo_property)
-from jobs.stays import Stay, SyncFailure
+from jobs.kigo.replies import (KigoDiff, KigoProperty, KigoPropertyInfo, kigo_id, parse_diff,
+                               parse_properties, parse_property_info, parse_reservations)
+from jobs.rules.stays import Stay, SyncFailure
 
-__all__ = ["KigoClient", "KigoDiff", "KigoProperty", "KigoPropertyInfo", "KigoSnapshot",
-           "classify_transport_error", "decode_envelope", "list_account_properties", "sync_kigo_property"]
 
 USER_AGENT = "CalendarSyncConsole/1.0 (Kigo connector)"
 MAX_BODY_BYTES = 10 * 1024 * 1024

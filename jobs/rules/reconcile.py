@@ -30,7 +30,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from jobs.stays import Stay
+from jobs.rules.stays import Stay
 
 HOLD_CONFIRMATIONS = 2  # later syncs that must repeat the same removal
 HOLD_MIN_DURATION = timedelta(hours=2)

@@ -1,0 +1,146 @@
+"""Link actions: add (iCal or Kigo, after every URL check), test, activate, sync now, pause, resume,
+accept a held change, delete."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete
+
+from console.actions.errors import ActionError, invalid, not_found, required_text
+from console.extensions import db
+from console.models import SOURCES, CalendarLink, Property, Reservation
+from console.timeutil import utcnow
+from jobs.fetch.addresses import AllowList
+from jobs.fetch.link_urls import LinkUrlError, check_link_url, normalize_for_compare
+from jobs.queue import QueueUnavailable, enqueue_link_sync
+
+URL_MAX = 2048
+KIGO_CODE_MAX = 64
+ICAL_SOURCES = tuple(s for s in SOURCES if s != "kigo")
+
+
+def get_link(link_id: int, property_id: int | None = None) -> CalendarLink:
+    """The link (of that property, when one is named), or a 404."""
+    link = db.session.get(CalendarLink, link_id)
+    if link is None or (property_id is not None and link.property_id != property_id):
+        raise not_found(f"link {link_id}")
+    return link
+
+
+def add_ical_link(prop: Property, url, source: str | None = None) -> CalendarLink:
+    """Link an iCal calendar ("Link" then "Save") after the CONTRACT URL checks; state "linked"."""
+    url = required_text(url, "url", URL_MAX)
+    if source is not None and source not in ICAL_SOURCES:
+        raise invalid("source", f"must be one of {', '.join(ICAL_SOURCES)}")
+    try:
+        checked = check_link_url(url, AllowList.parse(current_app.config["FETCH_ALLOW_HOSTS"]))
+    except LinkUrlError as err:
+        extra = {"suggested_url": err.suggested_url} if err.suggested_url else {}
+        raise ActionError(err.code, err.message, field="url", **extra) from None
+    wanted = normalize_for_compare(checked.url)
+    if any(link.url and normalize_for_compare(link.url) == wanted for link in prop.links):
+        raise ActionError("duplicate_link", "this calendar is already linked to the property",
+                          field="url")
+    return _saved(CalendarLink(property=prop, source=source or checked.source, url=checked.url))
+
+
+def add_kigo_link(prop: Property, kigo_code, kigo_property_id) -> CalendarLink:
+    """Link a Kigo property shared by the owner's account `kigo_code`; state "linked"."""
+    code = required_text(kigo_code, "kigo_code", KIGO_CODE_MAX)
+    if kigo_property_id is None:
+        raise invalid("kigo_property_id", "is required", "missing_field")
+    if isinstance(kigo_property_id, bool) or not isinstance(kigo_property_id, int) \
+            or not 0 < kigo_property_id < 2 ** 63:
+        raise invalid("kigo_property_id", "must be a positive whole number (Kigo PROP_ID)")
+    if any(link.source == "kigo" and link.kigo_property_id == kigo_property_id
+           for link in prop.links):
+        raise ActionError("duplicate_link", f"Kigo property {kigo_property_id} is already linked",
+                          field="kigo_property_id")
+    return _saved(CalendarLink(property=prop, source="kigo", kigo_code=code,
+                               kigo_property_id=kigo_property_id))
+
+
+def _saved(link: CalendarLink) -> CalendarLink:
+    db.session.add(link)
+    db.session.commit()
+    return link
+
+
+def preview_link(link: CalendarLink) -> dict:
+    """Dry run: fetch and parse now, say what a sync would do; nothing is stored."""
+    from jobs.sync.dry_run import dry_run_link  # late: pulls in the whole pipeline
+    return dry_run_link(link)
+
+
+def activate_link(link: CalendarLink) -> str:
+    """"Synchronize now": the link becomes active and its first sync is queued; the job id."""
+    # The queued job syncs it now; the scheduler must not queue it a second time meanwhile, so
+    # its regular turn starts one interval from now (the job sets the real next time).
+    turn = utcnow() + timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])
+    return _change_and_queue(link, state="active", next_sync_at=turn,
+                             activated_at=link.activated_at or utcnow())
+
+
+def resume_link(link: CalendarLink) -> str:
+    """A paused link syncs again, starting now; the job id."""
+    if link.state != "paused":
+        raise ActionError("link_not_paused", f"the link is {link.state}, not paused",
+                          status=409)
+    return activate_link(link)
+
+
+def sync_link_now(link: CalendarLink) -> str:
+    """Force a resync of an active link; while one is queued or running, that job's id."""
+    if link.state != "active":
+        raise ActionError("link_not_active", f"the link is {link.state}: activate it first "
+                          "(POST /links/<id>/activate)", status=409)
+    return _queued(link.id)
+
+
+def accept_held_change(link: CalendarLink) -> str:
+    """Staff accept the change the suspicious-change guard holds; a sync applies it now."""
+    if not link.hold_state:
+        raise ActionError("nothing_held", "this link has no held change to accept", status=409)
+    return _change_and_queue(link, accept_next_change=True)
+
+
+def pause_link(link: CalendarLink) -> CalendarLink:
+    """Stop syncing a link; its blocks stay until it is deleted."""
+    link.state, link.next_sync_at = "paused", None
+    db.session.commit()
+    return link
+
+
+def delete_link(link: CalendarLink) -> int:
+    """Unlink a calendar and remove the EX- blocks it brought; how many were removed."""
+    removed = db.session.execute(delete(Reservation).where(
+        Reservation.link_id == link.id, Reservation.origin == "external")).rowcount
+    db.session.delete(link)
+    db.session.commit()
+    return removed
+
+
+def _change_and_queue(link: CalendarLink, **changes) -> str:
+    """Apply `changes` to the link and queue its sync; the job id. When the queue is unreachable
+    the changes are undone: nothing changes without its sync."""
+    previous = {name: getattr(link, name) for name in changes}
+    for name, value in changes.items():
+        setattr(link, name, value)
+    db.session.commit()
+    try:
+        return _queued(link.id)
+    except ActionError:
+        for name, value in previous.items():
+            setattr(link, name, value)
+        db.session.commit()
+        raise
+
+
+def _queued(link_id: int) -> str:
+    """Queue the link's sync; a 503 queue_unavailable when Redis does not answer."""
+    try:
+        return enqueue_link_sync(link_id)
+    except QueueUnavailable as exc:
+        raise ActionError("queue_unavailable", f"{exc}; nothing was changed. Try again shortly.",
+                          status=503) from None

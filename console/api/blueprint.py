@@ -1,0 +1,52 @@
+"""The API blueprint (/api/v1): bearer-token authentication and the role each view needs."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, g, request
+
+from console.api.errors import ApiError, register_error_handlers
+from console.extensions import db
+from console.models import ApiToken, role_at_least
+from console.timeutil import utcnow
+
+api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+register_error_handlers(api_bp)
+
+
+def requires(role: str):
+    """Mark a view with the role it needs (default: viewer to read, staff to write)."""
+    def decorate(view):
+        view._api_role = role
+        return view
+    return decorate
+
+
+@api_bp.before_request
+def authenticate():
+    """Bearer-token auth: 401 without a valid token, 403 when the role is too low."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>")
+    api_token = ApiToken.find(token.strip())
+    if api_token is None:
+        raise ApiError(401, "unauthorized", "the token is invalid or revoked")
+    view = _view_for_request()
+    needed = getattr(view, "_api_role", None) or (
+        "viewer" if request.method in ("GET", "HEAD", "OPTIONS") else "staff")
+    if not role_at_least(api_token.role, needed):
+        raise ApiError(403, "forbidden", f"this needs the {needed} role; the token has "
+                       f"{api_token.role}")
+    g.api_token = api_token
+    # Touch last_used_at at most once a minute: a write on every read would be wasteful.
+    now = utcnow()
+    if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=1):
+        api_token.last_used_at = now
+        db.session.commit()
+
+
+def _view_for_request():
+    """The view function that will answer this request."""
+    from flask import current_app
+    return current_app.view_functions.get(request.endpoint)

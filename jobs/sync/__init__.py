@@ -1,0 +1,1 @@
+"""The database side of a sync: read links (fetch or Kigo, then parse), store blocks, runs and overbookings, recompute risk and score, dry run; may import every package below it, console.models and console.extensions, never the queue."""
