@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_fleet import flask  # noqa: E402 - the same way of running the app's commands
+
 from tests.jobs.feeds import google_history_feed  # noqa: E402
 
 MAX_BYTES = 10 * 1024 * 1024

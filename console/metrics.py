@@ -17,6 +17,7 @@ class FleetCollector:
     def collect(self):
         """Yield link, risk and overbooking gauges, and whether the database answered."""
         from sqlalchemy.exc import SQLAlchemyError
+
         from console.extensions import db
         with self.app.app_context():
             try:
@@ -34,6 +35,7 @@ class FleetCollector:
     def _fleet(self, db) -> list[GaugeMetricFamily]:
         """The gauges read from the database (raises SQLAlchemyError when it is down)."""
         from sqlalchemy import func
+
         from console.models import CalendarLink, Overbooking, Property
         from console.timeutil import utcnow
         links = GaugeMetricFamily("csc_links", "Calendar links by state and health",

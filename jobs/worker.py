@@ -102,8 +102,8 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     AppJob.app = app
     # Import the pipeline once here: each job runs in a fresh fork, which would otherwise pay for
     # these imports again on every job.
-    import jobs.sync.kigo_reading  # noqa: F401
     import jobs.ical.parse  # noqa: F401
+    import jobs.sync.kigo_reading  # noqa: F401
     import jobs.sync.runner  # noqa: F401
     import jobs.tasks  # noqa: F401
     worker = Worker(list(QUEUE_NAMES), connection=conn, job_class=AppJob)

@@ -6,8 +6,7 @@ from datetime import date, timedelta
 import pytest
 
 from console.extensions import db
-from console.models import (ApiToken, CalendarLink, Owner, Property, Reservation, User,
-                            new_reservation_code)
+from console.models import ApiToken, CalendarLink, Owner, Property, Reservation, User, new_reservation_code
 
 __all__ = ["make_property", "make_link", "make_reservation", "make_user", "api", "login"]
 

@@ -189,9 +189,10 @@ def test_serve_all_starts_everything_and_ctrl_c_leaves_nothing(tmp_path):
 def test_worker_burst_process_runs_a_queued_sync_in_its_app_context(backends, app, api,
                                                                     make_property, make_link,
                                                                     httpserver):
+    from datetime import date, timedelta
+
     from console.extensions import db
     from console.models import CalendarLink, Reservation
-    from datetime import date, timedelta
     from tests.jobs.feeds import airbnb_feed
     soon = date.today() + timedelta(days=5)
     feed = airbnb_feed([(soon, soon + timedelta(days=3), "Reserved"),

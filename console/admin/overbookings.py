@@ -14,9 +14,9 @@ from console import charts
 from console.actions.errors import ActionError
 from console.actions.overbookings import NOTE_MAX, resolve_overbooking
 from console.admin.base import ConsoleView
-from console.serialize import newest_snapshot_id
 from console.extensions import db
 from console.models import Overbooking, Owner, Property, ScoreSnapshot
+from console.serialize import newest_snapshot_id
 from console.timeutil import utcnow
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"

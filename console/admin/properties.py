@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from console.actions import links as link_actions
 from console.actions.errors import ActionError
 from console.admin.base import ConsoleView
-from console.serialize import properties_json, property_json, run_json, score_history_items
 from console.extensions import db
 from console.models import SOURCES, Overbooking, Property, Reservation, SyncRun
 from console.property_filters import HEALTHS, RISKS, property_query
+from console.serialize import properties_json, property_json, run_json, score_history_items
 from console.timeutil import utcnow
 
 PAGE_SIZE = 50

@@ -1,7 +1,14 @@
 """The JSON API (/api/v1) for the main site, the ranking service and operators' scripts: request
 parsing and JSON answers around console.actions."""
-from console.api import (calendar_export, kigo, links, overbookings, properties,  # noqa: F401
-                         reservations, scores)  # importing registers the routes
+from console.api import (  # noqa: F401
+                         calendar_export,
+                         kigo,
+                         links,
+                         overbookings,
+                         properties,
+                         reservations,  # importing registers the routes
+                         scores,
+)
 from console.api.blueprint import api_bp
 
 __all__ = ["api_bp"]

@@ -7,12 +7,20 @@ from sqlalchemy import func, select
 from console.actions import properties as property_actions
 from console.actions.properties import get_property
 from console.api.blueprint import api_bp
-from console.serialize import properties_json, property_json
-from console.api.validate import boolean, email, json_body, query_choice, query_int, query_text, \
-    text, timezone_name
+from console.api.validate import (
+    boolean,
+    email,
+    json_body,
+    query_choice,
+    query_int,
+    query_text,
+    text,
+    timezone_name,
+)
 from console.extensions import db
 from console.models import SOURCES
 from console.property_filters import HEALTHS, RISKS, property_query
+from console.serialize import properties_json, property_json
 from console.timeutil import utcnow
 
 PAGE_SIZE = 50

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from console.actions.properties import get_property
 from console.api.blueprint import api_bp
 from console.api.validate import invalid, query_int
-from console.serialize import newest_snapshot_id, score_history_items
 from console.extensions import db
 from console.models import Property, ScoreSnapshot
+from console.serialize import newest_snapshot_id, score_history_items
 from console.timeutil import iso, utcnow
 
 PAGE_SIZE = 1000

@@ -16,9 +16,8 @@ import urllib3
 from urllib3 import exceptions as u3
 
 from jobs.fetch.addresses import AllowList
-from jobs.fetch.session import (FetchSession, default_session, deadline_of_this_thread,
-                                resolve_within)
 from jobs.fetch.host_limits import HostLimiter
+from jobs.fetch.session import FetchSession, deadline_of_this_thread, default_session, resolve_within
 from jobs.rules.stays import SyncFailure
 
 __all__ = ["DEFAULT_USER_AGENT", "FetchResult", "FetchSession", "FetchSettings", "HostLimiter",

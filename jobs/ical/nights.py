@@ -21,7 +21,10 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Callable
 from zoneinfo import ZoneInfo
 
+import icalendar
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+from jobs.ical.scan import ScannedCalendar, decode_value
 
 _VALUE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?:[Tt](\d{2})(\d{2})(\d{2})?([Zz])?)?\s*$")
 _PARAM = re.compile(r';([^=;:]+)=("[^"]*"|[^;]*)')
@@ -213,3 +216,28 @@ def local_date(when: date | datetime, zone: tzinfo) -> date:
 def _aware(moment: datetime, zone: tzinfo) -> datetime:
     """A datetime with a zone (floating times belong to the property's zone), so any two compare."""
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def property_zone(name: str) -> ZoneInfo:
+    """The property's IANA time zone; ValueError for a bad name (our data, not the feed's fault)."""
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError) as error:
+        raise ValueError(f"unknown property time zone {name!r}") from error
+
+
+def feed_zones(scanned: ScannedCalendar) -> Callable[[str], tzinfo | None]:
+    """A lookup of the feed's own VTIMEZONE definitions, built into time zones only when first asked for."""
+    cache: dict[str, tzinfo | None] = {}
+
+    def lookup(tzid: str) -> tzinfo | None:
+        if tzid not in cache:
+            cache[tzid] = None
+            if tzid in scanned.timezones:
+                start, end = scanned.timezones[tzid]
+                try:
+                    cache[tzid] = icalendar.Timezone.from_ical(decode_value(scanned.body[start:end])).to_tz()
+                except Exception:  # a broken VTIMEZONE is one more invalid TZID: the resolver falls back
+                    cache[tzid] = None
+        return cache[tzid]
+    return lookup

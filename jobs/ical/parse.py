@@ -30,56 +30,35 @@ Rules chosen here (the dry run shows their results to people):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import icalendar
-
-from jobs.ical.scan import RawEvent, ScannedCalendar, decode_value, normalise_body, reject_non_ical, scan_calendar
-from jobs.ical.nights import NotAStay, ZoneResolver, end_from_duration, read_duration, read_when, to_nights
+from jobs.ical.nights import (
+    NotAStay,
+    ZoneResolver,
+    end_from_duration,
+    feed_zones,
+    property_zone,
+    read_duration,
+    read_when,
+    to_nights,
+)
+from jobs.ical.profiles import FREE_BUSY_ADVICE, PROFILES, SourceProfile
 from jobs.ical.recurrence import ExpansionError, Occurrence, essential_lines, expand, repair_tzids
-from jobs.rules.stays import (CANCELLED, NOT_RESERVED, FeedWarning, IgnoredEvent, ParsedFeed, Stay,
-                         SyncFailure)
+from jobs.ical.scan import (
+    RawEvent,
+    ScannedCalendar,
+    decode_value,
+    normalise_body,
+    reject_non_ical,
+    scan_calendar,
+)
+from jobs.rules.stays import NOT_RESERVED, FeedWarning, IgnoredEvent, ParsedFeed, Stay, SyncFailure
 
 # The reason of a blocking event whose nights cannot be read (its stored block is kept).
 UNREADABLE_PREFIX = "cannot be read: "
 UNREADABLE_KEPT = "the block already stored for it, if any, is kept unchanged"
-FREE_BUSY_ADVICE = (
-    'Every event of this Google calendar is "Busy" or untitled: it is shared as free/busy only, so no event can '
-    'be recognised as "Reserved" and no dates are blocked. In Google Calendar, open Settings > Access permissions '
-    'and make the calendar public with "See all event details", then sync again.'
-)
-
-
-@dataclass(frozen=True)
-class SourceProfile:
-    """How one kind of feed is read: which events block dates, and its known quirks."""
-
-    label: str
-    reserved_only: bool = False  # Google: only events titled "Reserved" (trimmed, case-insensitive) block
-    empty_body_is_empty_calendar: bool = False  # Booking.com sends an empty body when nothing is booked
-
-    def ignore_reason(self, summary: str | None, status: str) -> str | None:
-        """Why an event does not block dates, or None when it does."""
-        if status == "CANCELLED":
-            return CANCELLED
-        if self.reserved_only and (summary or "").strip().casefold() != "reserved":
-            return NOT_RESERVED
-        return None
-
-
-PROFILES: dict[str, SourceProfile] = {
-    "airbnb": SourceProfile("Airbnb"),
-    "vrbo": SourceProfile("Vrbo"),
-    "booking": SourceProfile("Booking.com", empty_body_is_empty_calendar=True),
-    "google": SourceProfile("Google Calendar", reserved_only=True),
-    "9flats": SourceProfile("9flats"),
-    "holidaylettings": SourceProfile("HolidayLettings"),
-    "ical": SourceProfile("iCal"),
-}
-
-
 @dataclass
 class _Result:
     """Stays and ignored events gathered while reading one feed."""
@@ -129,7 +108,7 @@ def parse_feed(body: bytes, source: str, timezone: str, today: date, horizon_day
     scanned = scan_calendar(normalised, cutoff)
     del normalised
     notes: list[str] = []
-    zones = ZoneResolver(zone, _feed_zones(scanned), notes, floating=scanned.wr_timezone)
+    zones = ZoneResolver(zone, feed_zones(scanned), notes, floating=scanned.wr_timezone)
     result = _Result(zone, today, today + timedelta(days=horizon_days))
     for raw in scanned.events:
         if not raw.recurring:
@@ -138,31 +117,6 @@ def parse_feed(body: bytes, source: str, timezone: str, today: date, horizon_day
     return ParsedFeed(stays=_final_stays(result), events_total=scanned.events_total,
                       ignored=list(result.ignored.values()), warnings=_warnings(profile, scanned, result),
                       prodid=scanned.prodid, notes=notes, unreadable_uids=list(result.unreadable))
-
-
-def property_zone(name: str) -> ZoneInfo:
-    """The property's IANA time zone; ValueError for a bad name (our data, not the feed's fault)."""
-    try:
-        return ZoneInfo(name)
-    except (ValueError, KeyError, OSError) as error:
-        raise ValueError(f"unknown property time zone {name!r}") from error
-
-
-def _feed_zones(scanned: ScannedCalendar) -> Callable[[str], tzinfo | None]:
-    """A lookup of the feed's own VTIMEZONE definitions, built into time zones only when first asked for."""
-    cache: dict[str, tzinfo | None] = {}
-
-    def lookup(tzid: str) -> tzinfo | None:
-        if tzid not in cache:
-            cache[tzid] = None
-            if tzid in scanned.timezones:
-                start, end = scanned.timezones[tzid]
-                try:
-                    cache[tzid] = icalendar.Timezone.from_ical(decode_value(scanned.body[start:end])).to_tz()
-                except Exception:  # a broken VTIMEZONE is one more invalid TZID: the resolver falls back
-                    cache[tzid] = None
-        return cache[tzid]
-    return lookup
 
 
 def _read_single(raw: RawEvent, profile: SourceProfile, zones: ZoneResolver, result: _Result) -> None:

@@ -20,10 +20,17 @@ from typing import Callable, Iterator
 import requests
 import urllib3
 
-from jobs.kigo.replies import (KigoDiff, KigoProperty, KigoPropertyInfo, kigo_id, parse_diff,
-                               parse_properties, parse_property_info, parse_reservations)
+from jobs.kigo.replies import (
+    KigoDiff,
+    KigoProperty,
+    KigoPropertyInfo,
+    kigo_id,
+    parse_diff,
+    parse_properties,
+    parse_property_info,
+    parse_reservations,
+)
 from jobs.rules.stays import Stay, SyncFailure
-
 
 USER_AGENT = "CalendarSyncConsole/1.0 (Kigo connector)"
 MAX_BODY_BYTES = 10 * 1024 * 1024

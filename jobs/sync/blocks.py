@@ -11,10 +11,16 @@ from sqlalchemy import delete, func, select
 from console.extensions import db
 from console.models import CalendarLink, Reservation, SyncRun, new_reservation_code
 from console.timeutil import utcnow
-from jobs.sync.reading import LinkReading
-from jobs.rules.reconcile import (ChangeSet, HoldState, StoredBlock, guard_change, held_change_set,
-                            reconcile_blocks)
+from jobs.rules.reconcile import (
+    ChangeSet,
+    HoldState,
+    StoredBlock,
+    guard_change,
+    held_change_set,
+    reconcile_blocks,
+)
 from jobs.rules.stays import NOT_RESERVED, ParsedFeed, Stay
+from jobs.sync.reading import LinkReading
 
 MAX_BACKOFF = timedelta(hours=6)
 IGNORED_DETAIL_LIMIT = 50

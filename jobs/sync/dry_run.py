@@ -8,9 +8,9 @@ from flask import current_app
 from console.models import CalendarLink
 from console.timeutil import local_today, utcnow
 from jobs.rules.advice import advice_for
+from jobs.rules.reconcile import guard_change
 from jobs.sync.blocks import hold_from, reconcile_feed, stored_blocks
 from jobs.sync.reading import read_ical_link
-from jobs.rules.reconcile import guard_change
 from jobs.sync.runner import HORIZON_DAYS, fetch_settings, host_limiter, snapshot
 
 IGNORED_SHOWN = 100

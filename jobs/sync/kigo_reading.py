@@ -6,8 +6,8 @@ import time
 from datetime import date
 
 from jobs.kigo.account import kigo_client, sync_kigo_property
-from jobs.sync.reading import LinkReading, LinkSnapshot
 from jobs.rules.stays import ParsedFeed, SyncFailure
+from jobs.sync.reading import LinkReading, LinkSnapshot
 
 
 def read_kigo_link(snap: LinkSnapshot, config, today: date, horizon_days: int) -> LinkReading:

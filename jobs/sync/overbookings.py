@@ -15,10 +15,20 @@ from sqlalchemy.exc import IntegrityError
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Reservation, SyncRun
 from console.timeutil import utcnow
-from jobs.rules.detect import (Attribution, DirectBooking, ExternalBlock, LinkAtDetection, Overlap,
-                         PropertyAtDetection, attribute, find_overbookings, is_echo, says_unavailable)
-from jobs.sync.property_state import recompute_property
+from jobs.rules.detect import (
+    Attribution,
+    DirectBooking,
+    ExternalBlock,
+    LinkAtDetection,
+    Overlap,
+    PropertyAtDetection,
+    attribute,
+    find_overbookings,
+    is_echo,
+    says_unavailable,
+)
 from jobs.rules.stays import NOT_RESERVED
+from jobs.sync.property_state import recompute_property
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from console.extensions import db
 from console.models import CalendarLink, Property
 from console.timeutil import local_today, utcnow
 from jobs.fetch.addresses import AllowList
-from jobs.sync.blocks import record_failure, record_success
 from jobs.fetch.feed import FetchSettings
 from jobs.fetch.host_limits import FleetHostLimiter, HostLimiter
-from jobs.sync.reading import LinkReading, LinkSnapshot, read_ical_link
+from jobs.sync.blocks import record_failure, record_success
 from jobs.sync.overbookings import LinkBeforeSync, after_sync
 from jobs.sync.property_state import recompute_property, refresh_risks
+from jobs.sync.reading import LinkReading, LinkSnapshot, read_ical_link
 
 log = logging.getLogger(__name__)
 HORIZON_DAYS = 550  # about 18 months ahead

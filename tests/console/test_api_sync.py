@@ -184,8 +184,7 @@ def test_sync_answers_503_when_redis_is_unreachable_and_changes_nothing(
 from rq.job import Job, JobStatus  # noqa: E402
 
 from jobs.broker import redis_connection  # noqa: E402
-from tests.jobs.test_sync_killed import (HeldFeed, start_worker, stop_worker, wait_for_request,  # noqa: E402
-                                         wait_until)
+from tests.jobs.test_sync_killed import HeldFeed, start_worker, stop_worker, wait_for_request, wait_until  # noqa: E402
 
 
 def test_second_sync_while_running_returns_the_same_job(app, api, backends, make_property, make_link,

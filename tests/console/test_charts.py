@@ -5,9 +5,19 @@ import json
 import re
 from datetime import date, datetime
 
-from console.charts import (COUNTS_NAME, NOT_COUNTED_NAME, GroupCount, WeekCount, figure_html,
-                            overbookings_by, overbookings_per_week, score_bins, score_distribution,
-                            week_start, weekly_counts)
+from console.charts import (
+    COUNTS_NAME,
+    NOT_COUNTED_NAME,
+    GroupCount,
+    WeekCount,
+    figure_html,
+    overbookings_by,
+    overbookings_per_week,
+    score_bins,
+    score_distribution,
+    week_start,
+    weekly_counts,
+)
 
 
 def test_week_start_is_the_monday_of_the_iso_week():

@@ -18,8 +18,7 @@ from rq.utils import import_attribute
 from sqlalchemy import select
 
 from console.extensions import db
-from console.models import (ApiToken, CalendarLink, Property, Reservation, ScoreSnapshot, SyncRun,
-                            User)
+from console.models import ApiToken, CalendarLink, Property, Reservation, ScoreSnapshot, SyncRun, User
 from console.timeutil import utcnow
 from jobs.schedule import PERIODIC_JOBS
 from jobs.tasks import due_link_ids

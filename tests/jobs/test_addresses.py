@@ -3,7 +3,8 @@ import ipaddress
 import socket
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jobs.fetch.addresses import AllowList, is_public_ip, resolve_public
 from jobs.rules.stays import SyncFailure

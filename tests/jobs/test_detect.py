@@ -6,8 +6,19 @@ from datetime import date, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.rules.detect import (DirectBooking, ExternalBlock, LinkAtDetection, Overlap, PropertyAtDetection, attribute,
-                         covered_by, find_overbookings, is_echo, says_unavailable, was_ignored)
+from jobs.rules.detect import (
+    DirectBooking,
+    ExternalBlock,
+    LinkAtDetection,
+    Overlap,
+    PropertyAtDetection,
+    attribute,
+    covered_by,
+    find_overbookings,
+    is_echo,
+    says_unavailable,
+    was_ignored,
+)
 
 D0 = date(2025, 7, 1)
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)

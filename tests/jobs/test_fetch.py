@@ -18,8 +18,14 @@ import pytest
 from werkzeug import Response
 
 from jobs.fetch.addresses import AllowList, parse_ip
-from jobs.fetch.feed import (DEFAULT_USER_AGENT, FetchSession, FetchSettings, HostLimiter, fetch_feed,
-                        parse_retry_after)
+from jobs.fetch.feed import (
+    DEFAULT_USER_AGENT,
+    FetchSession,
+    FetchSettings,
+    HostLimiter,
+    fetch_feed,
+    parse_retry_after,
+)
 from jobs.rules.stays import SyncFailure
 
 ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nEND:VCALENDAR\r\n"

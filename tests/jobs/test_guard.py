@@ -3,8 +3,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from jobs.rules.reconcile import (ChangeSet, GuardDecision, HoldState, StoredBlock, guard_change, held_change_set,
-                            reconcile_blocks)
+from jobs.rules.reconcile import (
+    ChangeSet,
+    GuardDecision,
+    HoldState,
+    StoredBlock,
+    guard_change,
+    held_change_set,
+    reconcile_blocks,
+)
 from jobs.rules.stays import Stay
 
 TODAY = date(2025, 6, 1)

@@ -9,7 +9,8 @@ from email.utils import format_datetime
 import pytest
 import requests
 import urllib3
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jobs.kigo.account import list_account_properties, sync_kigo_property
 from jobs.kigo.client import KigoClient, classify_transport_error

@@ -3,10 +3,9 @@ Google events titled "Reserved" only after the nights were sold, echoes of our o
 overbookings), and blocks dated by their nights, not by UID rewrites."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import fields
 from datetime import date, timedelta
-
-import uuid
 
 import pytest
 from sqlalchemy import select
@@ -17,8 +16,16 @@ from console.models import CalendarLink, Overbooking, Reservation
 from console.timeutil import utcnow
 from jobs.rules.stays import IgnoredEvent
 from jobs.sync.runner import sync_links
-from tests.jobs.feeds import (airbnb_feed, all_day, booking_feed, calendar, event, google_event,
-                              google_header, vrbo_feed)
+from tests.jobs.feeds import (
+    airbnb_feed,
+    all_day,
+    booking_feed,
+    calendar,
+    event,
+    google_event,
+    google_header,
+    vrbo_feed,
+)
 from tests.jobs.test_overbooking_store import booked, healthy, overbookings
 from tests.jobs.test_sync_feeds import FeedServer
 

@@ -9,10 +9,24 @@ import pytest
 from jobs.ical.parse import UNREADABLE_KEPT, UNREADABLE_PREFIX
 from jobs.rules.stays import Stay, SyncFailure
 from tests.jobs.feeds import (
-    AIRBNB_PRODID, airbnb_feed, airbnb_legacy_feed, all_day, alternating_case, booking_feed, calendar, day, event,
-    google, google_event, google_header, nights, parse, recase_names, vrbo_feed, weekly_series,
+    AIRBNB_PRODID,
+    airbnb_feed,
+    airbnb_legacy_feed,
+    all_day,
+    alternating_case,
+    booking_feed,
+    calendar,
+    day,
+    event,
+    google,
+    google_event,
+    google_header,
+    nights,
+    parse,
+    recase_names,
+    vrbo_feed,
+    weekly_series,
 )
-
 
 # --- channels ---------------------------------------------------------------------------------------------------
 

@@ -6,9 +6,18 @@ from datetime import date, timedelta
 import pytest
 
 from tests.jobs.feeds import (
-    TODAY, all_day, calendar, day, event, google, google_event, google_header, nights, parse, weekly_series,
+    TODAY,
+    all_day,
+    calendar,
+    day,
+    event,
+    google,
+    google_event,
+    google_header,
+    nights,
+    parse,
+    weekly_series,
 )
-
 
 # --- repeating events -------------------------------------------------------------------------------------------
 
@@ -83,9 +92,10 @@ def test_google_repeating_event_not_titled_reserved_is_ignored_once():
 
 def _naive_nights(body: bytes, timezone: str) -> list[tuple[date, date]]:
     """Reserved nights in the window by a full icalendar parse and expansion (the slow reference)."""
+    from zoneinfo import ZoneInfo
+
     import icalendar
     import recurring_ical_events
-    from zoneinfo import ZoneInfo
 
     from jobs.ical.nights import to_nights
 

@@ -2,14 +2,26 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from jobs.rules.stays import SyncFailure
 from tests.jobs.feeds import (
-    airbnb_feed, airbnb_legacy_feed, all_day, alternating_case, booking_feed, calendar, day, event, fold, nights,
-    parse, recase_names, vrbo_feed, weekly_series,
+    airbnb_feed,
+    airbnb_legacy_feed,
+    all_day,
+    alternating_case,
+    booking_feed,
+    calendar,
+    day,
+    event,
+    fold,
+    nights,
+    parse,
+    recase_names,
+    vrbo_feed,
+    weekly_series,
 )
-
 
 # --- what is not a calendar -------------------------------------------------------------------------------------
 

@@ -240,7 +240,8 @@ def test_kept_uid_covers_the_blocks_of_its_instances_only():
 
 def test_unreadable_event_from_a_parsed_feed_keeps_its_stored_block():
     """parse_feed -> reconcile_blocks: an Airbnb stay that lost its DTSTART keeps its block; a cancelled one goes."""
-    from tests.jobs.feeds import TODAY as FEED_TODAY, calendar, event, parse
+    from tests.jobs.feeds import TODAY as FEED_TODAY
+    from tests.jobs.feeds import calendar, event, parse
 
     def on(days: int) -> date:
         return FEED_TODAY + timedelta(days=days)

@@ -12,8 +12,17 @@ from console.extensions import db
 from console.models import CalendarLink, Reservation, SyncRun
 from console.timeutil import utcnow
 from jobs.sync.runner import sync_links
-from tests.jobs.feeds import (airbnb_feed, all_day, booking_feed, calendar, dt, event,
-                              google_event, google_header, vrbo_feed)
+from tests.jobs.feeds import (
+    airbnb_feed,
+    all_day,
+    booking_feed,
+    calendar,
+    dt,
+    event,
+    google_event,
+    google_header,
+    vrbo_feed,
+)
 
 
 class FeedServer:

@@ -8,8 +8,7 @@ from rq import Queue
 from console.extensions import db
 from console.models import CalendarLink, SyncRun
 from console.timeutil import utcnow
-from jobs.tasks import (batch_size, claim_due_links, due_link_ids, prune_runs_job,
-                        schedule_due_syncs)
+from jobs.tasks import batch_size, claim_due_links, due_link_ids, prune_runs_job, schedule_due_syncs
 from jobs.worker import run_worker
 from tests.jobs.feeds import airbnb_feed
 from tests.jobs.test_sync_feeds import FeedServer, dates, day, fresh_link
