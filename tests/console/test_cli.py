@@ -24,7 +24,7 @@ from jobs.schedule import PERIODIC_JOBS
 from jobs.tasks import due_link_ids
 from jobs.worker import run_worker
 from tests.jobs.feeds import airbnb_feed
-from tests.jobs.test_sync_feeds import FeedServer, day
+from tests.jobs.sync.test_feeds import FeedServer, day
 
 ROOT = Path(__file__).resolve().parents[2]
 

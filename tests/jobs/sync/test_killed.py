@@ -20,9 +20,9 @@ from jobs.broker import redis_connection
 from jobs.sync.runner import sync_links
 from jobs.worker import run_worker
 from tests.jobs.feeds import airbnb_feed
-from tests.jobs.test_sync_feeds import blocks, dates, day, fresh_link, runs
+from tests.jobs.sync.test_feeds import blocks, dates, day, fresh_link, runs
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEADLINE = 60  # seconds any one wait below may take before the test fails
 
 

@@ -14,7 +14,7 @@ from console.models import ApiToken, CalendarLink, Reservation, SyncRun
 from console.timeutil import utcnow
 from jobs.worker import run_worker
 from tests.jobs.feeds import all_day, calendar, google_event, google_header
-from tests.jobs.test_sync_feeds import FeedServer, blocks, dates, fresh_link
+from tests.jobs.sync.test_feeds import FeedServer, blocks, dates, fresh_link
 
 RUN_FIELDS = {"id", "link_id", "started_at", "finished_at", "outcome", "http_status", "bytes", "events",
               "added", "updated", "removed", "error_kind", "error_message", "duration_ms"}
@@ -184,7 +184,7 @@ def test_sync_answers_503_when_redis_is_unreachable_and_changes_nothing(
 from rq.job import Job, JobStatus  # noqa: E402
 
 from jobs.broker import redis_connection  # noqa: E402
-from tests.jobs.test_sync_killed import HeldFeed, start_worker, stop_worker, wait_for_request, wait_until  # noqa: E402
+from tests.jobs.sync.test_killed import HeldFeed, start_worker, stop_worker, wait_for_request, wait_until  # noqa: E402
 
 
 def test_second_sync_while_running_returns_the_same_job(app, api, backends, make_property, make_link,

@@ -13,7 +13,7 @@ from console.models import CalendarLink, Reservation
 from console.timeutil import utcnow
 from jobs.sync.runner import sync_links
 from tests.jobs.feeds import airbnb_feed, all_day, calendar, event
-from tests.jobs.test_sync_feeds import FeedServer, blocks, dates, day, fresh_link, runs
+from tests.jobs.sync.test_feeds import FeedServer, blocks, dates, day, fresh_link, runs
 
 
 @pytest.fixture

@@ -97,3 +97,16 @@ def test_sync_of_a_link_not_active_is_409(api, make_property, make_link):
     link = make_link(make_property(), state="linked")
     resp = api("staff").post(f"/links/{link.id}/sync")
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "link_not_active"
+
+
+def test_resume_syncs_a_paused_link_again_and_refuses_an_active_one(api, make_property, make_link):
+    link = make_link(make_property())
+    staff = api("staff")
+    assert staff.post(f"/links/{link.id}/resume").status_code == 409
+    assert staff.post(f"/links/{link.id}/pause").get_json()["state"] == "paused"
+    resp = staff.post(f"/links/{link.id}/resume")
+    assert resp.status_code == 202 and resp.get_json()["job_id"]
+    assert resp.get_json()["link"]["state"] == "active"
+    assert api("viewer").post(f"/links/{link.id}/resume").status_code == 403
+    err = staff.post(f"/links/{link.id}/resume").get_json()["error"]
+    assert err["code"] == "link_not_paused"

@@ -10,7 +10,7 @@ from console.timeutil import utcnow
 from jobs.rules.reconcile import HOLD_CONFIRMATIONS, HOLD_MIN_DURATION
 from jobs.sync.runner import sync_links
 from tests.jobs.feeds import airbnb_feed, all_day, booking_feed, calendar, event
-from tests.jobs.test_sync_feeds import FeedServer, blocks, day, fresh_link, runs, without_event
+from tests.jobs.sync.test_feeds import FeedServer, blocks, day, fresh_link, runs, without_event
 
 EMPTY_VCALENDAR = calendar(["PRODID:-//Airbnb Inc//Hosting Calendar 1.0//EN", "VERSION:2.0"])
 STAYS = [(day(5), day(8), "Reserved"), (day(20), day(23), "Reserved"), (day(40), day(43), "Reserved")]

@@ -11,7 +11,7 @@ from console.timeutil import utcnow
 from jobs.tasks import batch_size, claim_due_links, due_link_ids, prune_runs_job, schedule_due_syncs
 from jobs.worker import run_worker
 from tests.jobs.feeds import airbnb_feed
-from tests.jobs.test_sync_feeds import FeedServer, dates, day, fresh_link
+from tests.jobs.sync.test_feeds import FeedServer, dates, day, fresh_link
 
 
 def test_schedule_queues_due_active_links_once_and_a_worker_syncs_them(

@@ -15,8 +15,8 @@ from console.timeutil import utcnow
 from jobs.sync.blocks import MAX_BACKOFF
 from jobs.sync.runner import sync_links
 from tests.jobs.feeds import airbnb_feed, all_day, calendar, google_event, google_header
-from tests.jobs.test_fetch import certs, https_server  # noqa: F401 - certs is a fixture
-from tests.jobs.test_sync_feeds import FeedServer, blocks, day, fresh_link, runs
+from tests.jobs.fetch.test_feed import certs, https_server  # noqa: F401 - certs is a fixture
+from tests.jobs.sync.test_feeds import FeedServer, blocks, day, fresh_link, runs
 
 GOOGLE_404_PAGE = (b"<!DOCTYPE html><html lang=en><meta charset=utf-8><title>Error 404 (Not Found)!!1</title>"
                    b"<p><b>404.</b> <ins>That\xe2\x80\x99s an error.</ins><p>The requested URL was not found "

@@ -9,8 +9,8 @@ from console.extensions import db
 from console.models import CalendarLink, Reservation, SyncRun
 from jobs.sync.runner import sync_links
 from tests.jobs.feeds import all_day, calendar, event
-from tests.jobs.test_parse_robustness import _SEEDS, _SOURCES, mutated_feeds
-from tests.jobs.test_sync_feeds import FeedServer, day, fresh_link, runs
+from tests.jobs.ical.test_parse_robustness import _SEEDS, _SOURCES, mutated_feeds
+from tests.jobs.sync.test_feeds import FeedServer, day, fresh_link, runs
 
 # A pool of stays a feed may hold: (uid, first day from today, nights); two share dates on purpose.
 POOL = [(f"stay-{n}@example.com", start, nights)

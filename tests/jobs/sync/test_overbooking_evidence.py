@@ -26,8 +26,8 @@ from tests.jobs.feeds import (
     google_header,
     vrbo_feed,
 )
-from tests.jobs.test_overbooking_store import booked, healthy, overbookings
-from tests.jobs.test_sync_feeds import FeedServer
+from tests.jobs.sync.test_feeds import FeedServer
+from tests.jobs.sync.test_overbookings import booked, healthy, overbookings
 
 
 def today() -> date:
