@@ -6,8 +6,9 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from console.actions.properties import owner_for
 from console.extensions import db
-from console.models import CalendarLink, Owner, Property, Reservation, User, new_reservation_code
+from console.models import CalendarLink, Property, Reservation, User, new_reservation_code
 from console.timeutil import utcnow
 
 DEMO_PASSWORD = "only-apartments-demo"
@@ -44,14 +45,6 @@ DEMO_PROPERTIES = [
 ]
 
 
-def _owner(email: str) -> Owner:
-    owner = db.session.execute(select(Owner).filter_by(email=email)).scalar_one_or_none()
-    if owner is None:
-        owner = Owner(email=email)
-        db.session.add(owner)
-    return owner
-
-
 def _feed_url(feed: str) -> str:
     if feed.startswith("http"):
         return feed  # deliberately unreachable or non-public: shows dns / blocked_address
@@ -72,7 +65,7 @@ def load_demo() -> tuple[str, str, bool]:
         if db.session.execute(select(Property.id).filter_by(external_ref=ref)).first():
             continue
         created = True
-        prop = Property(name=name, city=city, owner=_owner(owner), external_ref=ref,
+        prop = Property(name=name, city=city, owner=owner_for(owner), external_ref=ref,
                         timezone="Europe/Madrid")
         db.session.add(prop)
         for source, feed, state in links:

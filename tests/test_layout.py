@@ -152,11 +152,13 @@ def layout_violations(files: dict[str, Path]) -> list[str]:
 
 
 def test_layout_rules_hold():
-    assert layout_violations(product_files()) == []
+    problems = layout_violations(product_files())
+    assert not problems, "\n".join(problems)
 
 
 def test_no_import_cycle_anywhere():
-    assert cycles(graph(product_files())) == []
+    found = cycles(graph(product_files()))
+    assert not found, "\n".join(" <-> ".join(group) for group in found)
 
 
 def test_tests_reach_the_api_only_through_http():
@@ -164,7 +166,7 @@ def test_tests_reach_the_api_only_through_http():
     tests = {n: p for n, p in product_files(["tests"]).items()}
     offenders = [f"{name} imports {target}" for name, path in sorted(tests.items())
                  for target in sorted(imports_of(name, path)) if within(target, ["console.api"])]
-    assert offenders == []
+    assert not offenders, "\n".join(offenders)
 
 
 @pytest.mark.parametrize("package", ["rules", "ical", "fetch", "kigo", "sync"])
