@@ -31,6 +31,8 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16), default="viewer")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Part of the login cookie: logging out bumps it, so a cookie copied before stops working.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -65,6 +67,7 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked: Mapped[bool] = mapped_column(default=False)
+    expires_at: Mapped[datetime | None]  # none: valid until revoked
 
     @classmethod
     def issue(cls, name: str, role: str) -> tuple["ApiToken", str]:
