@@ -45,6 +45,18 @@ def _check_allow_hosts(raw: str) -> None:
     AllowList.parse(raw)
 
 
+def engine_options(url: str, timeout: int) -> dict:
+    """Engine options that bound every wait on the database by `timeout` seconds."""
+    options: dict = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": timeout}  # the busy timeout on a locked file
+    elif url.startswith("postgresql"):
+        options["pool_timeout"] = timeout
+        options["connect_args"] = {"connect_timeout": timeout,
+                                   "options": f"-c lock_timeout={timeout * 1000}"}
+    return options
+
+
 class Config:
     """Production-capable settings; every CONTRACT variable with its default."""
 
@@ -80,7 +92,12 @@ class Config:
         self.KIGO_MAX_RETRY_WAIT_SECONDS = _int(env, "KIGO_MAX_RETRY_WAIT_SECONDS", 10)
         self.DEMO_FEEDS = _bool(env, "DEMO_FEEDS", False)
         self.SYNC_RUN_RETENTION_DAYS = _int(env, "SYNC_RUN_RETENTION_DAYS", 90, minimum=1)
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # A work horse past this much resident memory is stopped and its links' attempts recorded.
+        self.SYNC_MAX_MEMORY_MB = _int(env, "SYNC_MAX_MEMORY_MB", 1024, minimum=64)
+        # A locked or unreachable database answers within this many seconds (a 503), never 30.
+        self.DB_TIMEOUT_SECONDS = _int(env, "DB_TIMEOUT_SECONDS", 5, minimum=1)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI,
+                                                        self.DB_TIMEOUT_SECONDS)
         self.WTF_CSRF_TIME_LIMIT = None
         self.FLASK_ADMIN_SWATCH = "cerulean"
         self.JSON_SORT_KEYS = False

@@ -25,6 +25,8 @@ def create_app(config: Config | type[Config] | None = None) -> Flask:
     register_blueprints(app)
     register_admin(app)
     register_cli(app)
+    from console.faults import register_fault_pages
+    register_fault_pages(app)
     from console.timeutil import ago
     app.add_template_filter(ago)
     return app
@@ -45,13 +47,13 @@ def _instance_secret(instance_path: str, testing: bool) -> str:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_conn, _record):
-    """WAL and a busy timeout: web, workers and scheduler write to one SQLite file at once."""
+    """WAL: web, workers and scheduler write to one SQLite file at once (the busy timeout is
+    DB_TIMEOUT_SECONDS, set by config.engine_options)."""
     if type(dbapi_conn).__module__.startswith("sqlite3"):
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         # NORMAL is safe from corruption in WAL mode and spares an fsync per commit.
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 

@@ -45,7 +45,7 @@ def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
             if existing:
                 job_id = existing.decode()
                 try:
-                    if _job_is_live(Job.fetch(job_id, connection=conn), conn):
+                    if job_is_live(Job.fetch(job_id, connection=conn), conn):
                         return job_id
                 except Exception:  # noqa: BLE001 - a vanished job simply gets replaced
                     pass
@@ -60,7 +60,7 @@ def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
         raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc
 
 
-def _job_is_live(job: Job, conn: redis.Redis) -> bool:
+def job_is_live(job: Job, conn: redis.Redis) -> bool:
     """Queued, or running on a worker that is still alive. A job stays STARTED when its worker is
     killed (SIGKILL, OOM, a lost machine): such a job will never end, so it must not block new syncs."""
     status = job.get_status()

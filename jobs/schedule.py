@@ -22,6 +22,8 @@ class Periodic:
 PERIODIC_JOBS: list[Periodic] = [
     # Due links are looked for every minute; each link's own time comes from next_sync_at.
     Periodic("schedule-due-syncs", tasks.schedule_due_syncs, interval=60),
+    # A sync job whose worker died leaves no trace but RQ's failed registry: record it on its links.
+    Periodic("record-failed-sync-jobs", tasks.record_failed_sync_jobs, interval=300),
     Periodic("recompute-scores-nightly", tasks.recompute_scores_job, cron="30 2 * * *",
              timeout=1800),
     Periodic("recompute-risk-hourly", tasks.recompute_risk_job, interval=3600),

@@ -3,15 +3,20 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import timedelta
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from rq import get_current_job
+from rq.job import Job
+from rq.registry import FailedJobRegistry, StartedJobRegistry
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import delete, or_, select
 
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, SyncRun
 from console.timeutil import utcnow
+from jobs.sync.attempts import describe, failure_kind, record_own_failure, record_own_failure_safely
 
 log = logging.getLogger(__name__)
 # A batch keeps one job's fetch pool busy for several rounds of network latency: small batches
@@ -47,12 +52,62 @@ def _job_id() -> str:
     return job.id if job else "inline"
 
 
+SYNC_JOB_FUNCS = ("jobs.tasks.sync_link_job", "jobs.tasks.sync_batch_job")
+
+
+def job_link_ids(job) -> list[int]:
+    """The links a sync job was asked to sync (none for other jobs)."""
+    if job.func_name == "jobs.tasks.sync_link_job":
+        return [int(job.args[0])]
+    if job.func_name == "jobs.tasks.sync_batch_job":
+        return [int(i) for i in job.args[0]]
+    return []
+
+
+def stopped_message(exc: BaseException) -> str:
+    """Why a sync job stopped before storing a link's result, in words for the property team."""
+    if isinstance(exc, JobTimeoutException):
+        return ("Our own failure: the sync job ran past its time limit and was stopped before this "
+                "link's result was stored. The blocks are unchanged.")
+    detail = describe(exc)
+    if failure_kind(exc) == "database":
+        return (f"Our own failure: the database could not be used while syncing ({detail}). "
+                "The blocks are unchanged.")
+    return f"Our own failure: the sync job crashed ({detail}). The blocks are unchanged."
+
+
+class OutcomesNotStored(Exception):
+    """Some links' outcome could not be stored (the database refused even the failure): the job
+    fails, so the sweep of failed jobs records it once the database answers."""
+
+
+def check_recorded(summaries) -> None:
+    """Fail the job when a link's outcome, even a failure, could not be stored."""
+    lost = [s.link_id for s in summaries if not s.recorded]
+    if lost:
+        raise OutcomesNotStored(f"the outcome of links {lost} could not be stored")
+
+
+@contextmanager
+def outcomes_recorded(link_ids: list[int]):
+    """Whatever stops the sync of these links (a crash, the job's timeout, the database), each link
+    without a stored attempt gets a recorded failure of our own, then the error goes on to RQ."""
+    since = utcnow()
+    try:
+        yield
+    except BaseException as exc:
+        record_own_failure_safely(link_ids, failure_kind(exc), stopped_message(exc), since)
+        raise
+
+
 def sync_link_job(link_id: int) -> str:
     """Sync one link now (activation, forced resync), then free its 'in progress' marker."""
     from jobs.queue import forget_link_job
     from jobs.sync.runner import sync_links
     try:
-        summaries = sync_links([link_id])
+        with outcomes_recorded([link_id]):
+            summaries = sync_links([link_id])
+        check_recorded(summaries)
     finally:
         forget_link_job(link_id)
     line = summaries[0].line() if summaries else f"link {link_id}: gone"
@@ -63,9 +118,56 @@ def sync_link_job(link_id: int) -> str:
 def sync_batch_job(link_ids: list[int]) -> list[str]:
     """Sync a batch of due links concurrently."""
     from jobs.sync.runner import sync_links
-    lines = [s.line() for s in sync_links(link_ids)]
+    with outcomes_recorded(link_ids):
+        summaries = sync_links(link_ids)
+    check_recorded(summaries)
+    lines = [s.line() for s in summaries]
     log.info("[job %s] synced %d links", _job_id(), len(lines))
     return lines
+
+
+def record_failed_sync_jobs() -> int:
+    """Sweep RQ's registries: a sync job that failed or whose worker died without saying so (killed,
+    the machine lost) leaves its links with a recorded failure of our own; each job is swept once."""
+    from jobs.broker import redis_connection
+    from jobs.queue import QUEUE_NAMES, job_is_live
+    conn, recorded = redis_connection(), 0
+    for name in QUEUE_NAMES:
+        for registry in (FailedJobRegistry(name, connection=conn),
+                         StartedJobRegistry(name, connection=conn)):
+            ids = dict.fromkeys(registry.parse_job_id(entry)
+                                for entry in registry.get_job_ids(cleanup=False))
+            for job in Job.fetch_many(list(ids), connection=conn):
+                if job is None or job.meta.get("csc_recorded") or job.func_name not in SYNC_JOB_FUNCS:
+                    continue
+                if isinstance(registry, StartedJobRegistry) and job_is_live(job, conn):
+                    continue  # still running on a live worker
+                since = rq_time(job.started_at or job.enqueued_at) or utcnow()
+                recorded += len(record_own_failure(job_link_ids(job), *_lost_job_outcome(job),
+                                                   since))
+                job.meta["csc_recorded"] = True
+                job.save_meta()
+    if recorded:
+        log.info("[job %s] recorded %d lost sync attempts", _job_id(), recorded)
+    return recorded
+
+
+def _lost_job_outcome(job) -> tuple[str, str]:
+    """(error kind, message) for the links of a sync job that ended without storing them."""
+    result = job.latest_result()
+    said = str(getattr(result, "exc_string", None) or "")
+    if "OutcomesNotStored" in said or "OperationalError" in said:
+        return "database", ("Our own failure: the database could not store this sync's result "
+                            "(busy, locked or unreachable). The blocks are unchanged.")
+    return "internal", ("Our own failure: the sync job stopped without finishing (its worker was "
+                        "killed or lost). The blocks are unchanged.")
+
+
+def rq_time(value) -> datetime | None:
+    """An RQ timestamp (UTC, naive or aware) as our naive UTC."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
 
 
 def _is_due(now):

@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
 
+import psutil
 import redis
 from flask import Flask
 from rq import Worker
 from rq.cron import CronScheduler
 from rq.job import Job
 
+from console.timeutil import utcnow
 from jobs import embedded_redis
 from jobs.broker import QueueUnavailable, redis_connection
 from jobs.queue import QUEUE_NAMES
@@ -23,6 +26,7 @@ log = logging.getLogger(__name__)
 
 REDIS_RETRY_FIRST_SECONDS = 1
 REDIS_RETRY_MAX_SECONDS = 30
+MEMORY_CHECK_SECONDS = 0.1
 
 
 class _StopWaiting(BaseException):
@@ -46,10 +50,64 @@ class AppJob(Job):
         with self.app.app_context():
             # The work horse is a fork: pooled connections of the parent must not be reused.
             db.engine.dispose(close=False)
+            watch_memory(self.id, self.connection, self.app.config["SYNC_MAX_MEMORY_MB"])
             try:
                 return super().perform()
             finally:
                 db.session.remove()
+
+
+def memory_key(job_id: str) -> str:
+    """Where a work horse says it stopped itself for memory, for the worker that records it."""
+    return f"csc:horse-memory:{job_id}"
+
+
+def watch_memory(job_id: str, conn: redis.Redis, limit_mb: int) -> threading.Thread:
+    """In a work horse: past `limit_mb` of resident memory, note it and end the horse at once, so one
+    feed cannot take the machine; the worker then records the links' failure (horse_killed)."""
+    process = psutil.Process()
+
+    def watch():
+        while True:
+            rss_mb = process.memory_info().rss // 2 ** 20
+            if rss_mb > limit_mb:
+                try:
+                    conn.set(memory_key(job_id), rss_mb, ex=3600)
+                finally:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(MEMORY_CHECK_SECONDS)  # a poll: memory growth sends no event
+
+    thread = threading.Thread(target=watch, name="memory-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def horse_killed(job: Job, _pid, ret_val, _rusage) -> None:
+    """In the worker: a work horse died (killed, out of memory, over its ceiling) before its sync
+    job ended; its links without a stored attempt get a recorded failure of our own."""
+    from jobs import tasks
+    from jobs.queue import forget_link_job
+    from jobs.sync.attempts import record_own_failure_safely
+    link_ids = tasks.job_link_ids(job)
+    if AppJob.app is None or not link_ids:
+        return
+    with AppJob.app.app_context():
+        over = job.connection.get(memory_key(job.id))
+        if over is not None:
+            why = (f"its worker passed the memory ceiling ({int(over)} MB used, "
+                   f"SYNC_MAX_MEMORY_MB={AppJob.app.config['SYNC_MAX_MEMORY_MB']})")
+        else:
+            signal_no = os.WTERMSIG(ret_val) if ret_val and os.WIFSIGNALED(ret_val) else None
+            why = f"its worker process was killed (signal {signal_no})" if signal_no else \
+                f"its worker process ended unexpectedly (status {ret_val})"
+        since = tasks.rq_time(job.started_at) or utcnow()
+        record_own_failure_safely(link_ids, "internal", f"Our own failure: the sync job stopped "
+                                  f"before storing this link's result: {why}. The blocks are "
+                                  "unchanged.", since)
+        job.meta["csc_recorded"] = True
+        job.save_meta()
+        if job.func_name == "jobs.tasks.sync_link_job":
+            forget_link_job(link_ids[0])
 
 
 def _redis_address(app: Flask) -> str:
@@ -95,10 +153,8 @@ def wait_for_redis(app: Flask, who: str) -> redis.Redis | None:
 
 
 def run_worker(app: Flask, *, burst: bool = False) -> bool:
-    """Work the console's queues until stopped (or until empty with burst)."""
-    conn = wait_for_redis(app, "worker")
-    if conn is None:
-        return False
+    """Work the console's queues until stopped (or until empty with burst); when Redis goes away,
+    wait for it and work on, instead of exiting with the syncs it holds."""
     AppJob.app = app
     # Import the pipeline once here: each job runs in a fresh fork, which would otherwise pay for
     # these imports again on every job.
@@ -106,8 +162,35 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     import jobs.sync.kigo_reading  # noqa: F401
     import jobs.sync.runner  # noqa: F401
     import jobs.tasks  # noqa: F401
-    worker = Worker(list(QUEUE_NAMES), connection=conn, job_class=AppJob)
-    return worker.work(burst=burst, logging_level="INFO")
+    while True:
+        conn = wait_for_redis(app, "worker")
+        if conn is None:
+            return False
+        worker = Worker(list(QUEUE_NAMES), connection=conn, job_class=AppJob,
+                        work_horse_killed_handler=horse_killed)
+        try:
+            worked = worker.work(burst=burst, logging_level="INFO")
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            print(f"worker: lost Redis at {_redis_address(app)} ({exc}); waiting for it",
+                  file=sys.stderr, flush=True)
+            _drop_connection(app)
+            continue
+        # RQ's loop also ends on an error it does not handle (Redis lost mid-job among them):
+        # only a stop request or an empty queue in burst mode ends this worker.
+        if burst or worker._stop_requested or worker._shutdown_requested_date:
+            return worked
+        print("worker: RQ's loop ended unexpectedly; starting again", file=sys.stderr, flush=True)
+        _drop_connection(app)
+
+
+def _drop_connection(app: Flask) -> None:
+    """Forget the worker's Redis connection so the next wait makes a new one."""
+    conn = app.extensions.pop("csc_redis_worker", None)
+    if conn is not None:
+        try:
+            conn.close()
+        except redis.RedisError:
+            pass
 
 
 def run_scheduler(app: Flask) -> None:

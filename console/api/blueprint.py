@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from console.api.errors import ApiError, register_error_handlers
 from console.extensions import db
@@ -43,7 +44,10 @@ def authenticate():
     now = utcnow()
     if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=1):
         api_token.last_used_at = now
-        db.session.commit()
+        try:
+            db.session.commit()
+        except SQLAlchemyError:  # a busy database must not fail a read for a bookkeeping write
+            db.session.rollback()
 
 
 def _view_for_request():

@@ -61,6 +61,14 @@ _ADVICE: dict[tuple[str, str | None], str] = {
                             "iCal format) and replace this link with it.",
     ("not_ical", "booking"): "Booking.com sent something other than a calendar. Ask the owner to copy the export "
                              "link again from the Booking.com extranet: Rates & Availability > Sync calendars.",
+    ("internal", None): "Our own failure, not the owner's: the sync of this link stopped before its result was "
+                        "stored (a crash, a stopped or timed-out job, or a job that passed its memory "
+                        "ceiling). The blocks are unchanged and it does not count against the owner. Tell "
+                        "the tech team if it happens again; we retry automatically.",
+    ("database", None): "Our own failure, not the owner's: the result of this sync could not be written to our "
+                        "database (busy, unreachable, or it refused the data). The blocks are unchanged and it "
+                        "does not count against the owner; we retry automatically. Tell the tech team if it "
+                        "lasts.",
     ("invalid_ical", None): "The calendar file is damaged or not in a format we can read, so we kept the "
                             "existing blocks. If it lasts, ask the owner to export the calendar link again.",
     ("too_large", None): "The calendar file is far larger than any normal booking calendar, so we did not read "

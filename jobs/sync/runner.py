@@ -5,7 +5,7 @@ import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 
 import redis
 from flask import current_app
@@ -17,6 +17,7 @@ from console.timeutil import local_today, utcnow
 from jobs.fetch.addresses import AllowList
 from jobs.fetch.feed import FetchSettings
 from jobs.fetch.host_limits import FleetHostLimiter, HostLimiter
+from jobs.sync.attempts import describe, failure_kind, record_own_failure_safely
 from jobs.sync.blocks import record_failure, record_success
 from jobs.sync.overbookings import LinkBeforeSync, after_sync
 from jobs.sync.property_state import recompute_property, refresh_risks
@@ -39,6 +40,7 @@ class SyncSummary:
     message: str = ""
     property_id: int | None = None
     risk_refreshed: bool = False
+    recorded: bool = True  # False: not even the failure could be stored (the job must fail)
 
     def line(self) -> str:
         """The summary as one human-readable line."""
@@ -160,14 +162,30 @@ def apply_reading(reading: LinkReading) -> SyncSummary:
 
 
 def _apply_safely(snap: LinkSnapshot, future) -> SyncSummary:
-    """Apply one finished read; a crash is logged and leaves that link as it was (and still due)."""
+    """Apply one finished read; when that fails, the attempt is recorded on the link as our own
+    failure (`database` or `internal`), its blocks unchanged, and the batch goes on."""
     try:
-        return apply_reading(future.result())
+        reading = future.result()
+        return apply_reading(reading)
     except Exception as exc:  # noqa: BLE001 - one link's crash must not cost the batch its results
         db.session.rollback()
         log.exception("sync of link %s failed while storing its result", snap.link_id)
-        return SyncSummary(snap.link_id, "error", error_kind="internal",
-                           message=f"storing the result failed: {exc!r}"[:300])
+        kind = failure_kind(exc)
+        message = (f"Our own failure: the result of this sync could not be stored ({describe(exc)}). "
+                   "The blocks are unchanged; the tech team should look at the logs.")
+        stored = record_own_failure_safely([snap.link_id], kind, message, _started(future))
+        return SyncSummary(snap.link_id, "error", error_kind=kind, message=message,
+                           property_id=snap.property_id, risk_refreshed=False,
+                           recorded=stored is not None)
+
+
+def _started(future) -> datetime:
+    """When the read behind `future` began (now, when the read itself raised)."""
+    try:
+        started = future.result().started_at
+    except Exception:  # noqa: BLE001 - the read raised: the attempt began just now
+        return utcnow()
+    return datetime.fromtimestamp(started, timezone.utc).replace(tzinfo=None)
 
 
 def sync_links(link_ids: Iterable[int], *, today: date | None = None,

@@ -121,9 +121,14 @@ def test_crash_while_storing_one_link_keeps_its_blocks_and_other_links_results(
     db.session.commit()
 
     summaries = {s.link_id: s for s in sync_links(links)}
-    assert (summaries[victim].outcome, summaries[victim].error_kind) == ("error", "internal")
+    assert (summaries[victim].outcome, summaries[victim].error_kind) == ("error", "database")
     assert blocks(victim) == before  # the move was rolled back with the refused insert
-    assert len(runs(victim)) == 1 and fresh_link(victim).next_sync_at == due_at  # still due
+    # The attempt is recorded as our own failure: the link says "failing", never "ok".
+    failed = fresh_link(victim)
+    assert len(runs(victim)) == 2 and runs(victim)[-1].error_kind == "database"
+    assert "poisoned block" in runs(victim)[-1].error_message
+    assert failed.health(utcnow(), 15) == "failing" and failed.last_error_kind == "database"
+    assert failed.next_sync_at > due_at  # retried after the usual backoff
     assert dates(links[0]) == [(day(70), day(72))] and dates(links[4]) == [(day(74), day(76))]
     assert all(len(runs(link_id)) == 2 for link_id in links if link_id != victim)
 

@@ -16,8 +16,10 @@ from sqlalchemy import select
 
 from console.extensions import db
 from console.models import SyncRun
+from console.timeutil import utcnow
 from jobs.broker import redis_connection
 from jobs.sync.runner import sync_links
+from jobs.tasks import record_failed_sync_jobs
 from jobs.worker import run_worker
 from tests.jobs.feeds import airbnb_feed
 from tests.jobs.sync.test_feeds import blocks, dates, day, fresh_link, runs
@@ -154,7 +156,7 @@ def sync_run_count() -> int:
     return db.session.execute(select(db.func.count()).select_from(SyncRun)).scalar()
 
 
-def test_worker_killed_mid_sync_changes_nothing_and_the_link_is_synced_again(
+def test_worker_killed_mid_sync_changes_no_block_is_recorded_and_the_link_is_synced_again(
         app, api, backends, make_property, make_link, tmp_path):
     old = airbnb_feed([(day(5), day(8), "Reserved"), (day(20), day(23), "Reserved"),
                        (day(40), day(43), "Airbnb (Not available)")])
@@ -183,7 +185,7 @@ def test_worker_killed_mid_sync_changes_nothing_and_the_link_is_synced_again(
         killed = kill_worker(worker)
         assert len(killed) >= 2  # the worker and its work horse
 
-        # Nothing of the half-read feed was stored, and no run was recorded.
+        # Nothing of the half-read feed was stored, and nobody was left to record a run.
         assert blocks(link.id) == before
         assert sync_run_count() == runs_before
         after = fresh_link(link.id)
@@ -191,6 +193,15 @@ def test_worker_killed_mid_sync_changes_nothing_and_the_link_is_synced_again(
             (last_sync_at, next_sync_at, 0)
         # The dead job still says STARTED (nobody was left to say otherwise)...
         assert Job.fetch(dead_job, connection=conn).get_status() == JobStatus.STARTED
+        # ...until the sweep finds its worker dead: the attempt is recorded as our own failure,
+        # so the link says "failing" (never "ok"), its blocks untouched; a second sweep adds nothing.
+        assert record_failed_sync_jobs() == 1 and record_failed_sync_jobs() == 0
+        lost = fresh_link(link.id)
+        assert (lost.last_attempt_ok, lost.last_error_kind, lost.consecutive_failures) == \
+            (False, "internal", 1)
+        assert lost.health(utcnow(), 15) == "failing" and "killed or lost" in lost.last_error_message
+        assert blocks(link.id) == before and sync_run_count() == runs_before + 1
+        assert runs(link.id)[-1].error_kind == "internal"
 
         # ...yet a new sync is queued rather than the dead job returned.
         feed.holding = False
@@ -206,7 +217,7 @@ def test_worker_killed_mid_sync_changes_nothing_and_the_link_is_synced_again(
         # The two moved stays keep their codes (matched by UID); the third was cancelled.
         assert [code for code, _ci, _co in blocks(link.id)] == [before[0][0], before[1][0]]
         last = runs(link.id)[-1]
-        assert sync_run_count() == runs_before + 1
+        assert sync_run_count() == runs_before + 2
         assert (last.outcome, last.added, last.updated, last.removed) == ("changed", 0, 2, 1)
         assert fresh_link(link.id).last_attempt_ok is True
     finally:

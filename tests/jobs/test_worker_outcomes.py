@@ -1,0 +1,122 @@
+"""Every way a sync job can die ends in a recorded outcome on its links: a killed work horse, a horse
+past its memory ceiling, a job past its time limit, a crash; a standalone worker outlives Redis."""
+from __future__ import annotations
+
+import signal
+
+import psutil
+import pytest
+from rq.job import Job, JobStatus
+
+from console.timeutil import utcnow
+from jobs.broker import redis_connection
+from jobs.queue import enqueue_batch, enqueue_link_sync
+from jobs.sync.runner import sync_links
+from jobs.tasks import sync_batch_job
+from jobs.worker import run_worker
+from tests.jobs.feeds import airbnb_feed
+from tests.jobs.sync.test_feeds import blocks, day, fresh_link, runs
+from tests.jobs.sync.test_killed import HeldFeed, start_worker, stop_worker, wait_for_request, wait_until
+
+
+def synced_link(make_property, make_link, feed: HeldFeed):
+    """A link synced once from `feed` (two stays), its blocks and run count."""
+    link = make_link(make_property(), url=feed.url, source="airbnb")
+    sync_links([link.id])
+    return link.id, blocks(link.id), len(runs(link.id))
+
+
+def failed_with(link_id: int, words: str) -> bool:
+    """Whether the link's last attempt is a recorded failure of ours whose message has `words`."""
+    link = fresh_link(link_id)
+    return link.last_attempt_ok is False and link.last_error_kind == "internal" and \
+        words in (link.last_error_message or "")
+
+
+def test_a_killed_work_horse_is_recorded_on_its_link_and_the_worker_goes_on(
+        app, backends, make_property, make_link, tmp_path):
+    feed = HeldFeed(airbnb_feed([(day(5), day(8), "Reserved"), (day(20), day(23), "Reserved")]))
+    worker = None
+    try:
+        link_id, before, run_count = synced_link(make_property, make_link, feed)
+        feed.holding = True
+        log = tmp_path / "worker.log"
+        worker = start_worker(backends, log)
+        job_id = enqueue_link_sync(link_id)
+        wait_for_request(feed, worker, log)
+        [horse] = psutil.Process(worker.pid).children()
+        horse.send_signal(signal.SIGKILL)
+        wait_until(lambda: failed_with(link_id, "killed (signal 9)"), worker, what="the recorded failure")
+        assert blocks(link_id) == before and len(runs(link_id)) == run_count + 1
+        assert fresh_link(link_id).health(utcnow(), 15) == "failing"
+        conn = redis_connection(app)
+        assert Job.fetch(job_id, connection=conn).get_status() == JobStatus.FAILED
+        assert worker.poll() is None  # the worker itself lives on
+        feed.holding = False
+        again = enqueue_link_sync(link_id)  # the dead job's marker does not block a new sync
+        assert again != job_id
+        wait_until(lambda: fresh_link(link_id).last_attempt_ok is True, worker, what="the resync")
+    finally:
+        if worker is not None:
+            stop_worker(worker)
+        feed.close()
+
+
+def test_a_work_horse_past_its_memory_ceiling_stops_and_says_so(
+        app, backends, make_property, make_link, tmp_path):
+    feed = HeldFeed(airbnb_feed([(day(5), day(8), "Reserved")]))
+    worker = None
+    try:
+        link_id, before, run_count = synced_link(make_property, make_link, feed)
+        log = tmp_path / "worker.log"
+        # A ceiling below what any Python worker holds: the horse must stop itself at once.
+        worker = start_worker({**backends, "SYNC_MAX_MEMORY_MB": "64"}, log)
+        enqueue_link_sync(link_id)
+        wait_until(lambda: failed_with(link_id, "memory ceiling"), worker, what="the recorded failure")
+        assert "SYNC_MAX_MEMORY_MB=64" in fresh_link(link_id).last_error_message
+        assert blocks(link_id) == before and len(runs(link_id)) == run_count + 1
+        assert worker.poll() is None
+    finally:
+        if worker is not None:
+            stop_worker(worker)
+        feed.close()
+
+
+def test_a_job_past_its_time_limit_records_every_link_it_did_not_store(app, make_property,
+                                                                        make_link):
+    feed = HeldFeed(airbnb_feed([(day(5), day(8), "Reserved")]))
+    try:
+        link_id, before, run_count = synced_link(make_property, make_link, feed)
+        feed.holding = True
+        app.config["FETCH_TIMEOUT_SECONDS"] = 3  # the held read ends soon after the job's limit
+        job_id = enqueue_batch(sync_batch_job, [link_id], timeout=1)
+        run_worker(app, burst=True)
+        assert Job.fetch(job_id, connection=redis_connection(app)).get_status() == JobStatus.FAILED
+        assert failed_with(link_id, "ran past its time limit")
+        assert blocks(link_id) == before and len(runs(link_id)) == run_count + 1
+    finally:
+        feed.close()
+
+
+def test_a_crash_of_the_whole_batch_is_recorded_on_each_link(app, make_property, make_link,
+                                                             monkeypatch):
+    prop = make_property()
+    links = [make_link(prop, url=f"http://127.0.0.1:1/{n}.ics").id for n in range(3)]
+
+    def no_threads(*_args, **_kwargs):
+        raise RuntimeError("can't start new thread")  # what a process at its thread limit says
+    monkeypatch.setattr("jobs.sync.runner.ThreadPoolExecutor", no_threads)
+    with pytest.raises(RuntimeError):
+        sync_batch_job(links)
+    for link_id in links:
+        assert failed_with(link_id, "crashed (RuntimeError: can't start new thread)")
+        assert runs(link_id)[-1].error_kind == "internal"
+        assert fresh_link(link_id).health(utcnow(), 15) == "failing"
+
+
+def test_the_sweep_is_quiet_for_live_and_finished_jobs(app, make_property, make_link):
+    from jobs.tasks import record_failed_sync_jobs
+    link = make_link(make_property())
+    enqueue_link_sync(link.id)  # queued, not started: nothing to record
+    assert record_failed_sync_jobs() == 0
+    assert fresh_link(link.id).last_sync_at is None
