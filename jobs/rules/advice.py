@@ -7,6 +7,9 @@ _GOOGLE_MAKE_PUBLIC = (
     "(with \"See all event details\"), then copy the \"Public address in iCal format\" from the "
     "Integrate calendar section and paste it here. The secret iCal address works too.")
 
+# Error kinds of our own making: recorded and shown, never counted against the owner.
+OUR_FAILURES = ("internal", "database")
+
 # (kind, source) first, then (kind, None); http_status-specific entries are handled in advice_for.
 _ADVICE: dict[tuple[str, str | None], str] = {
     ("dns", None): "The calendar's web address points to a host name that does not exist (or not any more). "

@@ -23,6 +23,7 @@ class LinkFacts:
     ignored_events: int = 0
     free_busy_only: bool = False
     kigo_instant_booking: bool | None = None  # Kigo links only; None = unknown or not Kigo
+    failure_is_ours: bool = False  # failing with an error of ours (internal, database)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class RiskFactor:
     level: str  # low | medium | high
     message: str
     advice: str
+    ours: bool = False  # caused by our own failure: shown, never counted against the owner
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,17 @@ def assess_risk(facts: PropertyFacts) -> Risk:
         factors.append(RiskFactor("unprotected_bookings", "high", (
             f"{_plural(facts.upcoming_direct_bookings, 'upcoming direct booking')} while these calendars are not "
             f"being read: {_names(not_protecting)}."), (
-            "Fix or activate these links now, then check the owner's other calendars for the same nights.")))
-    if failing:
-        factors.append(RiskFactor("link_failing", "high", f"Syncing fails for {_names(failing)}.", (
+            "Fix or activate these links now, then check the owner's other calendars for the same nights."),
+            ours=all(link.failure_is_ours for link in not_protecting)))
+    theirs = [link for link in failing if not link.failure_is_ours]
+    if theirs:
+        factors.append(RiskFactor("link_failing", "high", f"Syncing fails for {_names(theirs)}.", (
             "Open the link's last error and follow its advice; ask the owner for a fresh export link if needed.")))
+    elif failing:  # our own failure: the owner has nothing to fix and loses no points for it
+        factors.append(RiskFactor("link_failing", "high", (
+            f"Syncing fails for {_names(failing)} because of our own failure, not the owner's."), (
+            "Tell the tech team: the link's last error says what stopped the sync. We retry automatically."),
+            ours=True))
     free_busy = [link for link in links if link.free_busy_only]
     if free_busy:
         factors.append(RiskFactor("free_busy_only", "high", (

@@ -88,8 +88,9 @@ def _sync_freshness(record: OwnerRecord, now: datetime) -> dict[str, Any]:
 
 
 def _hygiene(record: OwnerRecord) -> dict[str, Any]:
+    # Factors of our own making (a crash, the database) are shown, never charged to the owner.
     factors = [{"kind": f.kind, "level": f.level, "penalty": HYGIENE_PENALTY.get(f.level, 0)}
-               for f in record.risk_factors]
+               for f in record.risk_factors if not f.ours]
     lost = sum(f["penalty"] for f in factors)
     return {"points": float(max(0, HYGIENE_MAX - lost)), "max": HYGIENE_MAX, "factors": factors}
 

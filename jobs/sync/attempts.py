@@ -16,7 +16,6 @@ from console.timeutil import utcnow
 from jobs.sync.blocks import next_sync_after_failure
 
 log = logging.getLogger(__name__)
-OUR_FAILURES = ("internal", "database")  # never counted against the owner
 
 
 def failure_kind(exc: BaseException) -> str:

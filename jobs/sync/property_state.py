@@ -6,12 +6,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot, SyncRun
 from console.timeutil import utcnow
 from jobs.kigo.replies import instant_booking_is_on
+from jobs.rules.advice import OUR_FAILURES
 from jobs.rules.risk import RECENT_OVERBOOKING_DAYS, LinkFacts, PropertyFacts, Risk, assess_risk
 from jobs.rules.score import OverbookingRecord, OwnerRecord, Score, compute_score
 
@@ -31,7 +32,8 @@ def _link_facts(link: CalendarLink, now: datetime, interval: int) -> LinkFacts:
                      health=link.health(now, interval),
                      # only Google's "Reserved" rule ignores real events; other sources drop noise
                      ignored_events=link.ignored_events if link.source == "google" else 0,
-                     free_busy_only="free_busy_only" in kinds, kigo_instant_booking=instant)
+                     free_busy_only="free_busy_only" in kinds, kigo_instant_booking=instant,
+                     failure_is_ours=link.last_error_kind in OUR_FAILURES)
 
 
 def risks_of(property_ids: Iterable[int], now: datetime, interval: int) -> dict[int, Risk]:
@@ -97,7 +99,9 @@ def owner_record(prop: Property, risk: Risk, now: datetime, interval: int) -> Ow
             case((SyncRun.outcome != "error", 1), else_=0)), 0))
         .join(CalendarLink, SyncRun.link_id == CalendarLink.id)
         .where(CalendarLink.property_id == prop.id,
-               SyncRun.started_at >= now - timedelta(days=30))).one()
+               SyncRun.started_at >= now - timedelta(days=30),
+               # our own failures are not the owner's record
+               or_(SyncRun.error_kind.is_(None), SyncRun.error_kind.not_in(OUR_FAILURES)))).one()
     active = [link for link in prop.links if link.state == "active"]
     successes_at = [link.last_success_at for link in active]
     weakest = None if not active or None in successes_at else min(successes_at)

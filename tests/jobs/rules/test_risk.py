@@ -122,3 +122,21 @@ def test_property_health_is_the_worst_links():
     assert property_health(["ok", "never_synced"]) == "never_synced"
     assert property_health(["never_synced", "stale", "ok"]) == "stale"
     assert property_health(["stale", "failing", "ok"]) == "failing"
+
+
+def test_a_link_failing_by_our_own_fault_is_shown_but_marked_ours():
+    ours = LinkFacts(2, "vrbo", "active", "failing", failure_is_ours=True)
+    risk = assess_risk(PropertyFacts(TODAY, links=[ours], upcoming_direct_bookings=1))
+    by_kind = {f.kind: f for f in risk.factors}
+    assert risk.level == "high"  # the nights are unprotected all the same: the truth is shown
+    assert by_kind["link_failing"].ours and "our own failure" in by_kind["link_failing"].message
+    assert by_kind["unprotected_bookings"].ours
+
+
+def test_an_owners_failing_link_beside_ours_is_the_owners():
+    ours = LinkFacts(2, "vrbo", "active", "failing", failure_is_ours=True)
+    theirs = LinkFacts(3, "airbnb", "active", "failing")
+    factors = assess_risk(PropertyFacts(TODAY, links=[ours, theirs], upcoming_direct_bookings=1)).factors
+    failing = [f for f in factors if f.kind == "link_failing"]
+    assert len(failing) == 1 and not failing[0].ours and "airbnb (link 3)" in failing[0].message
+    assert not [f for f in factors if f.kind == "unprotected_bookings"][0].ours

@@ -52,6 +52,13 @@ def test_risk_factors_cost_hygiene_points_by_level():
     assert score.value == 88
 
 
+def test_a_risk_of_our_own_making_costs_the_owner_nothing():
+    ours = RiskFactor("link_failing", "high", "Syncing fails because of our own failure.", "Tell the tech team.",
+                      ours=True)
+    assert compute_score(replace(PERFECT, risk_factors=[ours]), NOW).value == 100
+    assert compute_score(replace(PERFECT, risk_factors=[replace(ours, ours=False)]), NOW).value < 100
+
+
 def test_components_are_json_serialisable_and_show_inputs():
     score = compute_score(replace(PERFECT, overbookings=[counted(10)], risk_factors=[MEDIUM]), NOW)
     again = json.loads(json.dumps(score.components))

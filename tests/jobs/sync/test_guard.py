@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 import pytest
 
 from console.extensions import db
-from console.timeutil import utcnow
 from jobs.rules.reconcile import HOLD_CONFIRMATIONS, HOLD_MIN_DURATION
 from jobs.sync.runner import sync_links
 from tests.jobs.feeds import airbnb_feed, all_day, booking_feed, calendar, event

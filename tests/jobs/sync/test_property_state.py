@@ -6,9 +6,9 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from console.extensions import db
-from console.models import Overbooking, Property, ScoreSnapshot
+from console.models import Overbooking, Property, ScoreSnapshot, SyncRun
 from console.timeutil import utcnow
-from jobs.sync.property_state import recompute_all, recompute_property
+from jobs.sync.property_state import owner_record, recompute_all, recompute_property, risks_of
 from jobs.sync.runner import sync_links
 from tests.jobs.feeds import airbnb_feed
 
@@ -231,3 +231,18 @@ def test_recompute_all_covers_properties_beyond_one_commit_batch(make_property):
     assert db.session.execute(select(func.count()).select_from(ScoreSnapshot)).scalar() == 131
     assert db.session.execute(select(func.count()).select_from(Property).where(
         Property.risk_computed_at.is_(None))).scalar() == 0
+
+
+def test_our_own_failed_runs_are_not_the_owners_sync_record(app, make_property, make_link):
+    prop = make_property()
+    link = make_link(prop)
+    now = utcnow()
+    for kind in ("internal", "database", "server_error", None):
+        db.session.add(SyncRun(link_id=link.id, started_at=now, finished_at=now,
+                               outcome="error" if kind else "unchanged", error_kind=kind))
+    link.last_sync_at, link.last_attempt_ok, link.last_error_kind = now, False, "internal"
+    db.session.commit()
+    risk = risks_of([prop.id], now, 15)[prop.id]
+    record = owner_record(prop, risk, now, 15)
+    assert (record.sync_attempts_30d, record.sync_successes_30d) == (2, 1)  # theirs: one error, one ok
+    assert [f.ours for f in risk.factors if f.kind == "link_failing"] == [True]
