@@ -21,6 +21,8 @@ def create_app(config: Config | type[Config] | None = None) -> Flask:
     app.config.from_object(cfg)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path, cfg.TESTING)
+    from console.inputs import register_input_rules
+    register_input_rules(app)  # first: the id converter must exist before any route
     register_extensions(app)
     register_blueprints(app)
     register_admin(app)

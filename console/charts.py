@@ -1,6 +1,7 @@
 """Pure chart builders for managers: plain data in, plotly figure out (no database, no Flask)."""
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -31,6 +32,12 @@ class GroupCount:
     name: str
     counted: int
     not_counted: int
+
+
+def plain_label(text: str) -> str:
+    """A label plotly shows as the text it is: plotly renders tags such as <a href> and <b> in labels,
+    and a city or an owner's name is data, never markup."""
+    return html.escape(text, quote=False)
 
 
 def week_start(day: date | datetime) -> date:
@@ -93,7 +100,7 @@ def overbookings_by(dimension: str, groups: Sequence[GroupCount], top: int = 15)
     """Horizontal stacked bars per source, city or owner, the largest `top` groups first."""
     ranked = sorted(groups, key=lambda g: (-(g.counted + g.not_counted), -g.counted, g.name))[:top]
     ranked.reverse()  # plotly draws the first category at the bottom
-    fig = go.Figure(_stacked([g.name for g in ranked], [g.counted for g in ranked],
+    fig = go.Figure(_stacked([plain_label(g.name) for g in ranked], [g.counted for g in ranked],
                              [g.not_counted for g in ranked], horizontal=True))
     fig.update_layout(title=f"Overbookings by {dimension}", xaxis_title="overbookings", **_LAYOUT)
     fig.update_layout(height=max(_LAYOUT["height"], 60 + 24 * len(ranked)))

@@ -1,6 +1,15 @@
 """The one refusal of an action: a CONTRACT error code, a message, the field at fault and extras."""
 from __future__ import annotations
 
+import re
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable(value: str) -> bool:
+    """Whether text holds a NUL (PostgreSQL refuses it) or a lone UTF-16 surrogate (no encoder takes it)."""
+    return bool(_UNSTORABLE.search(value))
+
 
 class ActionError(Exception):
     """An action refused: `code` as CONTRACT names it, `status` the HTTP answer that fits it,
@@ -36,6 +45,8 @@ def required_text(value, field: str, max_len: int) -> str:
         raise invalid(field, "is required", "missing_field")
     if not isinstance(value, str) or not value.strip():
         raise invalid(field, "must be a non-empty string")
+    if unstorable(value):
+        raise invalid(field, "contains a NUL or an invalid character (a lone UTF-16 surrogate)")
     if len(value) > max_len:
         raise invalid(field, f"must be at most {max_len} characters")
     return value.strip()

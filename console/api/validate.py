@@ -11,6 +11,7 @@ from flask import request
 from console.actions.errors import invalid, required_text
 from console.actions.reservations import check_stay
 from console.api.errors import ApiError
+from console.inputs import bad_text_field
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
@@ -26,6 +27,9 @@ def json_body() -> dict:
                        "(Content-Type: application/json)")
     if not isinstance(data, dict):
         raise ApiError(422, "invalid_body", "the body must be a JSON object")
+    field = bad_text_field(data)
+    if field is not None:
+        raise invalid(field or "body", "contains a NUL or an invalid character (a lone UTF-16 surrogate)")
     return data
 
 
@@ -91,10 +95,9 @@ def query_int(name: str, default: int, *, minimum: int = 1, maximum: int = 10_00
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise invalid(name, "must be a whole number") from None
+    if not raw.isascii() or not raw.lstrip("-").isdigit():
+        raise invalid(name, "must be a whole number")
+    value = int(raw)
     if not minimum <= value <= maximum:
         raise invalid(name, f"must be between {minimum} and {maximum}")
     return value

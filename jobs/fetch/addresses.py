@@ -166,6 +166,9 @@ def resolve_public(host: str, port: int, allow: AllowList,
     """Resolve `host` and return its addresses, refusing if ANY of them is non-public and not allowed."""
     if not host:
         raise SyncFailure("dns", "the address has no host name")
+    if "%" in host:  # an IPv6 zone id ([fe80::1%eth0]) names one of our own network interfaces
+        raise SyncFailure("blocked_address", f"the address {host} names a local network interface "
+                          "(an IPv6 zone id), which is never public")
     try:
         infos = resolver(host.strip("[]"), port, 0, socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError) as exc:
