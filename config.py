@@ -45,6 +45,16 @@ def _check_allow_hosts(raw: str) -> None:
     AllowList.parse(raw)
 
 
+def _check_networks(name: str, raw: str) -> None:
+    """A list of IP addresses and CIDRs, or stop at start naming the variable."""
+    import ipaddress
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{name}: {item!r} is not an IP address or network") from None
+
+
 def engine_options(url: str, timeout: int) -> dict:
     """Engine options that bound every wait on the database by `timeout` seconds."""
     options: dict = {"pool_pre_ping": True}
@@ -94,6 +104,14 @@ class Config:
         self.SYNC_RUN_RETENTION_DAYS = _int(env, "SYNC_RUN_RETENTION_DAYS", 90, minimum=1)
         # A work horse past this much resident memory is stopped and its links' attempts recorded.
         self.SYNC_MAX_MEMORY_MB = _int(env, "SYNC_MAX_MEMORY_MB", 1024, minimum=64)
+        # Proxies in front of the app whose X-Forwarded-For is trusted (login limits per address).
+        self.TRUSTED_PROXY_HOPS = _int(env, "TRUSTED_PROXY_HOPS", 0)
+        self.LOGIN_MAX_FAILURES = _int(env, "LOGIN_MAX_FAILURES", 5, minimum=1)
+        self.LOGIN_WINDOW_SECONDS = _int(env, "LOGIN_WINDOW_SECONDS", 900, minimum=1)
+        # /metrics answers these addresses (and any caller with METRICS_TOKEN as a bearer token).
+        self.METRICS_ALLOW_HOSTS = _str(env, "METRICS_ALLOW_HOSTS", "127.0.0.1,::1") or ""
+        _check_networks("METRICS_ALLOW_HOSTS", self.METRICS_ALLOW_HOSTS)
+        self.METRICS_TOKEN = _str(env, "METRICS_TOKEN", None)
         # A locked or unreachable database answers within this many seconds (a 503), never 30.
         self.DB_TIMEOUT_SECONDS = _int(env, "DB_TIMEOUT_SECONDS", 5, minimum=1)
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI,

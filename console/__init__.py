@@ -23,6 +23,8 @@ def create_app(config: Config | type[Config] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path, cfg.TESTING)
     from console.inputs import register_input_rules
     register_input_rules(app)  # first: the id converter must exist before any route
+    from console.security import register_security
+    register_security(app)
     register_extensions(app)
     register_blueprints(app)
     register_admin(app)

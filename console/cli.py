@@ -8,13 +8,15 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from console.actions.errors import ActionError
+from console.actions.tokens import issue_token, revoke_tokens
 from console.extensions import db
-from console.models import ROLES, ApiToken, CalendarLink, User
+from console.models import ROLES, CalendarLink, User
 
 
 def register_commands(app: Flask) -> None:
     """Attach every command to the app's CLI."""
-    for command in (init_db, demo, create_user, create_token, sync, enqueue_sync, worker,
+    for command in (init_db, demo, create_user, create_token, revoke_token, sync, enqueue_sync, worker,
                     scheduler, recompute_scores, prune_runs, serve_all):
         app.cli.add_command(command)
 
@@ -69,13 +71,25 @@ def create_user(email: str, role: str, password: str | None):
 @click.command("create-token")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True)
-def create_token(name: str, role: str):
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), default=None,
+              help="the token stops working after this many days (default: never)")
+def create_token(name: str, role: str, expires_in_days: int | None):
     """Create an API token; the token alone is the last line printed (shown once)."""
-    row, clear = ApiToken.issue(name, role)
-    db.session.add(row)
-    db.session.commit()
-    click.echo(f"token {name!r} ({role}) created; it is shown once:", err=False)
+    row, clear = issue_token(name, role, expires_in_days)
+    until = f", valid until {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else ""
+    click.echo(f"token {name!r} ({role}) created{until}; it is shown once:", err=False)
     click.echo(clear)
+
+
+@click.command("revoke-token")
+@click.argument("name")
+def revoke_token(name: str):
+    """Revoke the API tokens of that name: they answer 401 from now on."""
+    try:
+        rows = revoke_tokens(name)
+    except ActionError as err:
+        raise click.ClickException(err.message) from None
+    click.echo(f"revoked {len(rows)} token{'s' if len(rows) != 1 else ''} named {name!r}")
 
 
 def _select_links(link_ids: tuple[int, ...], all_: bool, due: bool) -> list[int]:

@@ -1,7 +1,10 @@
 """Operations endpoints: /healthz for load balancers, /metrics for Prometheus."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+import hmac
+import ipaddress
+
+from flask import Blueprint, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -21,6 +24,34 @@ def healthz():
     return jsonify(status=status, database=database, redis=redis), 200 if database == "up" else 503
 
 
+def _may_scrape() -> bool:
+    """A bearer METRICS_TOKEN, or a direct request from an allowed address (through a proxy every
+    caller looks local, so a forwarded request needs the token)."""
+    config = current_app.config
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if config["METRICS_TOKEN"] and scheme.lower() == "bearer" and \
+            hmac.compare_digest(token.strip().encode(), config["METRICS_TOKEN"].encode()):
+        return True
+    if request.headers.get("X-Forwarded-For") or request.headers.get("Forwarded"):
+        return False
+    try:
+        caller = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    return any(caller in network for network in _networks(config["METRICS_ALLOW_HOSTS"]))
+
+
+def _networks(raw: str) -> list:
+    """The networks of a comma-separated list of IPs and CIDRs."""
+    found = []
+    for item in (part.strip() for part in raw.split(",")):
+        try:
+            found.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            continue  # config checks the list at start; a bad entry allows nothing
+    return found
+
+
 def _database_writable() -> bool:
     """Whether the database can take a write now (a locked SQLite file reads but cannot write):
     a write that touches no row, rolled back, within DB_TIMEOUT_SECONDS."""
@@ -35,6 +66,9 @@ def _database_writable() -> bool:
 
 @ops_bp.get("/metrics")
 def metrics():
-    """Prometheus text exposition."""
+    """Prometheus text exposition, for the allowed addresses or a bearer METRICS_TOKEN."""
+    if not _may_scrape():
+        return jsonify(error={"code": "forbidden", "message": "/metrics needs METRICS_TOKEN as a "
+                              "bearer token, or a scrape from METRICS_ALLOW_HOSTS"}), 403
     body = generate_latest(current_app.extensions["csc_metrics"])
     return body, 200, {"Content-Type": CONTENT_TYPE_LATEST}

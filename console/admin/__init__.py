@@ -12,6 +12,7 @@ def build_admin(app: Flask) -> Admin:
     from console.admin.kigo import KigoView
     from console.admin.overbookings import OverbookingsView
     from console.admin.properties import PropertiesView
+    from console.admin.tokens import TokensView
     admin = Admin(app, name="Calendar Sync Console", url="/",
                   index_view=DashboardView(name="Dashboard", url="/", endpoint="admin"),
                   theme=Bootstrap4Theme(swatch="cerulean", fluid=True,
@@ -20,5 +21,6 @@ def build_admin(app: Flask) -> Admin:
     admin.add_view(OverbookingsView(name="Overbookings", endpoint="overbookings",
                                     url="/overbookings"))
     admin.add_view(KigoView(name="Kigo", endpoint="kigo", url="/kigo"))
+    admin.add_view(TokensView(name="API tokens", endpoint="tokens", url="/tokens"))
     app.extensions["csc_admin"] = admin
     return admin

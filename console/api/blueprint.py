@@ -30,9 +30,9 @@ def authenticate():
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>")
-    api_token = ApiToken.find(token.strip())
-    if api_token is None:
-        raise ApiError(401, "unauthorized", "the token is invalid or revoked")
+    api_token, now = ApiToken.find(token.strip()), utcnow()
+    if api_token is None or not api_token.live(now):
+        raise ApiError(401, "unauthorized", "the token is invalid, revoked or expired")
     view = _view_for_request()
     needed = getattr(view, "_api_role", None) or (
         "viewer" if request.method in ("GET", "HEAD", "OPTIONS") else "staff")
@@ -41,7 +41,6 @@ def authenticate():
                        f"{api_token.role}")
     g.api_token = api_token
     # Touch last_used_at at most once a minute: a write on every read would be wasteful.
-    now = utcnow()
     if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=1):
         api_token.last_used_at = now
         try:

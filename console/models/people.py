@@ -50,6 +50,10 @@ class User(UserMixin, db.Model):
         """True when this user's role reaches `needed`."""
         return role_at_least(self.role, needed)
 
+    def get_id(self) -> str:
+        """The session's user id with its session version (see console.auth.load_user)."""
+        return f"{self.id}:{self.session_version or 0}"
+
 
 def hash_token(token: str) -> str:
     """Tokens are long random strings, so a plain SHA-256 is enough (no brute force to slow down)."""
@@ -77,7 +81,10 @@ class ApiToken(db.Model):
 
     @classmethod
     def find(cls, clear: str) -> "ApiToken | None":
-        """The live token matching a clear token, if any."""
-        row = db.session.execute(
+        """The token matching a clear token, if any (revoked and expired ones too: see `live`)."""
+        return db.session.execute(
             db.select(cls).filter_by(token_hash=hash_token(clear))).scalar_one_or_none()
-        return row if row is not None and not row.revoked else None
+
+    def live(self, now: datetime) -> bool:
+        """Not revoked and not past its expiry."""
+        return not self.revoked and (self.expires_at is None or now < self.expires_at)

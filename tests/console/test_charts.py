@@ -76,9 +76,16 @@ def test_empty_data_still_makes_a_figure():
     assert sum(score_distribution([]).data[0].y) == 0
 
 
-def test_figure_html_is_a_div_with_inline_data_and_no_external_script():
+def test_figure_html_is_a_div_with_its_data_and_no_script_to_run():
     html = figure_html(overbookings_per_week([WeekCount(date(2030, 1, 7), 4, 0)]), "weekly")
-    assert 'id="weekly"' in html and "Plotly.newPlot" in html
+    assert 'id="weekly"' in html and "Plotly.newPlot" not in html  # drawn by static/charts.js
     assert "<script src" not in html and not re.search(r"https?://", html)
-    data = json.loads(re.search(r'Plotly\.newPlot\(\s*"weekly",\s*(\[.*?\]),\s*\{', html).group(1))
-    assert data[0]["y"] == [4]
+    block = re.fullmatch(r'<div id="weekly" class="csc-chart"></div>'
+                         r'<script type="application/json" data-chart-for="weekly">(.*)</script>', html)
+    assert json.loads(block.group(1))["data"][0]["y"] == [4]
+
+
+def test_no_label_can_end_the_figures_data_block():
+    fig = overbookings_by("city", [GroupCount("</script><script>alert(1)</script>", 1, 0)])
+    html = figure_html(fig, "city")
+    assert html.count("</script>") == 1 and "<script>alert" not in html

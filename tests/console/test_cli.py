@@ -326,10 +326,11 @@ def test_enqueue_sync_due_puts_one_batch_of_due_links_that_a_worker_syncs(
 def test_every_periodic_job_is_importable_by_name_and_runs_in_the_app_context(
         app, redis_conn, make_property, make_link):
     names = [spec.name for spec in PERIODIC_JOBS]
-    assert names == ["schedule-due-syncs", "recompute-scores-nightly", "recompute-risk-hourly",
-                     "prune-sync-runs"]
+    assert names == ["schedule-due-syncs", "record-failed-sync-jobs", "recompute-scores-nightly",
+                     "recompute-risk-hourly", "prune-sync-runs"]
     timing = {spec.name: (spec.interval, spec.cron, spec.queue) for spec in PERIODIC_JOBS}
     assert timing == {"schedule-due-syncs": (60, None, "maintenance"),
+                      "record-failed-sync-jobs": (300, None, "maintenance"),
                       "recompute-scores-nightly": (None, "30 2 * * *", "maintenance"),
                       "recompute-risk-hourly": (3600, None, "maintenance"),
                       "prune-sync-runs": (None, "15 3 * * *", "maintenance")}
@@ -342,7 +343,8 @@ def test_every_periodic_job_is_importable_by_name_and_runs_in_the_app_context(
     results = {spec.name: import_attribute(f"{spec.func.__module__}.{spec.func.__name__}")()
                for spec in PERIODIC_JOBS}
 
-    assert results == {"schedule-due-syncs": 1, "recompute-scores-nightly": 1,
+    assert results == {"schedule-due-syncs": 1, "record-failed-sync-jobs": 0,
+                       "recompute-scores-nightly": 1,
                        "recompute-risk-hourly": 1, "prune-sync-runs": 1}
     [batch] = Queue("sync", connection=redis_conn).get_jobs()
     assert batch.args == ([link.id],)

@@ -49,12 +49,17 @@ def page(browser):
     """A fresh page in its own context (no cookies shared between tests)."""
     context = browser.new_context()
     # Anything the page loads from another host fails the test: the console works offline.
-    foreign = []
+    foreign, refused, errors = [], [], []
     context.on("request", lambda req: foreign.append(req.url)
                if not req.url.startswith(("http://127.0.0.1", "data:")) else None)
-    yield context.new_page()
+    tab = context.new_page()
+    # Whatever the Content-Security-Policy blocks, and any script error, fails the test too.
+    tab.on("console", lambda msg: refused.append(msg.text)
+           if "Content Security Policy" in msg.text else None)
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab
     context.close()
-    assert foreign == []
+    assert foreign == [] and refused == [] and errors == []
 
 
 def _log_in(page, base, email):
@@ -95,6 +100,7 @@ def test_filter_the_list_then_open_a_failing_property(live_server, page, make_us
     assert page.locator("#properties tbody tr").count() == 2
     page.select_option("select[name=health]", "failing")
     page.click("#filters button[type=submit]")
+    page.wait_for_url("**health=failing**")
     rows = page.locator("#properties tbody tr")
     assert rows.count() == 1 and "Málaga Penthouse" in rows.first.inner_text()
     page.click("text=Málaga Penthouse")
@@ -180,3 +186,38 @@ def test_property_page_explains_why_the_score_changed(live_server, page, make_us
     assert "Overbookings: 1 counted against the owner (was 0): 50 to 30 points." in \
         newest.inner_text()
     assert "First score for this property." in rows.nth(1).inner_text()
+
+
+def test_admin_revokes_a_token_on_the_tokens_page(live_server, page, make_user):
+    from console.models import ApiToken
+    make_user("admin@example.com", "admin", PASSWORD)
+    row, _clear = ApiToken.issue("ranking-service", "viewer")
+    db.session.add(row)
+    db.session.commit()
+    _log_in(page, live_server, "admin@example.com")
+    page.click("nav >> text=API tokens")
+    page.wait_for_url(f"{live_server}/tokens/")
+    line = page.locator(f"[data-token='{row.id}']")
+    assert "ranking-service" in line.inner_text() and "live" in line.inner_text()
+    line.locator("[data-action=revoke]").click()
+    page.wait_for_selector("text=no longer opens the API")
+    assert "revoked" in page.locator(f"[data-token='{row.id}']").inner_text()
+    db.session.expire_all()
+    assert db.session.get(ApiToken, row.id).revoked
+
+
+def test_a_city_written_as_markup_is_shown_as_text_in_the_chart(live_server, page, make_user,
+                                                                 make_property):
+    from console.models import Overbooking
+    make_user("viewer@example.com", "viewer", PASSWORD)
+    prop = make_property("Trap Flat", city='<a href="https://evil.example/">Evil</a>')
+    today = utcnow().date()
+    db.session.add(Overbooking(property_id=prop.id, direct_code="OA-1", external_code="EX-1",
+                               first_night=today, last_night=today, nights=1, link_source="airbnb",
+                               counts_against_owner=True, attribution="test"))
+    db.session.commit()
+    _log_in(page, live_server, "viewer@example.com")
+    page.goto(f"{live_server}/overbookings/")
+    page.wait_for_selector("#chart-city .main-svg")
+    assert page.locator("#chart-city a").count() == 0  # no live link drawn from the data
+    assert '<a href="https://evil.example/">Evil</a>' in page.locator("#chart-city").inner_text()
