@@ -85,6 +85,9 @@ class Config:
         self.SECRET_KEY = _str(env, "SECRET_KEY", None)  # None: generated once under instance/
         self.SYNC_INTERVAL_MINUTES = _int(env, "SYNC_INTERVAL_MINUTES", 15, minimum=1)
         self.FETCH_TIMEOUT_SECONDS = _int(env, "FETCH_TIMEOUT_SECONDS", 15, minimum=1)
+        # A test of a link ("Test" in the console, POST /links/<id>/test) answers within this.
+        self.DRY_RUN_TIMEOUT_SECONDS = _int(env, "DRY_RUN_TIMEOUT_SECONDS",
+                                            self.FETCH_TIMEOUT_SECONDS + 10, minimum=1)
         self.FETCH_MAX_BYTES = _int(env, "FETCH_MAX_BYTES", 10_485_760, minimum=1024)
         self.FETCH_CONCURRENCY = _int(env, "FETCH_CONCURRENCY", 32, minimum=1)
         self.FETCH_PER_HOST_LIMIT = _int(env, "FETCH_PER_HOST_LIMIT", 8, minimum=1)

@@ -2,6 +2,8 @@
 accept a held change, delete."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import timedelta
 
 from flask import current_app
@@ -16,6 +18,7 @@ from jobs.fetch.link_urls import LinkUrlError, check_link_url, normalize_for_com
 from jobs.queue import QueueUnavailable, enqueue_link_sync
 
 URL_MAX = 2048
+DRY_RUNS_AT_ONCE = 4
 KIGO_CODE_MAX = 64
 ICAL_SOURCES = tuple(s for s in SOURCES if s != "kigo")
 
@@ -68,9 +71,30 @@ def _saved(link: CalendarLink) -> CalendarLink:
 
 
 def preview_link(link: CalendarLink) -> dict:
-    """Dry run: fetch and parse now, say what a sync would do; nothing is stored."""
+    """Dry run: fetch and parse now, say what a sync would do; nothing is stored. It runs beside
+    the request under a wall-clock limit (the parser's own work budget bounds it as well): a
+    person gets an answer, never a page that hangs."""
     from jobs.sync.dry_run import dry_run_link  # late: pulls in the whole pipeline
-    return dry_run_link(link)
+    app, link_id = current_app._get_current_object(), link.id
+    limit = app.config["DRY_RUN_TIMEOUT_SECONDS"]
+
+    def run() -> dict:
+        with app.app_context():
+            try:
+                return dry_run_link(db.session.get(CalendarLink, link_id))
+            finally:
+                db.session.remove()
+    pool = app.extensions.get("csc_dry_runs")
+    if pool is None:
+        pool = app.extensions["csc_dry_runs"] = ThreadPoolExecutor(
+            max_workers=DRY_RUNS_AT_ONCE, thread_name_prefix="dry-run")
+    future = pool.submit(run)
+    try:
+        return future.result(timeout=limit)
+    except FutureTimeout:
+        raise ActionError("test_timeout", f"The test took longer than {limit} s and was abandoned; "
+                          "nothing was stored. The feed may be very large or very slow: try again, "
+                          "or let a sync read it.", status=504) from None
 
 
 def activate_link(link: CalendarLink) -> str:

@@ -120,3 +120,56 @@ def test_the_sweep_is_quiet_for_live_and_finished_jobs(app, make_property, make_
     enqueue_link_sync(link.id)  # queued, not started: nothing to record
     assert record_failed_sync_jobs() == 0
     assert fresh_link(link.id).last_sync_at is None
+
+
+def test_a_standalone_worker_outlives_redis_and_a_lost_sync_runs_again(
+        app, backends, tmp_path, httpserver, make_property, make_link):
+    from datetime import timedelta
+
+    from rq import Worker
+
+    from config import TestConfig
+    from console import create_app
+    from console.extensions import db
+    from jobs import embedded_redis
+    from jobs.tasks import schedule_due_syncs
+    from tests.jobs.sync.test_feeds import FeedServer
+    instance = tmp_path / "own"
+    instance.mkdir()
+    sock = embedded_redis.ensure_running(str(instance), owned=True)  # a Redis this test stops
+    env = {k: v for k, v in backends.items() if k != "REDIS_URL"}
+    env["INSTANCE_PATH"] = str(instance)
+    own = create_app(TestConfig(env=env))
+    feed = FeedServer(httpserver, "/a.ics", airbnb_feed([(day(5), day(8), "Reserved")]))
+    link_id = make_link(make_property(), url=feed.url, source="airbnb").id
+    log, worker = tmp_path / "worker.log", None
+    try:
+        worker = start_worker(env, log)
+        conn = embedded_redis.connect(sock)
+        wait_until(lambda: Worker.all(connection=conn), worker, what="the worker to start")
+        with own.app_context():
+            enqueue_link_sync(link_id)
+        wait_until(lambda: len(runs(link_id)) == 1, worker, what="the first sync")
+
+        embedded_redis.shutdown(sock)  # Redis goes away, and every queued job with it
+        noticed = ("unreachable", "lost Redis", "could not connect to Redis")
+        wait_until(lambda: any(word in log.read_text(errors="replace") for word in noticed), worker,
+                   what="the worker to notice")
+        assert worker.poll() is None  # it waits instead of exiting
+        sock = embedded_redis.ensure_running(str(instance), owned=True)
+        conn = embedded_redis.connect(sock)
+        wait_until(lambda: Worker.all(connection=conn), worker, what="the worker to come back")
+
+        # The sync queued before the loss is gone with Redis; its link is due again, and the
+        # scheduler's next pass queues it like any due link.
+        link = fresh_link(link_id)
+        link.next_sync_at = link.last_sync_at - timedelta(seconds=1)
+        db.session.commit()
+        with own.app_context():
+            assert schedule_due_syncs() == 1
+        wait_until(lambda: len(runs(link_id)) == 2, worker, what="the resync after Redis came back")
+        assert fresh_link(link_id).last_attempt_ok is True
+    finally:
+        if worker is not None:
+            stop_worker(worker)
+        embedded_redis.shutdown(sock)

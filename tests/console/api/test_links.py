@@ -110,3 +110,24 @@ def test_resume_syncs_a_paused_link_again_and_refuses_an_active_one(api, make_pr
     assert api("viewer").post(f"/links/{link.id}/resume").status_code == 403
     err = staff.post(f"/links/{link.id}/resume").get_json()["error"]
     assert err["code"] == "link_not_paused"
+
+
+def test_a_test_of_a_feed_that_never_ends_answers_at_the_wall_clock_limit(app, api, make_property,
+                                                                          make_link):
+    import time
+
+    from tests.jobs.feeds import airbnb_feed
+    from tests.jobs.sync.test_feeds import day
+    from tests.jobs.sync.test_killed import HeldFeed
+    feed = HeldFeed(airbnb_feed([(day(5), day(8), "Reserved")]))
+    feed.holding = True  # half the body, then nothing
+    try:
+        link = make_link(make_property(), url=feed.url, source="airbnb")
+        app.config["DRY_RUN_TIMEOUT_SECONDS"] = 1
+        began = time.monotonic()
+        resp = api("staff").post(f"/links/{link.id}/test")
+        assert time.monotonic() - began < 5
+        assert resp.status_code == 504 and resp.get_json()["error"]["code"] == "test_timeout"
+        assert db.session.get(CalendarLink, link.id).last_sync_at is None  # nothing stored
+    finally:
+        feed.close()
