@@ -57,6 +57,16 @@ class AppJob(Job):
                 db.session.remove()
 
 
+class ConsoleWorker(Worker):
+    """An RQ worker that registers again when Redis came back empty (restarted without saving):
+    otherwise it would work on unseen, and its jobs would look orphaned."""
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None):
+        if pipeline is None and not self.connection.exists(self.key):
+            self.register_birth()
+        return super().heartbeat(timeout, pipeline)
+
+
 def memory_key(job_id: str) -> str:
     """Where a work horse says it stopped itself for memory, for the worker that records it."""
     return f"csc:horse-memory:{job_id}"
@@ -166,8 +176,8 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
         conn = wait_for_redis(app, "worker")
         if conn is None:
             return False
-        worker = Worker(list(QUEUE_NAMES), connection=conn, job_class=AppJob,
-                        work_horse_killed_handler=horse_killed)
+        worker = ConsoleWorker(list(QUEUE_NAMES), connection=conn, job_class=AppJob,
+                               work_horse_killed_handler=horse_killed)
         try:
             worked = worker.work(burst=burst, logging_level="INFO")
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:

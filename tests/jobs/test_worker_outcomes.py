@@ -158,7 +158,6 @@ def test_a_standalone_worker_outlives_redis_and_a_lost_sync_runs_again(
         assert worker.poll() is None  # it waits instead of exiting
         sock = embedded_redis.ensure_running(str(instance), owned=True)
         conn = embedded_redis.connect(sock)
-        wait_until(lambda: Worker.all(connection=conn), worker, what="the worker to come back")
 
         # The sync queued before the loss is gone with Redis; its link is due again, and the
         # scheduler's next pass queues it like any due link.
@@ -167,8 +166,12 @@ def test_a_standalone_worker_outlives_redis_and_a_lost_sync_runs_again(
         db.session.commit()
         with own.app_context():
             assert schedule_due_syncs() == 1
-        wait_until(lambda: len(runs(link_id)) == 2, worker, what="the resync after Redis came back")
+        try:
+            wait_until(lambda: len(runs(link_id)) == 2, worker, what="the resync after Redis came back")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{log.read_text(errors='replace')[-3000:]}") from None
         assert fresh_link(link_id).last_attempt_ok is True
+        assert [w.pid for w in Worker.all(connection=conn)] == [worker.pid]  # registered again
     finally:
         if worker is not None:
             stop_worker(worker)
