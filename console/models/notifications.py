@@ -64,6 +64,7 @@ class NotificationDelivery(db.Model):
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
+    queued_at: Mapped[datetime | None]  # when a delivery job was last queued for it
     claimed_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)

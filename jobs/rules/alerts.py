@@ -216,7 +216,7 @@ def digest_window_end(mode: str, now: datetime) -> datetime:
 def send_after(kind: str, urgent: bool, mode: str, now: datetime, quiet: tuple[int | None, int | None],
                zone: str | None = None) -> tuple[str, datetime]:
     """('immediate' | 'digest', when): urgent notices go now; others wait for a digest or quiet hours."""
-    if urgent or kind == "test":
+    if urgent or kind in ("test", "digest", "weekly_digest"):
         return "immediate", now
     if mode in ("hourly", "daily"):
         return "digest", digest_window_end(mode, now)

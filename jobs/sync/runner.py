@@ -17,6 +17,7 @@ from console.timeutil import local_today, utcnow
 from jobs.fetch.addresses import AllowList
 from jobs.fetch.feed import FetchSettings
 from jobs.fetch.host_limits import FleetHostLimiter, HostLimiter
+from jobs.notify.evaluate import notice_after_sync
 from jobs.sync.blocks import record_failure, record_success
 from jobs.sync.overbookings import LinkBeforeSync, after_sync
 from jobs.sync.property_state import recompute_property, refresh_risks
@@ -186,6 +187,7 @@ def sync_links(link_ids: Iterable[int], *, today: date | None = None,
             if on_done:
                 on_done(summary)
     _refresh_quiet_risks(summaries)
+    notice_after_sync(summaries)  # alerts: never raises, the results above are already committed
     return summaries
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-12-02 00:55:56.680850
+Create Date: 2026-12-02 00:58:36.328174
 
 """
 from alembic import op
@@ -102,6 +102,7 @@ def upgrade():
     sa.Column('idempotency_key', sa.String(length=80), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(), nullable=True),
+    sa.Column('queued_at', sa.DateTime(), nullable=True),
     sa.Column('claimed_at', sa.DateTime(), nullable=True),
     sa.Column('delivered_at', sa.DateTime(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
