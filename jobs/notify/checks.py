@@ -12,7 +12,7 @@ from sqlalchemy import select
 from console.extensions import db
 from console.models import CalendarLink, ExportFetch, LinkAlertState, Notification, Property
 from console.timeutil import utcnow
-from jobs.notify.deliver import due_delivery_ids, enqueue_deliveries
+from jobs.notify.deliver import due_delivery_ids, enqueue_deliveries, release_dead_claims
 from jobs.notify.digests import flush_digests
 from jobs.notify.evaluate import link_notification, overbooking_notices
 from jobs.notify.facts import is_stale, policy, state_of, store_state
@@ -93,6 +93,7 @@ def periodic_checks(now: datetime | None = None) -> int:
     notes = reminders(now) + silent_links(now) + export_silences(now) + overbooking_notices(None, now)
     notes += flush_digests(now)
     db.session.commit()
+    release_dead_claims(now)
     enqueue_deliveries(due_delivery_ids(now))
     made = [n for n in notes if n is not None]
     if made:

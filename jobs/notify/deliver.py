@@ -102,13 +102,26 @@ def deliver(delivery_id: int, now: datetime | None = None) -> str:
     return "delivered"
 
 
+def release_dead_claims(now: datetime) -> int:
+    """Deliveries claimed by a sender that died (killed worker): back to "failed", to be sent again once.
+
+    The SMTP server or the receiver got nothing (or, in the instant between its acceptance and our commit,
+    a message whose Message-ID / Idempotency-Key shows the resend for what it is)."""
+    table = NotificationDelivery.__table__
+    count = db.session.execute(table.update().where(
+        table.c.state == "sending", table.c.claimed_at < now - CLAIM_LEASE).values(
+        state="failed", next_attempt_at=None, queued_at=None,
+        last_error="the sender stopped mid-send (worker killed?): sent again")).rowcount
+    db.session.commit()
+    return count
+
+
 def due_delivery_ids(now: datetime, limit: int = 1000) -> list[int]:
-    """Deliveries whose time has come: new, retries after their backoff, claims of dead senders."""
+    """Deliveries whose time has come: new ones whose job was lost, retries after their backoff."""
     d = NotificationDelivery
-    query = select(d.id).where(or_(
-        and_(d.state.in_(("pending", "failed")), or_(d.next_attempt_at.is_(None), d.next_attempt_at <= now),
-             or_(d.queued_at.is_(None), d.queued_at < now - REQUEUE_AFTER)),
-        and_(d.state == "sending", d.claimed_at < now - CLAIM_LEASE)))
+    query = select(d.id).where(
+        d.state.in_(("pending", "failed")), or_(d.next_attempt_at.is_(None), d.next_attempt_at <= now),
+        or_(d.queued_at.is_(None), d.queued_at < now - REQUEUE_AFTER))
     return list(db.session.execute(query.order_by(NotificationDelivery.id).limit(limit)).scalars())
 
 
