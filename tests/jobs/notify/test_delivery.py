@@ -187,3 +187,16 @@ def test_an_alert_failure_never_costs_the_sync_its_results(app, httpserver, make
     assert summary.outcome == "changed", summary
     db.session.expire_all()
     assert link.last_attempt_ok is True and link.consecutive_failures == 0
+
+
+def test_owners_hear_in_plain_words_only_when_turned_on(app, smtp, httpserver, make_property, make_link):
+    app.config.update(ALERT_NOTIFY_OWNERS=True, RQ_INLINE=True)
+    feed = FeedServer(httpserver, "/g.ics", b"")
+    feed.status = 404
+    link = make_link(make_property("Madrid Flat", owner_email="lucia@example.com"), url=feed.url, source="google")
+    for _ in range(3):
+        sync_links([link.id])
+    owner = [m for m in smtp.inbox.messages if m["To"] == "lucia@example.com"]
+    assert len(owner) == 1 and len(smtp.inbox.messages) == 2
+    text = owner[0].get_content()
+    assert "Make available to public" in text and "server_error" not in text and "Madrid Flat" in text
