@@ -105,6 +105,22 @@ class Config:
         self.KIGO_MAX_RETRY_WAIT_SECONDS = _int(env, "KIGO_MAX_RETRY_WAIT_SECONDS", 10)
         self.DEMO_FEEDS = _bool(env, "DEMO_FEEDS", False)
         self.SYNC_RUN_RETENTION_DAYS = _int(env, "SYNC_RUN_RETENTION_DAYS", 90, minimum=1)
+        # Alerts (jobs/notify): without SMTP_URL every notification is kept in the database and shown.
+        self.SMTP_URL = _str(env, "SMTP_URL", None)
+        self.SMTP_FROM = _str(env, "SMTP_FROM", "alerts@only-apartments.com")
+        self.SMTP_TIMEOUT_SECONDS = _int(env, "SMTP_TIMEOUT_SECONDS", 20, minimum=1)
+        self.ALERT_EMAIL_TO = _str(env, "ALERT_EMAIL_TO", "property@only-apartments.com")
+        self.ALERT_TECH_EMAIL_TO = _str(env, "ALERT_TECH_EMAIL_TO", None)  # kigo_auth; unset: ALERT_EMAIL_TO
+        self.ALERT_MANAGER_EMAIL_TO = _str(env, "ALERT_MANAGER_EMAIL_TO", None)  # the weekly digest
+        self.ALERT_AFTER_FAILURES = _int(env, "ALERT_AFTER_FAILURES", 3, minimum=1)
+        self.ALERT_REMINDER_HOURS = _int(env, "ALERT_REMINDER_HOURS", 24, minimum=1)
+        self.ALERT_WEBHOOK_URL = _str(env, "ALERT_WEBHOOK_URL", None)
+        self.ALERT_WEBHOOK_SECRET = _str(env, "ALERT_WEBHOOK_SECRET", None)
+        self.ALERT_SLACK_WEBHOOK_URL = _str(env, "ALERT_SLACK_WEBHOOK_URL", None)
+        self.ALERT_NOTIFY_OWNERS = _bool(env, "ALERT_NOTIFY_OWNERS", False)
+        self.ALERT_INCIDENT_MIN_LINKS = _int(env, "ALERT_INCIDENT_MIN_LINKS", 20, minimum=1)
+        self.ALERT_INCIDENT_MIN_PERCENT = _int(env, "ALERT_INCIDENT_MIN_PERCENT", 20, minimum=1)
+        self.ALERT_INCIDENT_WINDOW_MINUTES = _int(env, "ALERT_INCIDENT_WINDOW_MINUTES", 15, minimum=1)
         # A work horse past this much resident memory is stopped and its links' attempts recorded.
         self.SYNC_MAX_MEMORY_MB = _int(env, "SYNC_MAX_MEMORY_MB", 1024, minimum=64)
         # Proxies in front of the app whose X-Forwarded-For is trusted (login limits per address).

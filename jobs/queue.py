@@ -13,8 +13,10 @@ from rq.defaults import DEFAULT_JOB_MONITORING_INTERVAL
 from rq.job import Job, JobStatus
 
 from jobs.broker import QueueUnavailable, redis_connection
+from jobs.notify.deliver import ALERT_QUEUE
 
-QUEUE_NAMES = ("forced", "sync", "maintenance")  # a worker drains them in this order
+# A worker drains them in this order: alerts go out before the next sync batch.
+QUEUE_NAMES = ("forced", ALERT_QUEUE, "sync", "maintenance")
 LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 SYNC_JOB_TIMEOUT = 600
 # Named, not imported: the queue sits below the tasks it runs (tasks import the whole pipeline).

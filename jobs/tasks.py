@@ -237,3 +237,23 @@ def recompute_risk_job() -> int:
     """Recompute every property's risk (cheap; the score waits for the nightly run)."""
     from jobs.sync.property_state import recompute_all
     return recompute_all(scores=False)
+
+
+def deliver_notification_job(delivery_id: int) -> str:
+    """Send one notification to one recipient through one channel (claimed: never by two workers)."""
+    from jobs.notify.deliver import deliver
+    outcome = deliver(delivery_id)
+    log.info("[job %s] delivery %s: %s", _job_id(), delivery_id, outcome)
+    return outcome
+
+
+def alerts_tick_job() -> int:
+    """Every minute: reminders, stale links, export feeds no longer read, digests, deliveries to retry."""
+    from jobs.notify.checks import periodic_checks
+    return periodic_checks()
+
+
+def weekly_digest_job() -> int:
+    """Managers' weekly digest: overbookings of the week and the score movers."""
+    from jobs.notify.digests import weekly_digest
+    return weekly_digest()

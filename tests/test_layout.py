@@ -18,11 +18,12 @@ JOBS_RANKS = {
     "jobs.ical": 1,
     "jobs.fetch": 2, "jobs.kigo": 2, "jobs.embedded_redis": 2,
     "jobs.broker": 3,
-    "jobs.sync": 4,
-    "jobs.queue": 5,
-    "jobs.tasks": 6,
-    "jobs.schedule": 7,
-    "jobs.worker": 8,
+    "jobs.notify": 4,
+    "jobs.sync": 5,
+    "jobs.queue": 6,
+    "jobs.tasks": 7,
+    "jobs.schedule": 8,
+    "jobs.worker": 9,
 }
 # What jobs may use of console: the data and its session, never a face (API, pages, actions, CLI).
 JOBS_MAY_USE = ("console.models", "console.extensions", "console.timeutil")
@@ -169,7 +170,7 @@ def test_tests_reach_the_api_only_through_http():
     assert not offenders, "\n".join(offenders)
 
 
-@pytest.mark.parametrize("package", ["rules", "ical", "fetch", "kigo", "sync"])
+@pytest.mark.parametrize("package", ["rules", "ical", "fetch", "kigo", "notify", "sync"])
 def test_every_jobs_package_says_what_lives_there(package):
     doc = ast.get_docstring(ast.parse((ROOT / "jobs" / package / "__init__.py").read_text()))
     assert doc and "\n" not in doc.strip()

@@ -10,6 +10,7 @@ def build_admin(app: Flask) -> Admin:
     """A fresh Admin with the console's views (new objects for every app: flask-admin #910)."""
     from console.admin.dashboard import DashboardView
     from console.admin.kigo import KigoView
+    from console.admin.notifications import NotificationsView
     from console.admin.overbookings import OverbookingsView
     from console.admin.properties import PropertiesView
     from console.admin.tokens import TokensView
@@ -21,6 +22,7 @@ def build_admin(app: Flask) -> Admin:
     admin.add_view(OverbookingsView(name="Overbookings", endpoint="overbookings",
                                     url="/overbookings"))
     admin.add_view(KigoView(name="Kigo", endpoint="kigo", url="/kigo"))
+    admin.add_view(NotificationsView(name="Notifications", endpoint="notifications", url="/notifications"))
     admin.add_view(TokensView(name="API tokens", endpoint="tokens", url="/tokens"))
     app.extensions["csc_admin"] = admin
     return admin

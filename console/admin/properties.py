@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from console.actions import links as link_actions
 from console.actions.errors import ActionError
 from console.admin.base import ConsoleView
+from console.admin.notifications import alert_history
 from console.extensions import db
 from console.models import SOURCES, Overbooking, Property, Reservation, SyncRun
 from console.property_filters import HEALTHS, RISKS, property_query
@@ -62,6 +63,7 @@ class PropertiesView(ConsoleView):
                            runs=[run_json(r) for r in runs], stays=stays,
                            overbookings=overbookings, now=utcnow(),
                            score_history=score_history_items(prop.id, SCORE_HISTORY_SIZE),
+                           alerts=alert_history(property_id=prop.id),
                            can_act=current_user.can("staff"))
 
     @expose("/<int:property_id>/links/<int:link_id>/<action>", methods=["POST"])

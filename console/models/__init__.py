@@ -1,9 +1,17 @@
 """The data model, split by domain; import models from here."""
 from console.models.bookings import ExportFetch, Overbooking, Reservation, ScoreSnapshot, new_reservation_code
 from console.models.links import LINK_STATES, SOURCES, CalendarLink, SyncRun
+from console.models.notifications import (
+    AlertIncident,
+    AlertRecipient,
+    LinkAlertState,
+    Notification,
+    NotificationDelivery,
+)
 from console.models.people import ROLES, ApiToken, User, role_at_least
 from console.models.properties import Owner, Property
 
 __all__ = ["ApiToken", "User", "ROLES", "role_at_least", "Owner", "Property", "CalendarLink",
            "SyncRun", "LINK_STATES", "SOURCES", "ExportFetch", "Overbooking", "Reservation",
-           "ScoreSnapshot", "new_reservation_code"]
+           "ScoreSnapshot", "new_reservation_code", "AlertIncident", "AlertRecipient", "LinkAlertState",
+           "Notification", "NotificationDelivery"]

@@ -17,6 +17,7 @@ from console.timeutil import local_today, utcnow
 from jobs.fetch.addresses import AllowList
 from jobs.fetch.feed import FetchSettings
 from jobs.fetch.host_limits import FleetHostLimiter, HostLimiter
+from jobs.notify.evaluate import notice_after_sync
 from jobs.sync.attempts import describe, failure_kind, record_own_failure_safely
 from jobs.sync.blocks import record_failure, record_success
 from jobs.sync.overbookings import LinkBeforeSync, after_sync
@@ -204,6 +205,7 @@ def sync_links(link_ids: Iterable[int], *, today: date | None = None,
             if on_done:
                 on_done(summary)
     _refresh_quiet_risks(summaries)
+    notice_after_sync(summaries)  # alerts: never raises, the results above are already committed
     return summaries
 
 

@@ -1,0 +1,1 @@
+"""Alerts on the database side: notice what syncs found, store notifications, deliver them by e-mail and webhooks."""
