@@ -147,7 +147,9 @@ def parse_reservation(record: object, method: str) -> tuple[Stay | None, str, st
     uid = reservation_uid(res_id)
     # Kigo sends CONFIRMED and HOLD; any other non-cancelled (or missing) status blocks too,
     # because an unknown reservation is safer blocked than sold twice.
-    status = str(record.get("RES_STATUS") or "UNKNOWN").strip().upper()
+    # Only printable text reaches the database: PostgreSQL refuses NUL, encoders lone surrogates.
+    status = "".join(ch for ch in str(record.get("RES_STATUS") or "UNKNOWN")
+                     if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF).strip().upper()[:40]
     if is_cancelled(status):
         return None, uid, status
     check_in = _reservation_date(record, "RES_CHECK_IN", res_id, method)

@@ -400,3 +400,9 @@ def test_a_name_that_does_not_resolve_is_dns():
     assert classify_transport_error(exc, "ping").kind == "dns"
     assert classify_transport_error(requests.ReadTimeout("read timed out"), "ping").kind == "timeout"
     assert classify_transport_error(requests.exceptions.SSLError("bad cert"), "ping").kind == "tls"
+
+
+def test_a_status_with_a_nul_or_a_lone_surrogate_leaves_only_printable_text():
+    stays = parse_reservations([{"RES_ID": 7, "RES_STATUS": "CONF\x00IRMED\ud800", "RES_CHECK_IN": "2025-03-05",
+                                 "RES_CHECK_OUT": "2025-03-07"}], "listPropertyCalendarReservations")
+    assert [s.summary for s in stays] == ["Kigo reservation 7 (CONFIRMED)"]
