@@ -33,6 +33,12 @@ def get_link(link_id: int, property_id: int | None = None) -> CalendarLink:
 
 def add_ical_link(prop: Property, url, source: str | None = None) -> CalendarLink:
     """Link an iCal calendar ("Link" then "Save") after the CONTRACT URL checks; state "linked"."""
+    url, source = checked_ical_address(prop, url, source)
+    return _saved(CalendarLink(property=prop, source=source, url=url))
+
+
+def checked_ical_address(prop: Property, url, source: str | None = None) -> tuple[str, str]:
+    """(the address as stored, its source) after every CONTRACT URL check, or the refusal."""
     url = required_text(url, "url", URL_MAX)
     if source is not None and source not in ICAL_SOURCES:
         raise invalid("source", f"must be one of {', '.join(ICAL_SOURCES)}")
@@ -45,7 +51,7 @@ def add_ical_link(prop: Property, url, source: str | None = None) -> CalendarLin
     if any(link.url and normalize_for_compare(link.url) == wanted for link in prop.links):
         raise ActionError("duplicate_link", "this calendar is already linked to the property",
                           field="url")
-    return _saved(CalendarLink(property=prop, source=source or checked.source, url=checked.url))
+    return checked.url, source or checked.source
 
 
 def add_kigo_link(prop: Property, kigo_code, kigo_property_id) -> CalendarLink:
@@ -71,26 +77,40 @@ def _saved(link: CalendarLink) -> CalendarLink:
 
 
 def preview_link(link: CalendarLink) -> dict:
-    """Dry run: fetch and parse now, say what a sync would do; nothing is stored. It runs beside
-    the request under a wall-clock limit (the parser's own work budget bounds it as well): a
-    person gets an answer, never a page that hangs."""
+    """Dry run: fetch and parse now, say what a sync would do; nothing is stored."""
     from jobs.sync.dry_run import dry_run_link  # late: pulls in the whole pipeline
-    app, link_id = current_app._get_current_object(), link.id
+    link_id = link.id
+    return _within_limit(lambda: dry_run_link(db.session.get(CalendarLink, link_id)))
+
+
+def preview_address(prop: Property, url, source: str | None = None) -> dict:
+    """Test a calendar address before it is linked ("Test" before "Save"): the URL checks, then
+    what its first sync would block and ignore; nothing is stored."""
+    from jobs.sync.dry_run import dry_run_url
+    url, source = checked_ical_address(prop, url, source)
+    property_id, zone = prop.id, prop.timezone
+    answer = _within_limit(lambda: dry_run_url(property_id, zone, url, source))
+    return {**answer, "url": url, "source": source}
+
+
+def _within_limit(test) -> dict:
+    """Run a test beside the request under DRY_RUN_TIMEOUT_SECONDS (the parser's own work budget
+    bounds it as well): a person gets an answer, never a page that hangs."""
+    app = current_app._get_current_object()
     limit = app.config["DRY_RUN_TIMEOUT_SECONDS"]
 
     def run() -> dict:
         with app.app_context():
             try:
-                return dry_run_link(db.session.get(CalendarLink, link_id))
+                return test()
             finally:
                 db.session.remove()
     pool = app.extensions.get("csc_dry_runs")
     if pool is None:
         pool = app.extensions["csc_dry_runs"] = ThreadPoolExecutor(
             max_workers=DRY_RUNS_AT_ONCE, thread_name_prefix="dry-run")
-    future = pool.submit(run)
     try:
-        return future.result(timeout=limit)
+        return pool.submit(run).result(timeout=limit)
     except FutureTimeout:
         raise ActionError("test_timeout", f"The test took longer than {limit} s and was abandoned; "
                           "nothing was stored. The feed may be very large or very slow: try again, "

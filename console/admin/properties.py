@@ -8,7 +8,9 @@ from sqlalchemy import func, select
 
 from console.actions import links as link_actions
 from console.actions.errors import ActionError
+from console.actions.links import ICAL_SOURCES
 from console.admin.base import ConsoleView
+from console.admin.link_pages import LinkPages
 from console.admin.notifications import alert_history
 from console.extensions import db
 from console.models import SOURCES, Overbooking, Property, Reservation, SyncRun
@@ -25,7 +27,7 @@ def _choice(name: str, choices) -> str | None:
     return value if value in choices else None
 
 
-class PropertiesView(ConsoleView):
+class PropertiesView(LinkPages, ConsoleView):
     """The fleet of properties and each property's page."""
 
     @expose("/")
@@ -48,7 +50,10 @@ class PropertiesView(ConsoleView):
     @expose("/<int:property_id>")
     def detail(self, property_id: int):
         """One property: links with status and advice, history, stays and blocks, risk, score."""
-        prop = db.session.get(Property, property_id) or abort(404)
+        return self.property_page(db.session.get(Property, property_id) or abort(404))
+
+    def property_page(self, prop: Property, status: int = 200, **panels):
+        """The property page, with the panels an action filled (a link test, the add-link form)."""
         link_ids = [link.id for link in prop.links]
         runs = db.session.execute(select(SyncRun).where(SyncRun.link_id.in_(link_ids))
                                   .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
@@ -64,7 +69,9 @@ class PropertiesView(ConsoleView):
                            overbookings=overbookings, now=utcnow(),
                            score_history=score_history_items(prop.id, SCORE_HISTORY_SIZE),
                            alerts=alert_history(property_id=prop.id),
-                           can_act=current_user.can("staff"))
+                           ignored={link.id: link.ignored_detail or [] for link in prop.links},
+                           sources=ICAL_SOURCES, can_act=current_user.can("staff"),
+                           **panels), status
 
     @expose("/<int:property_id>/links/<int:link_id>/<action>", methods=["POST"])
     def link_action(self, property_id: int, link_id: int, action: str):

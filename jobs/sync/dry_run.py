@@ -1,4 +1,5 @@
-"""`POST /links/<id>/test`: what a sync would do now, storing nothing."""
+"""A link's test (`POST /links/<id>/test`, "Test" in the console, also before a link is saved): what a
+sync would do now, storing nothing."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -10,7 +11,7 @@ from console.timeutil import local_today, utcnow
 from jobs.rules.advice import advice_for
 from jobs.rules.reconcile import guard_change
 from jobs.sync.blocks import hold_from, reconcile_feed, stored_blocks
-from jobs.sync.reading import read_ical_link
+from jobs.sync.reading import LinkSnapshot, read_ical_link
 from jobs.sync.runner import HORIZON_DAYS, fetch_settings, host_limiter, snapshot
 
 IGNORED_SHOWN = 100
@@ -28,6 +29,21 @@ def dry_run_link(link: CalendarLink) -> dict:
     else:
         reading = read_ical_link(snap, fetch_settings(config), host_limiter(config), today,
                                  HORIZON_DAYS)
+    return _answer(reading, link.source, stored_blocks(link.id), today, link.hold_state,
+                   link.accept_next_change)
+
+
+def dry_run_url(property_id: int, timezone: str, url: str, source: str) -> dict:
+    """What the first sync of a calendar address would do, before any link is stored."""
+    config, today = current_app.config, local_today(timezone)
+    snap = LinkSnapshot(link_id=0, property_id=property_id, source=source, url=url,
+                        timezone=timezone, reuse_unchanged=False, today=today)
+    reading = read_ical_link(snap, fetch_settings(config), host_limiter(config), today, HORIZON_DAYS)
+    return _answer(reading, source, [], today, None, False)
+
+
+def _answer(reading, source: str, stored, today, hold_state, accepted: bool) -> dict:
+    """The test's answer: the read's error and advice, or what it would add, move and keep."""
     answer: dict = {"ok": reading.failure is None, "events_total": 0, "blocking": 0,
                     "ignored": [], "warnings": [], "duration_ms": reading.duration_ms,
                     "http_status": reading.fetch.http_status if reading.fetch else None}
@@ -35,19 +51,18 @@ def dry_run_link(link: CalendarLink) -> dict:
         failure = reading.failure
         answer["error"] = {"kind": failure.kind, "message": failure.message,
                            "http_status": failure.http_status,
-                           "advice": advice_for(failure.kind, link.source, failure.http_status)}
+                           "advice": advice_for(failure.kind, source, failure.http_status)}
     parsed = reading.parsed
     if parsed is None:
         return answer
-    stored = stored_blocks(link.id)
     changes = reconcile_feed(stored, parsed, today)
     future = sum(1 for b in stored if b.check_out > today)
     # The link's own hold and staff acceptance: the answer is what a sync now would do.
-    decision = guard_change(future, changes, today, hold_from(link.hold_state), utcnow(),
-                            accepted_by_staff=link.accept_next_change)
+    decision = guard_change(future, changes, today, hold_from(hold_state), utcnow(),
+                            accepted_by_staff=accepted)
     answer.update(
         events_total=parsed.events_total, blocking=len(parsed.stays),
-        ignored=[{"summary": i.summary, "reason": i.reason} for i in parsed.ignored[:IGNORED_SHOWN]],
+        ignored=[_ignored(i) for i in parsed.ignored[:IGNORED_SHOWN]],
         warnings=[{"kind": w.kind, "message": w.message} for w in parsed.warnings],
         would={"add": len(changes.added), "update": len(changes.updated),
                "remove": 0 if decision.hold else len(changes.removed),
@@ -58,3 +73,12 @@ def dry_run_link(link: CalendarLink) -> dict:
     if decision.hold:
         answer["warnings"].append({"kind": "suspicious_empty", "message": decision.reason})
     return answer
+
+
+def _ignored(event) -> dict:
+    """An ignored event as the test shows it: its title, why, and its nights when known."""
+    item = {"summary": event.summary, "reason": event.reason}
+    check_in, check_out = getattr(event, "check_in", None), getattr(event, "check_out", None)
+    if check_in and check_out:
+        item.update(check_in=check_in.isoformat(), check_out=check_out.isoformat())
+    return item

@@ -60,7 +60,9 @@ def test_dry_run_shows_what_a_sync_would_do_and_stores_nothing(api, google_link)
     body = resp.get_json()
     assert body["ok"] is True and "error" not in body
     assert (body["events_total"], body["blocking"]) == (3, 2)
-    assert body["ignored"] == [{"summary": "Dentist", "reason": body["ignored"][0]["reason"]}]
+    # Each ignored event with its title, its nights and why: the first thing to check with an owner.
+    assert body["ignored"] == [{"summary": "Dentist", "reason": 'not titled "Reserved"',
+                                "check_in": day(9).isoformat(), "check_out": day(10).isoformat()}]
     assert body["ignored"][0]["reason"]
     assert [w["kind"] for w in body["warnings"]] == ["ignored_events"]
     assert link_state(link.id) == before and counts() == stored
