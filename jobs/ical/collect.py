@@ -42,8 +42,8 @@ class FeedReading:
     def cannot_read(self, uid: str, summary: str | None, why: str, line: int, detail: str = "") -> None:
         """A blocking event (or instance `uid#date`) whose nights cannot be read: listed, its block kept."""
         series = uid.rpartition("#")[0] or uid
-        where = f" (line {line})" if line else ""
-        self.unreadable_events.append(UnreadableEvent(series, summary or "", line, f"It {why.removeprefix('it ')}"
+        where = f" (the event starts at line {line})" if line else ""
+        self.unreadable_events.append(UnreadableEvent(series, summary or "", line, f"{why[:1].upper()}{why[1:]}"
                                                       f"{where}.", detail))
         if uid:
             self.unreadable[uid] = None

@@ -104,7 +104,7 @@ def _read_single(raw: RawEvent, scanned: ScannedCalendar, profile: SourceProfile
         nights = _event_nights(raw, zones)
     except ValueError as error:  # NotAStay too: its message is already a sentence
         if reason is None:
-            why = str(error) if isinstance(error, NotAStay) else f"has an unreadable date or duration ({error})"
+            why = str(error) if isinstance(error, NotAStay) else f"it has an unreadable date or duration ({error})"
             reading.cannot_read(raw.uid, raw.summary, why, line_of_event(scanned, raw))
         else:
             reading.ignore(raw.uid or f"@{raw.span[0]}", raw.summary, reason, raw.uid)

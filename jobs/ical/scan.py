@@ -48,6 +48,7 @@ class RawEvent:
     rdate: str | None
     span: tuple[int, int]  # where the block sits in ScannedCalendar.body
     override: bool = False  # it has a RECURRENCE-ID
+    recurrence_id: str | None = None  # its text (parameters and value), for an override
     problem: str = ""  # why its structure cannot be trusted (a misspelt END line...), in words
     line: int = 0  # its BEGIN line's number, for a broken event (others: see line_of_event)
 
@@ -158,7 +159,7 @@ def scan_calendar(body: bytes, drop_ending_before: str) -> ScannedCalendar:
             stack.pop(), starts.pop()
             closed = True
         elif len(stack) > 1:  # an END naming nothing open: a misspelt END line
-            trouble = trouble or f"its line END:{name} closes nothing (line {_line_of(body, match.start())})"
+            trouble = trouble or f"its line {_line_of(body, match.start())}, END:{name}, closes nothing"
         # else: a stray END between components names nothing open: nothing is lost by skipping it
     if stack or not closed:
         raise SyncFailure("invalid_ical", "The calendar ends without END:VCALENDAR: it may have been cut short.")
@@ -254,7 +255,7 @@ def _read_event(body: bytes, start: int, end: int) -> RawEvent:
         dtstart=_text(ev.get(b"DTSTART")), dtend=_text(ev.get(b"DTEND")), duration=_text(ev.get(b"DURATION")),
         recurring=b"RRULE" in ev or b"RDATE" in ev or b"RECURRENCE-ID" in ev,
         rrule=_text(ev.get(b"RRULE")), rdate=_text(ev.get(b"RDATE")), span=(start, end),
-        override=b"RECURRENCE-ID" in ev,
+        override=b"RECURRENCE-ID" in ev, recurrence_id=_text(ev.get(b"RECURRENCE-ID")),
     )
 
 

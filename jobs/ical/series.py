@@ -18,7 +18,15 @@ from typing import Any
 
 from jobs.ical.budget import CHECK_EVERY
 from jobs.ical.collect import FeedReading
-from jobs.ical.nights import NotAStay, ZoneResolver, read_duration, read_when, split_property, to_nights
+from jobs.ical.nights import (
+    NotAStay,
+    ZoneResolver,
+    end_from_duration,
+    read_duration,
+    read_when,
+    split_property,
+    to_nights,
+)
 from jobs.ical.profiles import SourceProfile
 from jobs.ical.recurrence import ExpansionError, Occurrence, essential_lines, load_series, occurrences, repair_lines
 from jobs.ical.rrules import instances_between, parse_rule, rebased_start
@@ -38,6 +46,8 @@ class _Plan:
     blocking: bool
     blocks: list[str] = field(default_factory=list)
     estimate: int = 0
+    problem: str = ""  # why the whole series makes no stay (its master ends before it starts)
+    reversed_keys: dict[str, str] = field(default_factory=dict)  # instance key -> why its override makes no stay
     counted: bool = True  # whether estimate bounds the instances (False: a rule we could not read ourselves)
 
 
@@ -99,6 +109,7 @@ def _plan(key: str, members: list[RawEvent], scanned: ScannedCalendar, profile: 
     window_end = datetime.combine(reading.horizon_end + _MARGIN, datetime.min.time())
     plan.estimate = sum(1 for raw in members if raw.override)
     for raw in members:
+        _check_dates(plan, raw, zones, reading)
         block = repair_lines(essential_lines(decode_value(scanned.body[slice(*raw.span)])), zones)
         if not raw.uid:
             block = block.replace("BEGIN:VEVENT", f"BEGIN:VEVENT\r\nUID:{key}", 1)
@@ -107,6 +118,9 @@ def _plan(key: str, members: list[RawEvent], scanned: ScannedCalendar, profile: 
         if not raw.override and raw.rdate is not None:
             plan.estimate += block.upper().count("\nRDATE") + raw.rdate.count(",")
         plan.blocks.append(block)
+    if plan.problem and plan.blocking:  # the library would swap its start and end: we do not (nights.py)
+        reading.cannot_read(members[0].uid, members[0].summary, plan.problem, line_of_event(scanned, members[0]))
+        return None
     if plan.blocking:
         reading.budget.spend(plan.estimate, _describe(members[0]))
     elif plan.estimate > reading.budget.max_instances:  # blocks nothing: explained, not expanded
@@ -132,6 +146,27 @@ def _with_rule_planned(plan: _Plan, raw: RawEvent, block: str, zones: ZoneResolv
         block = _moved(block, wall, moved)
     plan.estimate += instances_between(rule, _as_datetime(moved or wall), window_end)
     return block
+
+
+def _check_dates(plan: _Plan, raw: RawEvent, zones: ZoneResolver, reading: FeedReading) -> None:
+    """Note a member whose end is before its start: the library would swap them, we read no stay there."""
+    try:
+        start = read_when(raw.dtstart or "", zones)
+        if raw.dtend is not None:
+            end = read_when(raw.dtend, zones)
+        elif raw.duration is not None:
+            end = end_from_duration(start, read_duration(raw.duration))
+        else:
+            return
+        to_nights(start, end, reading.zone)
+    except NotAStay as why:
+        if raw.override:
+            rid = split_property(raw.recurrence_id or "")[1][:8]
+            plan.reversed_keys[f"{raw.uid}#{rid}"] = str(why)
+        else:
+            plan.problem = str(why)
+    except (ValueError, OverflowError):
+        return  # the library reads it or says why it cannot
 
 
 def _wall(when: date | datetime) -> date | datetime:
@@ -181,6 +216,10 @@ def _expand(plan: _Plan, series: Any, profile: SourceProfile, zones: ZoneResolve
     """Read one series' instances over the window (a non-blocking one up to its first in the window)."""
     found: list[Occurrence] = []
     for occurrence in occurrences(series, reading.today - _MARGIN, reading.horizon_end + _MARGIN):
+        if occurrence.uid in plan.reversed_keys:  # an override that ends before it starts: no stay, block kept
+            if plan.blocking:
+                reading.cannot_read(occurrence.uid, occurrence.summary, plan.reversed_keys[occurrence.uid], 0)
+            continue
         found.append(occurrence)
         if len(found) % CHECK_EVERY == 0:
             reading.budget.check_time()

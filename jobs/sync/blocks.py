@@ -169,7 +169,8 @@ def record_success(link: CalendarLink, reading: LinkReading, interval: int, toda
         changes = reconcile_feed(stored, parsed, today)
         future = sum(1 for b in stored if b.check_out > today)
         decision = guard_change(future, changes, today, hold_from(link.hold_state), now,
-                                accepted_by_staff=link.accept_next_change)
+                                accepted_by_staff=link.accept_next_change,
+                                feed_doubt=parsed.doubt)
         warnings = [{"kind": w.kind, "message": w.message} for w in parsed.warnings]
         details: dict = {}
         if decision.hold:

@@ -44,7 +44,8 @@ def dry_run_link(link: CalendarLink) -> dict:
     future = sum(1 for b in stored if b.check_out > today)
     # The link's own hold and staff acceptance: the answer is what a sync now would do.
     decision = guard_change(future, changes, today, hold_from(link.hold_state), utcnow(),
-                            accepted_by_staff=link.accept_next_change)
+                            accepted_by_staff=link.accept_next_change,
+                            feed_doubt=parsed.doubt)
     answer.update(
         events_total=parsed.events_total, blocking=len(parsed.stays),
         ignored=[{"summary": i.summary, "reason": i.reason} for i in parsed.ignored[:IGNORED_SHOWN]],

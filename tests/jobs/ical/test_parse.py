@@ -216,7 +216,7 @@ def test_unreadable_date_in_a_blocking_event_is_listed_and_the_other_events_stil
     assert parsed.unreadable_uids == ["bad"]
     [unreadable] = parsed.unreadable
     assert (unreadable.uid, unreadable.summary, unreadable.line) == ("bad", "Blocked", 9)
-    assert unreadable.reason.startswith("It has an unreadable date") and unreadable.reason.endswith("(line 9).")
+    assert unreadable.reason.startswith("It has an unreadable date") and unreadable.reason.endswith("at line 9).")
 
 
 def test_unreadable_date_in_an_ignored_google_event_only_ignores_it():
