@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 
 from jobs.ical.budget import MAX_CPU_SECONDS_PER_FEED, MAX_INSTANCES_PER_FEED, WorkBudget
 from jobs.ical.collect import UNREADABLE_KEPT, UNREADABLE_PREFIX, FeedReading
@@ -145,7 +146,7 @@ def _final_stays(result: FeedReading) -> list[Stay]:
         if per_uid[uid] > 1:
             stay = Stay(f"{uid}#{check_in:%Y%m%d}", stay.check_in, stay.check_out, stay.summary)
         result.keep(final, stay.uid, stay)
-    return sorted(final.values(), key=lambda stay: (stay.check_in, stay.uid))
+    return sorted(final.values(), key=attrgetter("check_in", "uid"))
 
 
 def _warnings(profile: SourceProfile, scanned: ScannedCalendar, result: FeedReading) -> list[FeedWarning]:
@@ -168,6 +169,12 @@ def _warnings(profile: SourceProfile, scanned: ScannedCalendar, result: FeedRead
 
 def _cleaned(parsed: ParsedFeed) -> ParsedFeed:
     """The parsed feed with every text cleaned of what a database refuses (NUL, lone surrogates)."""
+    texts = [parsed.prodid, *parsed.notes, *parsed.unreadable_uids, *(w.message for w in parsed.warnings),
+             *(f"{e.uid}{e.summary}{e.reason}{e.detail}" for e in parsed.unreadable),
+             *(f"{e.uid}{e.summary}{e.reason}" for e in parsed.ignored),
+             *map(attrgetter("uid"), parsed.stays), *set(map(attrgetter("summary"), parsed.stays))]
+    if _clean("".join(texts)):  # one look at every text: the body lost its NULs already, so this is the rule
+        return parsed
     parsed.stays = [stay if _clean(stay.uid, stay.summary) else
                     replace(stay, uid=clean_text(stay.uid), summary=clean_text(stay.summary)) for stay in parsed.stays]
     parsed.ignored = [event if _clean(event.uid, event.summary, event.reason) else

@@ -15,7 +15,9 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import islice
 from math import gcd
+from typing import Iterator
 
 _SECONDS = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600}
 _TIME_PARTS = {"SECONDLY": (), "MINUTELY": ("BYSECOND",), "HOURLY": ("BYMINUTE", "BYSECOND")}
@@ -151,3 +153,45 @@ def _add_months(moment: datetime, months: int) -> datetime | None:
     if year > 9999 or moment.day > calendar.monthrange(year, month + 1)[1]:
         return None
     return moment.replace(year=year, month=month + 1)
+
+
+_WEEKDAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
+
+
+def plain_moments(value: str, begin: datetime) -> Iterator[datetime] | None:
+    """The starts of a plain daily or weekly rule (FREQ, INTERVAL, COUNT, weekly BYDAY and WKST only), by
+    arithmetic; None for any other rule (dateutil reads those). UNTIL is the caller's (it is taken out)."""
+    rule = parse_rule(value)
+    if rule is None or rule.freq not in ("DAILY", "WEEKLY") or set(rule.parts) - {"BYDAY", "WKST"}:
+        return None
+    days = rule.parts.get("BYDAY", [])
+    if (rule.freq == "DAILY" and days) or any(day not in _WEEKDAYS for day in days) or (rule.count or 1) < 1:
+        return None
+    wkst = _WEEKDAYS.get((rule.parts.get("WKST") or ["MO"])[0])
+    if wkst is None:
+        return None
+    if rule.freq == "DAILY":
+        moments = _daily(begin, rule.interval)
+    else:
+        weekdays = sorted({_WEEKDAYS[day] for day in days} or {begin.weekday()}, key=lambda d: (d - wkst) % 7)
+        moments = _weekly(begin, rule.interval, weekdays, wkst)
+    return moments if rule.count is None else islice(moments, rule.count)
+
+
+def _daily(begin: datetime, interval: int) -> Iterator[datetime]:
+    step = timedelta(days=interval)
+    while True:
+        yield begin
+        begin += step
+
+
+def _weekly(begin: datetime, interval: int, weekdays: list[int], wkst: int) -> Iterator[datetime]:
+    """Weeks from the one holding `begin` (starting on WKST), every `interval`-th, those weekdays at its time."""
+    week = begin - timedelta(days=(begin.weekday() - wkst) % 7)
+    offsets = [timedelta(days=(day - wkst) % 7) for day in weekdays]
+    step = timedelta(days=7 * interval)
+    while True:
+        for offset in offsets:
+            if week + offset >= begin:
+                yield week + offset
+        week += step

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Callable, Iterator
 
 from jobs.ical.budget import CHECK_EVERY
 from jobs.ical.collect import FeedReading
@@ -28,6 +28,7 @@ from jobs.ical.nights import (
     to_nights,
 )
 from jobs.ical.profiles import SourceProfile
+from jobs.ical.quick import QuickSeries, quick_occurrences, quick_series, quick_stays
 from jobs.ical.recurrence import ExpansionError, Occurrence, essential_lines, load_series, occurrences, repair_lines
 from jobs.ical.rrules import instances_between, parse_rule, rebased_start
 from jobs.ical.scan import RawEvent, ScannedCalendar, decode_value, line_of_event
@@ -48,6 +49,8 @@ class _Plan:
     estimate: int = 0
     problem: str = ""  # why the whole series makes no stay (its master ends before it starts)
     reversed_keys: dict[str, str] = field(default_factory=dict)  # instance key -> why its override makes no stay
+    rule_start: date | datetime | None = None  # where the master's rule starts (None: at its DTSTART)
+    quick: QuickSeries | None = None  # read without the library (quick.py)
     counted: bool = True  # whether estimate bounds the instances (False: a rule we could not read ourselves)
 
 
@@ -58,21 +61,46 @@ def read_series(scanned: ScannedCalendar, profile: SourceProfile, zones: ZoneRes
              if (plan := _plan(key, members, scanned, profile, zones, reading)) is not None]
     if not plans:
         return
+    for plan in plans:
+        if plan.quick is not None and plan.blocking:
+            # One series' keys are its own (uid#date, a date once): no duplicate to choose between.
+            reading.instances.update((stay.uid, stay) for stay in quick_stays(
+                plan.quick, reading.today, reading.horizon_end, reading.zone, zones.floating_zone,
+                reading.budget.check_time))
+        elif plan.quick is not None:
+            reading.budget.check_time()
+            window = (reading.today - _MARGIN, reading.horizon_end + _MARGIN)
+            _expand(plan, lambda start, end, quick=plan.quick: quick_occurrences(quick, start, end), window,
+                    profile=profile, zones=zones, reading=reading)
+    slow = [plan for plan in plans if plan.quick is None]
+    if not slow:
+        return
     timezones = [decode_value(scanned.body[start:end]) for start, end in scanned.timezones.values()]
     try:
-        library = load_series([block for plan in plans for block in plan.blocks], timezones)
+        library = load_series([block for plan in slow for block in plan.blocks], timezones)
     except ExpansionError:  # one series the library cannot read spoils the lot: read them one by one
         library = {}
-    for plan in plans:
+    for plan in slow:
         reading.budget.check_time()
         series = library.get(plan.key)
         try:
             if series is None:
                 series = load_series(plan.blocks, timezones).get(plan.key)
             if series is not None:
-                _expand(plan, series, profile, zones, reading)
+                spans = _spans(plan, reading)
+                _expand(plan, lambda start, end, series=series: occurrences(series, start, end), *spans,
+                        profile=profile, zones=zones, reading=reading)
         except ExpansionError as error:
             _unreadable(plan, scanned, profile, reading, str(error))
+
+
+def _spans(plan: _Plan, reading: FeedReading) -> list[tuple[date, date]]:
+    """The spans to expand a series over: the window, or for a series that blocks nothing its first month first
+    (the library computes every start of a span before it yields one)."""
+    start, end = reading.today - _MARGIN, reading.horizon_end + _MARGIN
+    if plan.blocking or end - start <= timedelta(days=62):
+        return [(start, end)]
+    return [(start, start + timedelta(days=32)), (start + timedelta(days=31), end)]
 
 
 def _group(scanned: ScannedCalendar, cutoff: str) -> dict[str, list[RawEvent]]:
@@ -118,6 +146,14 @@ def _plan(key: str, members: list[RawEvent], scanned: ScannedCalendar, profile: 
         if not raw.override and raw.rdate is not None:
             plan.estimate += block.upper().count("\nRDATE") + raw.rdate.count(",")
         plan.blocks.append(block)
+    if sum(1 for raw in members if not raw.override and raw.rrule is not None) > 1:
+        plan.rule_start = None  # two masters for one UID: the library decides, from their own dates
+    if len(members) == 1 and plan.counted and not plan.problem:
+        plan.quick = quick_series(members[0], plan.blocks[0], plan.rule_start, zones, key)
+    if plan.quick is None and plan.rule_start is not None:
+        master = next(n for n, raw in enumerate(members) if not raw.override and raw.rrule is not None)
+        plan.blocks[master] = _moved(plan.blocks[master], _wall(read_when(members[master].dtstart or "", zones)),
+                                     plan.rule_start)
     if plan.problem and plan.blocking:  # the library would swap its start and end: we do not (nights.py)
         reading.cannot_read(members[0].uid, members[0].summary, plan.problem, line_of_event(scanned, members[0]))
         return None
@@ -143,7 +179,7 @@ def _with_rule_planned(plan: _Plan, raw: RawEvent, block: str, zones: ZoneResolv
     wall = _wall(start)
     moved = rebased_start(rule, wall, window_start - _length(raw, start, zones) - 2 * _MARGIN)
     if moved is not None:
-        block = _moved(block, wall, moved)
+        plan.rule_start = moved  # the block's DTSTART is moved only if the library reads it (_plan)
     plan.estimate += instances_between(rule, _as_datetime(moved or wall), window_end)
     return block
 
@@ -212,10 +248,11 @@ def _moved(block: str, old: date | datetime, new: date | datetime) -> str:
     return "\r\n".join(lines)
 
 
-def _expand(plan: _Plan, series: Any, profile: SourceProfile, zones: ZoneResolver, reading: FeedReading) -> None:
-    """Read one series' instances over the window (a non-blocking one up to its first in the window)."""
+def _expand(plan: _Plan, expand: Callable[[date, date], Iterator[Occurrence]], *spans: tuple[date, date],
+            profile: SourceProfile, zones: ZoneResolver, reading: FeedReading) -> None:
+    """Read one series' instances over the spans (a non-blocking one up to its first in the window)."""
     found: list[Occurrence] = []
-    for occurrence in occurrences(series, reading.today - _MARGIN, reading.horizon_end + _MARGIN):
+    for occurrence in (occurrence for span in spans for occurrence in expand(*span)):
         if occurrence.uid in plan.reversed_keys:  # an override that ends before it starts: no stay, block kept
             if plan.blocking:
                 reading.cannot_read(occurrence.uid, occurrence.summary, plan.reversed_keys[occurrence.uid], 0)
