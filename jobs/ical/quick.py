@@ -26,7 +26,7 @@ from jobs.ical.rrules import plain_moments
 from jobs.ical.scan import RawEvent
 from jobs.rules.stays import Stay
 
-_EXDATE = re.compile(r"^EXDATE([^:\r\n]*):([^\r\n]*)$", re.M | re.I)
+_EXDATE = re.compile(r"^EXDATE([^:\r\n]*):([^\r\n]*)", re.M | re.I)
 _UNTIL = re.compile(r";?UNTIL=([^;]*)", re.I)
 _UTC = timezone.utc
 
@@ -76,6 +76,9 @@ def quick_series(raw: RawEvent, block: str, rule_start: date | datetime | None, 
     if not isinstance(rule, rrule) or "COUNT=-" in value.upper():
         return None
     zone = start.tzinfo if isinstance(start, datetime) else None
+    if zone is None and any("TZID" in params.upper() or value.strip().upper().endswith("Z")
+                            for params, value in _EXDATE.findall(block)):
+        return None  # a zoned EXDATE puts a floating or all-day series in its zone, in the library: let it
     plain_value = _UNTIL.sub("", value)
     return QuickSeries(key, raw.summary, raw.status, rule, lambda: plain_moments(plain_value, begin), start, zone,
                        length, until, ids, days)

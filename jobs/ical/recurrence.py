@@ -95,6 +95,30 @@ def _to_utc(value: str, offset: timezone) -> str:
     return moment.astimezone(_UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+def moved_start(block: str, old: date | datetime, new: date | datetime) -> str:
+    """The block with DTSTART at `new` and DTEND moved as much (same wall-clock length)."""
+    shift = _midnight(new) - _midnight(old)
+    lines = []
+    for line in block.split("\r\n"):
+        name = line[:7].upper()
+        if name == "DTSTART" or line[:5].upper() == "DTEND":
+            head, _, value = line.rpartition(":")
+            try:
+                when = datetime.strptime(value.strip()[:15].upper(), "%Y%m%dT%H%M%S" if "T" in value.upper()
+                                         else "%Y%m%d")
+            except ValueError:
+                return block  # a value we cannot move: leave the rule where it was
+            moved = when + shift
+            text = moved.strftime("%Y%m%dT%H%M%S") if "T" in value.upper() else moved.strftime("%Y%m%d")
+            line = f"{head}:{text}{'Z' if value.strip().upper().endswith('Z') else ''}"
+        lines.append(line)
+    return "\r\n".join(lines)
+
+
+def _midnight(when: date | datetime) -> datetime:
+    return when if isinstance(when, datetime) else datetime(when.year, when.month, when.day)
+
+
 def load_series(events: list[str], timezones: list[str]) -> dict[str, Any]:
     """The library's series (a UID's master and overrides) of these VEVENT blocks, by UID; ExpansionError."""
     text = "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//calendar sync//EN", *timezones, *events,

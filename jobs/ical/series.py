@@ -29,7 +29,15 @@ from jobs.ical.nights import (
 )
 from jobs.ical.profiles import SourceProfile
 from jobs.ical.quick import QuickSeries, quick_occurrences, quick_series, quick_stays
-from jobs.ical.recurrence import ExpansionError, Occurrence, essential_lines, load_series, occurrences, repair_lines
+from jobs.ical.recurrence import (
+    ExpansionError,
+    Occurrence,
+    essential_lines,
+    load_series,
+    moved_start,
+    occurrences,
+    repair_lines,
+)
 from jobs.ical.rrules import instances_between, parse_rule, rebased_start
 from jobs.ical.scan import RawEvent, ScannedCalendar, decode_value, line_of_event
 from jobs.rules.stays import Stay
@@ -152,7 +160,7 @@ def _plan(key: str, members: list[RawEvent], scanned: ScannedCalendar, profile: 
         plan.quick = quick_series(members[0], plan.blocks[0], plan.rule_start, zones, key)
     if plan.quick is None and plan.rule_start is not None:
         master = next(n for n, raw in enumerate(members) if not raw.override and raw.rrule is not None)
-        plan.blocks[master] = _moved(plan.blocks[master], _wall(read_when(members[master].dtstart or "", zones)),
+        plan.blocks[master] = moved_start(plan.blocks[master], _wall(read_when(members[master].dtstart or "", zones)),
                                      plan.rule_start)
     if plan.problem and plan.blocking:  # the library would swap its start and end: we do not (nights.py)
         reading.cannot_read(members[0].uid, members[0].summary, plan.problem, line_of_event(scanned, members[0]))
@@ -226,26 +234,6 @@ def _length(raw: RawEvent, start: date | datetime, zones: ZoneResolver) -> timed
     except (ValueError, OverflowError):
         pass
     return timedelta(days=1)
-
-
-def _moved(block: str, old: date | datetime, new: date | datetime) -> str:
-    """The block with DTSTART at `new` and DTEND moved as much (same wall-clock length)."""
-    shift = _as_datetime(new) - _as_datetime(old)
-    lines = []
-    for line in block.split("\r\n"):
-        name = line[:7].upper()
-        if name == "DTSTART" or line[:5].upper() == "DTEND":
-            head, _, value = line.rpartition(":")
-            try:
-                when = datetime.strptime(value.strip()[:15].upper(), "%Y%m%dT%H%M%S" if "T" in value.upper()
-                                         else "%Y%m%d")
-            except ValueError:
-                return block  # a value we cannot move: leave the rule where it was
-            moved = when + shift
-            text = moved.strftime("%Y%m%dT%H%M%S") if "T" in value.upper() else moved.strftime("%Y%m%d")
-            line = f"{head}:{text}{'Z' if value.strip().upper().endswith('Z') else ''}"
-        lines.append(line)
-    return "\r\n".join(lines)
 
 
 def _expand(plan: _Plan, expand: Callable[[date, date], Iterator[Occurrence]], *spans: tuple[date, date],

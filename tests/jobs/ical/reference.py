@@ -34,3 +34,20 @@ def library_nights(body: bytes, timezone: str, source: str = "ical", today: date
         if check_out > today and check_in < end:
             found.append((check_in, check_out))
     return sorted(found)
+
+
+def library_series_nights(body: bytes, timezone: str, today: date = TODAY,
+                          horizon_days: int = 550) -> dict[str, set[tuple[date, date]]]:
+    """Every event's nights in the window by UID (all events blocking), as the library expands the feed."""
+    zone, end = ZoneInfo(timezone), today + timedelta(days=horizon_days)
+    found: dict[str, set[tuple[date, date]]] = {}
+    calendar = icalendar.Calendar.from_ical(body)
+    for instance in recurring_ical_events.of(calendar).between(today - timedelta(days=1), end + timedelta(days=1)):
+        stop = instance["DTEND"].dt if "DTEND" in instance else None
+        try:
+            check_in, check_out = to_nights(instance["DTSTART"].dt, stop, zone)
+        except NotAStay:
+            continue
+        if check_out > today and check_in < end:
+            found.setdefault(str(instance["UID"]), set()).add((check_in, check_out))
+    return found
