@@ -184,14 +184,16 @@ def quick_stays(series: QuickSeries, today: date, horizon_end: date, zone: tzinf
                 check: Callable[[], None]) -> list[Stay]:
     """The stays of a blocking simple series in [today, horizon_end): the hot loop of a long history.
 
-    What quick_occurrences and to_nights give, computed without an object per instance: the nights are the
-    local dates of the start and end in the property's zone, at least one night for timed events.
+    What quick_occurrences and to_nights give, computed without an object per instance: UNTIL and EXDATEs are
+    turned into wall-clock times once, so each start is compared as the rule makes it; the nights are the local
+    dates of the start and end in the property's zone, at least one night for timed events.
     """
     stays: list[Stay] = []
-    summary, uid, length, until = series.summary or "", series.uid, series.length, series.until
+    summary, uid, length = series.summary or "", series.uid, series.length
     timed = isinstance(series.first, datetime)
     moment_zone = series.zone or floating
     same_zone = moment_zone is None or moment_zone is zone or getattr(moment_zone, "key", 0) == getattr(zone, "key", 1)
+    until, removed, removed_days = _as_wall(series)
     first = _wall_datetime(series.first)
     span_start = datetime(today.year, today.month, today.day) - length - timedelta(days=2)
     span_end = datetime(horizon_end.year, horizon_end.month, horizon_end.day) + timedelta(days=1)
@@ -199,44 +201,40 @@ def quick_stays(series: QuickSeries, today: date, horizon_end: date, zone: tzinf
     moments = series.rule.xafter(max(span_start, first), inc=True) if plain is None else (
         moment for moment in plain if moment >= span_start)
     one_night = timedelta(days=1)
-    if timed and same_zone and until is None and not series.exdate_ids:  # the common case, kept lean
-        for n, wall in enumerate(_with_first(first, span_start, span_end, moments)):
-            if wall > span_end:
-                break
-            if n & 255 == 255:
-                check()
-            check_in, check_out = wall.date(), (wall + length).date()
-            if check_out <= check_in:
-                check_out = check_in + one_night
-            if check_out > today and check_in < horizon_end:
-                stays.append(Stay(f"{uid}#{wall.year:04}{wall.month:02}{wall.day:02}", check_in, check_out, summary))
-        return stays
     for n, wall in enumerate(_with_first(first, span_start, span_end, moments)):
-        if wall > span_end:
+        if wall > span_end or (until is not None and wall > until):
             break
-        if n % 256 == 255:
+        if n & 255 == 255:
             check()
-        begin: date | datetime = wall.replace(tzinfo=series.zone) if timed and series.zone else wall
-        if not timed:
-            begin = wall.date()
-        if until is not None and (begin.astimezone(_UTC) if timed and series.zone else begin) > until:
+        if removed_days and (wall in removed or wall.date() in removed_days) or removed and wall in removed:
             continue
-        if series.exdate_ids:
-            day = begin.date() if timed else begin
-            if day in series.exdate_days or series.exdate_ids.intersection(_ids(begin)):
-                continue
-        if not timed:
-            check_in, check_out = begin, begin + length
-        elif same_zone:
+        if same_zone or not timed:  # all-day dates are never moved through a zone
             check_in, check_out = wall.date(), (wall + length).date()
         else:
-            aware = begin if begin.tzinfo else begin.replace(tzinfo=moment_zone)
+            aware = wall.replace(tzinfo=moment_zone)
             check_in, check_out = aware.astimezone(zone).date(), (aware + length).astimezone(zone).date()
-        if timed and check_out <= check_in:
+        if check_out <= check_in:
+            if not timed:
+                continue  # never here: such a series is listed as unreadable (series._check_dates)
             check_out = check_in + one_night
         if check_out > today and check_in < horizon_end:
             stays.append(Stay(f"{uid}#{wall.year:04}{wall.month:02}{wall.day:02}", check_in, check_out, summary))
     return stays
+
+
+def _as_wall(series: QuickSeries) -> tuple[datetime | None, set[datetime], set[date]]:
+    """UNTIL and the EXDATE recurrence ids as the wall-clock starts they stop or remove (ids: util.to_recurrence_ids:
+    an EXDATE meets a start by its UTC time or its wall time)."""
+    until = series.until
+    if isinstance(until, datetime) and until.tzinfo is not None:
+        until = until.astimezone(series.zone).replace(tzinfo=None)
+    elif isinstance(until, date) and not isinstance(until, datetime):
+        until = datetime(until.year, until.month, until.day)
+    removed = set(series.exdate_ids)
+    if series.zone is not None:
+        removed |= {moment.replace(tzinfo=_UTC).astimezone(series.zone).replace(tzinfo=None)
+                    for moment in series.exdate_ids}
+    return until, removed, set(series.exdate_days)
 
 
 def _wall_datetime(when: date | datetime) -> datetime:

@@ -24,7 +24,7 @@ def long_google_history(today: date, events: int = 5000, running: int = 300, res
         uid = f"{rng.getrandbits(96):024x}@google.com"
         title = "Reserved" if rng.random() < reserved_share else rng.choice(_TITLES)
         extra = [f"DESCRIPTION:Notas de la reserva.",
-                 "LOCATION:Calle Mayor 1\\, Madrid"]
+                 "LOCATION:Madrid"]
         start = first + timedelta(days=rng.randint(0, 365 * 14 - 1))
         if series < running and n % (events // running) == 0:
             series += 1
