@@ -8,6 +8,7 @@ that need it.
 from __future__ import annotations
 
 import codecs
+import difflib
 import re
 from dataclasses import dataclass, field
 
@@ -160,12 +161,21 @@ def scan_calendar(body: bytes, drop_ending_before: str) -> ScannedCalendar:
             closed = True
         elif len(stack) > 1:  # an END naming nothing open: a misspelt END line
             trouble = trouble or f"its line {_line_of(body, match.start())}, END:{name}, closes nothing"
+        elif _misspelt_calendar_end(comp):  # END:VCALENDARD, or the last characters lost: every component is closed
+            stack.pop(), starts.pop()
+            closed = True
         # else: a stray END between components names nothing open: nothing is lost by skipping it
     if stack or not closed:
         raise SyncFailure("invalid_ical", "The calendar ends without END:VCALENDAR: it may have been cut short.")
     scanned.prodid = _property(body, b"PRODID", 0, len(body))
     scanned.wr_timezone = _property(body, b"X-WR-TIMEZONE", 0, len(body))
     return scanned
+
+
+def _misspelt_calendar_end(name: bytes) -> bool:
+    """Whether an END line at calendar level is END:VCALENDAR misspelt (one letter off, or cut at the end)."""
+    return len(name) >= 7 and (name.startswith(b"VCALEND") or difflib.SequenceMatcher(
+        None, name, b"VCALENDAR").ratio() >= 0.85)
 
 
 def _end_top_level(scanned: ScannedCalendar, stack: list[bytes], starts: list[int], end: int, cutoff: bytes,

@@ -25,6 +25,8 @@ def library_nights(body: bytes, timezone: str, source: str = "ical", today: date
         summary = str(instance["SUMMARY"]).strip() if "SUMMARY" in instance else None
         if profile.ignore_reason(summary, str(instance.get("STATUS", "")).strip().upper()) is not None:
             continue
+        if "DTSTART" not in instance:
+            continue  # an event without a start is no stay for us either
         start = instance["DTSTART"].dt
         stop = instance["DTEND"].dt if "DTEND" in instance else None
         try:
