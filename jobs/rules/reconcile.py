@@ -205,7 +205,7 @@ def guard_change(stored_future: int, changes: ChangeSet, today: date, previous: 
     feed_doubt: why the feed itself is suspect (ParsedFeed.doubt: most of its events cannot be read); the change
     is then held like an emptied feed, whatever it removes.
     """
-    why = suspicious_reason(stored_future, changes, today) or feed_doubt
+    why = " ".join(part for part in (feed_doubt, suspicious_reason(stored_future, changes, today)) if part)
     if not why:
         return GuardDecision(hold=False, reason="", state=None)
     fingerprint = removal_fingerprint(changes.removed)
