@@ -187,6 +187,9 @@ def record_success(link: CalendarLink, reading: LinkReading, interval: int, toda
                                                len(details["removed"]))
         if parsed.notes:  # e.g. an unknown time zone read as the property's: worth a look
             details["notes"] = parsed.notes[:20]
+        if parsed.unreadable:  # events we could not read: where they are and why, for the owner to fix
+            details["unreadable"] = [{"uid": e.uid, "summary": e.summary, "line": e.line, "reason": e.reason,
+                                      "detail": e.detail[:300]} for e in parsed.unreadable[:20]]
         run.events, run.details = parsed.events_total, details
         run.outcome = "held" if decision.hold else (
             "changed" if run.added or run.updated or run.removed else "unchanged")

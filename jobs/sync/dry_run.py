@@ -50,6 +50,8 @@ def dry_run_link(link: CalendarLink) -> dict:
         events_total=parsed.events_total, blocking=len(parsed.stays),
         ignored=[{"summary": i.summary, "reason": i.reason} for i in parsed.ignored[:IGNORED_SHOWN]],
         warnings=[{"kind": w.kind, "message": w.message} for w in parsed.warnings],
+        unreadable=[{"uid": e.uid, "summary": e.summary, "line": e.line, "reason": e.reason, "detail": e.detail}
+                    for e in parsed.unreadable[:IGNORED_SHOWN]],
         would={"add": len(changes.added), "update": len(changes.updated),
                "remove": 0 if decision.hold else len(changes.removed),
                "keep": len(changes.unchanged), "hold": bool(decision.hold)},

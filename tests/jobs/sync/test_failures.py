@@ -134,6 +134,8 @@ def test_calendar_whose_events_are_all_unreadable_is_held_not_applied(synced):
     assert blocks(link_id) == before
     last = runs(link_id)[-1]
     assert last.outcome == "held" and last.removed == 0
+    [unreadable] = last.details["unreadable"]
+    assert (unreadable["uid"], unreadable["line"]) == ("x", 2) and unreadable["reason"].startswith("It has")
     assert any(w["kind"] == "suspicious_empty" and "cannot be read" in w["message"]
                for w in fresh_link(link_id).warnings)
 
