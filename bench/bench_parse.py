@@ -24,6 +24,7 @@ import recurring_ical_events  # noqa: E402
 
 from jobs.ical.parse import parse_feed  # noqa: E402
 from tests.jobs.feeds import airbnb_feed, google_history_feed  # noqa: E402
+from tests.jobs.ical.history import long_google_history  # noqa: E402
 
 TODAY = date(2026, 3, 1)
 HORIZON_DAYS = 550
@@ -98,6 +99,11 @@ def main() -> None:
     print(f"load average: {' '.join(f'{load:.2f}' for load in os.getloadavg())} on {os.cpu_count()} CPUs")
     google = google_history_feed(TODAY, events=2000)
     compare("Google history feed", google, "google", repeats=30)
+    # Issue 13: a long history with ~300 running series (goal: <= 100 ms Google mode, <= 200 ms plain iCal mode).
+    history = long_google_history(TODAY)
+    series = history.count(b"\nRRULE")
+    compare(f"Long Google history ({series} repeating, ~300 running), Google mode", history, "google", repeats=10)
+    compare("Same history, plain iCal mode (every series blocks)", history, "ical", repeats=10)
     stays = [(TODAY + timedelta(days=n * 9), TODAY + timedelta(days=n * 9 + 4),
               "Reserved" if n % 3 else "Airbnb (Not available)") for n in range(-5, 40)]
     compare("Airbnb-size feed", airbnb_feed(stays), "airbnb", repeats=200)

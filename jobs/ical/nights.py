@@ -65,6 +65,11 @@ class ZoneResolver:
                 notes.append(f"X-WR-TIMEZONE {floating.strip()[:64]!r} is not a time zone name: floating times "
                              f"were read in the property's time zone ({property_zone.key}).")
 
+    def note(self, text: str) -> None:
+        """Record a parser note once."""
+        if text not in self._notes:
+            self._notes.append(text)
+
     def zone(self, tzid: str) -> tzinfo:
         """The time zone a TZID means; unknown ones fall back (offset, else property zone) with a note."""
         if tzid not in self._cache:
@@ -152,8 +157,12 @@ def read_when(text: str, zones: ZoneResolver) -> date | datetime:
     if not match:
         raise ValueError(f"unreadable date {value[:40]!r}")
     year, month, day, hour, minute, second, utc = match.groups()
-    if hour is None or params.get("VALUE", "").upper() == "DATE":
+    if hour is None:
         return date(int(year), int(month), int(day))
+    if params.get("VALUE", "").upper() == "DATE":
+        # A date-time labelled as a date: read as the time that is written, on one-off and repeating events alike
+        # (recurrence.repair_lines drops the label for the library), since that is what the generator wrote.
+        zones.note(f"A date-time value labelled VALUE=DATE ({value[:20]!r}) was read as the date-time it is.")
     moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
     if utc:
         return moment.replace(tzinfo=timezone.utc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from typing import Any, Iterator
 
 import icalendar
 import recurring_ical_events
@@ -22,6 +23,10 @@ _KEPT_LINE = re.compile(r"^(?:UID|DTSTART|DTEND|DURATION|RRULE|RDATE|EXDATE|EXRU
 _SUBCOMPONENT = re.compile(r"^BEGIN:(?!VEVENT)([\w-]+).*?^END:\1[^\r\n]*", re.M | re.S | re.I)
 _TZID_LINE = re.compile(r"^(DTSTART|DTEND|EXDATE|RDATE|RECURRENCE-ID)(;[^\r\n]*TZID=[^\r\n]*)", re.M | re.I)
 _UTC = timezone.utc
+_EMPTY_DATES = re.compile(r"^(?:EXDATE|RDATE|EXRULE)(?:;[^\r\n:]*)?:[ \t]*\r?\n", re.M | re.I)
+_DATE_LABEL_ON_TIME = re.compile(r"^((?:DTSTART|DTEND|EXDATE|RDATE|RECURRENCE-ID)(?:;[^\r\n:]*)?);VALUE=DATE"
+                                 r"((?:;[^\r\n:]*)?:\s*\d{8}T)", re.M | re.I)
+_PLUS_DURATION = re.compile(r"^(DURATION(?:;[^\r\n:]*)?:\s*)\+", re.M | re.I)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,19 @@ def essential_lines(block: str) -> str:
     """A VEVENT block reduced to the properties that expansion and classification read (not its alarms)."""
     body = _SUBCOMPONENT.sub("", block[block.find("\n"):])  # also drops the block's own BEGIN line
     return "\r\n".join(["BEGIN:VEVENT", *_KEPT_LINE.findall(body), "END:VEVENT"])
+
+
+def repair_lines(block: str, zones: ZoneResolver) -> str:
+    """The block with its date lines in forms the library reads as the fast path reads them.
+
+    An empty EXDATE or RDATE says nothing and is dropped; a date-time value labelled VALUE=DATE is read as the
+    date-time that is written (nights.read_when does the same); a `+` before a DURATION is dropped; TZIDs as in
+    repair_tzids.
+    """
+    block = _EMPTY_DATES.sub("", block)
+    block = _DATE_LABEL_ON_TIME.sub(r"\1\2", block)
+    block = _PLUS_DURATION.sub(r"\1", block)
+    return repair_tzids(block, zones)
 
 
 def repair_tzids(block: str, zones: ZoneResolver) -> str:
@@ -77,48 +95,68 @@ def _to_utc(value: str, offset: timezone) -> str:
     return moment.astimezone(_UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def expand(events: list[str], timezones: list[str], start: date, end: date) -> list[Occurrence]:
-    """Every instance of these VEVENT blocks overlapping [start, end); ExpansionError if the library fails."""
+def moved_start(block: str, old: date | datetime, new: date | datetime) -> str:
+    """The block with DTSTART at `new` and DTEND moved as much (same wall-clock length)."""
+    shift = _midnight(new) - _midnight(old)
+    lines = []
+    for line in block.split("\r\n"):
+        name = line[:7].upper()
+        if name == "DTSTART" or line[:5].upper() == "DTEND":
+            head, _, value = line.rpartition(":")
+            try:
+                when = datetime.strptime(value.strip()[:15].upper(), "%Y%m%dT%H%M%S" if "T" in value.upper()
+                                         else "%Y%m%d")
+            except ValueError:
+                return block  # a value we cannot move: leave the rule where it was
+            moved = when + shift
+            text = moved.strftime("%Y%m%dT%H%M%S") if "T" in value.upper() else moved.strftime("%Y%m%d")
+            line = f"{head}:{text}{'Z' if value.strip().upper().endswith('Z') else ''}"
+        lines.append(line)
+    return "\r\n".join(lines)
+
+
+def _midnight(when: date | datetime) -> datetime:
+    return when if isinstance(when, datetime) else datetime(when.year, when.month, when.day)
+
+
+def load_series(events: list[str], timezones: list[str]) -> dict[str, Any]:
+    """The library's series (a UID's master and overrides) of these VEVENT blocks, by UID; ExpansionError."""
     text = "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//calendar sync//EN", *timezones, *events,
                         "END:VCALENDAR"])
     try:
         calendar = icalendar.Calendar.from_ical(text)
-        instances = recurring_ical_events.of(calendar, calendar_query=_UncopiedQuery).between(start, end)
-        return [_occurrence(instance) if isinstance(instance, icalendar.Component) else _uncopied(instance)
-                for instance in instances]
+        return {str(series.uid): series for series in recurring_ical_events.of(calendar).series}
     except Exception as error:  # the library raises many kinds (ValueError, KeyError, its own): all mean "unreadable"
         raise ExpansionError(f"{type(error).__name__}: {error}") from error
 
 
-class _UncopiedQuery(recurring_ical_events.CalendarQuery):
-    """A query that returns the library's occurrences without copying a component for each.
+def occurrences(series: Any, start: date, end: date) -> Iterator[Occurrence]:
+    """The instances of one library series overlapping [start, end), one at a time; ExpansionError if it fails.
 
-    Copying is most of the expansion time (a weekly series over 18 months is 78 copies). This hooks a private
-    method; should the library drop it, between() returns components again and _occurrence reads those.
+    One at a time, so the caller can stop early (one instance is all an ignored series needs) and watch its
+    work budget while the library expands.
     """
-
-    def _occurrences_to_components(self, occurrences):  # noqa: ANN001, ANN202 (the library's own signature)
-        return occurrences
-
-
-def _uncopied(occurrence) -> Occurrence:  # noqa: ANN001 (recurring_ical_events.occurrence.Occurrence)
-    """One library occurrence as plain values, read from the component it came from (master or override)."""
-    component = occurrence._adapter._component
-    return _plain(component, occurrence.start, occurrence.end)
+    try:
+        for occurrence in series.between(start, end):
+            yield _plain(occurrence)
+    except Exception as error:  # as in load_series
+        raise ExpansionError(f"{type(error).__name__}: {error}") from error
 
 
-def _occurrence(instance: icalendar.Event) -> Occurrence:
-    """One expanded instance (a copied component) as plain values."""
-    end = instance["DTEND"].dt if "DTEND" in instance else None
-    if end is None and "DURATION" in instance:
-        end = instance["DTSTART"].dt + instance["DURATION"].dt
-    return _plain(instance, instance["DTSTART"].dt, end)
+def _plain(occurrence: Any) -> Occurrence:
+    """One library occurrence as plain values, read from the component it came from (master or override).
 
-
-def _plain(component: icalendar.Event, start: date | datetime, end: date | datetime | None) -> Occurrence:
-    """An Occurrence from the component that describes it and its own start and end."""
-    rid = component["RECURRENCE-ID"].dt if "RECURRENCE-ID" in component else start
+    The instance key is the date the rule gave the instance (its RECURRENCE-ID): an instance moved by an
+    override keeps its key, and so do the later instances a RANGE=THISANDFUTURE override moves (each its own
+    date, the override's shift taken off), so they do not collapse into one.
+    """
+    adapter = occurrence._adapter
+    component = adapter._component
+    if adapter.this_and_future:
+        rid = occurrence.start - adapter.move_recurrences_by
+    else:
+        rid = component["RECURRENCE-ID"].dt if "RECURRENCE-ID" in component else occurrence.start
     summary = str(component["SUMMARY"]).strip() if "SUMMARY" in component else None
     return Occurrence(uid=f"{component.get('UID', '')}#{rid.strftime('%Y%m%d')}", summary=summary,
-                      status=str(component.get("STATUS", "")).strip().upper(), start=start, end=end)
-
+                      status=str(component.get("STATUS", "")).strip().upper(), start=occurrence.start,
+                      end=occurrence.end)

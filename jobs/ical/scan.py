@@ -8,7 +8,7 @@ that need it.
 from __future__ import annotations
 
 import codecs
-import html
+import difflib
 import re
 from dataclasses import dataclass, field
 
@@ -32,10 +32,6 @@ _NAME_ANY_CASE = re.compile(rb"(?<=\n)[A-Za-z][A-Za-z0-9-]*(?=[;:])")
 _COMPONENTS = frozenset((b"VEVENT", b"VCALENDAR", b"VTIMEZONE", b"STANDARD", b"DAYLIGHT", b"VALARM"))
 _TOP_LEVEL = (b"VEVENT", b"VTIMEZONE", b"VTODO", b"VJOURNAL", b"VFREEBUSY")
 _FOLD = re.compile(rb"\r?\n[ \t]")
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.I | re.S)
-_XML_ROOT = re.compile(r"<([A-Za-z_][\w:.-]*)")
-_XML_SKIP = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)", re.S)
-_SNIFF_BYTES = 16384
 
 
 @dataclass
@@ -52,6 +48,10 @@ class RawEvent:
     rrule: str | None
     rdate: str | None
     span: tuple[int, int]  # where the block sits in ScannedCalendar.body
+    override: bool = False  # it has a RECURRENCE-ID
+    recurrence_id: str | None = None  # its text (parameters and value), for an override
+    problem: str = ""  # why its structure cannot be trusted (a misspelt END line...), in words
+    line: int = 0  # its BEGIN line's number, for a broken event (others: see line_of_event)
 
 
 @dataclass
@@ -75,6 +75,8 @@ def normalise_body(body: bytes) -> bytes:
     """Strip a BOM, re-encode UTF-16 as UTF-8, and give the body a leading newline for line-start matching."""
     if body.startswith(_UTF16_BOMS):
         body = body.decode("utf-16", errors="replace").encode("utf-8")
+    elif body.startswith((b"B\x00E\x00", b"\x00B\x00E")):  # UTF-16 without a BOM ("BEGIN..." in either order)
+        body = body.decode("utf-16-le" if body[0] else "utf-16-be", errors="replace").encode("utf-8")
     elif body.startswith(_UTF8_BOM):
         body = body[len(_UTF8_BOM):]
     if b"\n" not in body and b"\r" in body:
@@ -102,58 +104,13 @@ def _decode_line(line: bytes) -> str:
     return line.decode("latin-1")
 
 
-def reject_non_ical(body: bytes, content_type: str | None) -> None:
-    """Raise SyncFailure unless the (normalised, non-empty) body starts like an iCal calendar."""
-    head = decode_value(body[:_SNIFF_BYTES]).lstrip()
-    served = f" (served as {content_type.split(';')[0].strip()})" if content_type else ""
-    if "\x00" in head[:1024]:
-        raise SyncFailure("not_ical", f"The address returned binary data, not an iCal calendar{served}.")
-    lowered = head[:1024].lower()
-    if lowered.startswith("begin:vcalendar"):
-        return
-    if lowered.startswith("<"):
-        if "<html" in lowered or lowered.startswith("<!doctype html") or _TITLE.search(head):
-            raise SyncFailure("not_ical", f"The address returned an HTML page{_html_title(head)}, "
-                                          f"not an iCal calendar{served}.")
-        raise SyncFailure("not_ical", f"The address returned an XML document{_xml_root(head)}, "
-                                      f"not an iCal calendar{served}.")
-    if lowered.startswith(("{", "[")) and "begin:v" not in lowered:
-        raise SyncFailure("not_ical", f"The address returned JSON data, not an iCal calendar{served}.")
-    upper = head.upper()
-    if "BEGIN:VCALENDAR" in upper:
-        raise SyncFailure("invalid_ical", f"The calendar starts with unexpected text: {_excerpt(head)}.")
-    if "BEGIN:VEVENT" in upper:
-        raise SyncFailure("invalid_ical", "The body holds events but no BEGIN:VCALENDAR line.")
-    raise SyncFailure("not_ical", f"The address returned text that is not an iCal calendar{served}, "
-                                  f"starting with: {_excerpt(head)}.")
-
-
-def _html_title(head: str) -> str:
-    """' (title: ...)' for an HTML page that has a title, else ''."""
-    match = _TITLE.search(head)
-    if not match:
-        return ""
-    title = " ".join(html.unescape(match.group(1)).split())
-    return f" (title: {title[:100]!r})" if title else ""
-
-
-def _xml_root(head: str) -> str:
-    """' (root element <name>)' for an XML document, else ''."""
-    pos = 0
-    while (skipped := _XML_SKIP.match(head, pos)) and skipped.end() > pos:
-        pos = skipped.end()
-    match = _XML_ROOT.search(head, pos)
-    return f" (root element <{match.group(1)}>)" if match else ""
-
-
-def _excerpt(text: str) -> str:
-    """The first line of text, shortened and quoted, for error messages."""
-    first = text.strip().split("\n", 1)[0].strip()
-    return repr(first[:80] + ("..." if len(first) > 80 else ""))
-
-
 def scan_calendar(body: bytes, drop_ending_before: str) -> ScannedCalendar:
-    """Check BEGIN/END balance and collect events, skipping non-recurring ones that end before a YYYYMMDD date."""
+    """Check the calendar's structure and collect events, skipping plain ones that end before a YYYYMMDD date.
+
+    Only a body that is no calendar (no END:VCALENDAR, a calendar inside a calendar, a component outside it)
+    fails. A component whose own structure is broken (a misspelt or missing END line) is one broken event: it
+    is kept with `problem` set, and the scan goes on with the next component.
+    """
     if _LOWER_CASE_NAME.search(body):
         body = upper_case_names(body)  # rare: lower- or mixed-case names somewhere
     scanned = ScannedCalendar(body=body, prodid="", events_total=0)
@@ -161,6 +118,7 @@ def scan_calendar(body: bytes, drop_ending_before: str) -> ScannedCalendar:
     stack: list[bytes] = []
     closed = False  # a VCALENDAR was completed: later lines are trailing garbage unless a new one begins
     starts: list[int] = []  # where each open component begins
+    trouble = ""  # what is wrong with the open top-level component, in words
     for match in _BOUNDARY.finditer(body):
         kind, comp = match.group(1, 2)
         if comp not in _COMPONENTS:
@@ -169,29 +127,80 @@ def scan_calendar(body: bytes, drop_ending_before: str) -> ScannedCalendar:
             if kind == b"END" or comp != b"VCALENDAR":
                 continue
             closed = False
+        name = comp.decode(errors="replace")[:40]
         if kind == b"BEGIN":
-            if (comp == b"VCALENDAR") != (not stack) or (comp in _TOP_LEVEL and len(stack) != 1):
-                raise _structure_error(f"BEGIN:{comp.decode(errors='replace')} where it cannot be", body, match)
+            if (comp == b"VCALENDAR") != (not stack):
+                raise _structure_error(f"BEGIN:{name} where it cannot be", body, match)
+            if comp in _TOP_LEVEL and len(stack) > 1:  # the open component was never closed
+                _end_top_level(scanned, stack, starts, match.start() + 1, cutoff,
+                               trouble or f"it has no END:{stack[1].decode(errors='replace')} line")
+                trouble = ""
             stack.append(comp)
             starts.append(match.start() + 1)
             continue
-        if not stack or stack[-1] != comp:
-            opened = stack[-1].decode(errors="replace") if stack else "nothing"
-            raise _structure_error(f"END:{comp.decode(errors='replace')} closes {opened}", body, match)
-        stack.pop()
-        opened_at = starts.pop()
-        if comp == b"VEVENT":
-            _end_event(scanned, opened_at, match.end(), cutoff)
-        elif comp == b"VTIMEZONE":
-            tzid = _property(body, b"TZID", opened_at, match.end())
-            if tzid:
-                scanned.timezones[tzid] = (opened_at, match.end())
-        closed = not stack
+        if stack and stack[-1] == comp:
+            if len(stack) == 2:
+                _end_top_level(scanned, stack, starts, match.end(), cutoff, trouble)
+                trouble = ""
+            else:
+                stack.pop(), starts.pop()
+            closed = not stack
+        elif comp in stack[1:]:  # closes an outer component: the inner ones were left open
+            trouble = trouble or f"its BEGIN:{stack[-1].decode(errors='replace')} has no END line"
+            del stack[stack.index(comp) + 1:], starts[len(stack):]
+            if len(stack) == 2:
+                _end_top_level(scanned, stack, starts, match.end(), cutoff, trouble)
+                trouble = ""
+            else:
+                stack.pop(), starts.pop()
+        elif comp == b"VCALENDAR" and len(stack) > 1:  # the calendar ends inside a component
+            _end_top_level(scanned, stack, starts, match.start() + 1, cutoff,
+                           trouble or f"it has no END:{stack[1].decode(errors='replace')} line")
+            trouble = ""
+            stack.pop(), starts.pop()
+            closed = True
+        elif len(stack) > 1:  # an END naming nothing open: a misspelt END line
+            trouble = trouble or f"its line {_line_of(body, match.start())}, END:{name}, closes nothing"
+        elif _misspelt_calendar_end(comp):  # END:VCALENDARD, or the last characters lost: every component is closed
+            stack.pop(), starts.pop()
+            closed = True
+        # else: a stray END between components names nothing open: nothing is lost by skipping it
     if stack or not closed:
         raise SyncFailure("invalid_ical", "The calendar ends without END:VCALENDAR: it may have been cut short.")
     scanned.prodid = _property(body, b"PRODID", 0, len(body))
     scanned.wr_timezone = _property(body, b"X-WR-TIMEZONE", 0, len(body))
     return scanned
+
+
+def _misspelt_calendar_end(name: bytes) -> bool:
+    """Whether an END line at calendar level is END:VCALENDAR misspelt (one letter off, or cut at the end)."""
+    return len(name) >= 7 and (name.startswith(b"VCALEND") or difflib.SequenceMatcher(
+        None, name, b"VCALENDAR").ratio() >= 0.85)
+
+
+def _end_top_level(scanned: ScannedCalendar, stack: list[bytes], starts: list[int], end: int, cutoff: bytes,
+                   trouble: str) -> None:
+    """Close the open top-level component (stack [VCALENDAR, it, ...]) and record it."""
+    comp, opened_at = stack[1], starts[1]
+    del stack[1:], starts[1:]
+    body = scanned.body
+    if comp == b"VEVENT":
+        if trouble:
+            scanned.events_total += 1
+            raw = _read_event(body, opened_at, end)
+            raw.problem, raw.line = trouble, _line_of(body, opened_at)
+            scanned.events.append(raw)
+        else:
+            _end_event(scanned, opened_at, end, cutoff)
+    elif comp == b"VTIMEZONE" and not trouble:  # a broken one is left out: its TZID falls back, with a note
+        tzid = _property(body, b"TZID", opened_at, end)
+        if tzid:
+            scanned.timezones[tzid] = (opened_at, end)
+
+
+def _line_of(body: bytes, pos: int) -> int:
+    """The line number of a position (the body starts with an added newline)."""
+    return body.count(b"\n", 0, pos + 1)  # pos may be a line's first byte or the newline before it
 
 
 def upper_case_names(body: bytes) -> bytes:
@@ -207,8 +216,12 @@ def _property(body: bytes, name: bytes, start: int, end: int) -> str:
 
 def _structure_error(what: str, body: bytes, match: re.Match[bytes]) -> SyncFailure:
     """An invalid_ical failure naming the line where the structure broke."""
-    line = body.count(b"\n", 0, match.start()) + 1  # body starts with an added newline
-    return SyncFailure("invalid_ical", f"The calendar is garbled: {what} (line {line}).")
+    return SyncFailure("invalid_ical", f"The calendar is garbled: {what} (line {_line_of(body, match.start())}).")
+
+
+def line_of_event(scanned: ScannedCalendar, raw: RawEvent) -> int:
+    """The line number of an event's BEGIN:VEVENT (counted when asked: only unreadable events need it)."""
+    return raw.line or _line_of(scanned.body, raw.span[0])
 
 
 def _end_event(scanned: ScannedCalendar, start: int, end: int, cutoff: bytes) -> None:
@@ -252,6 +265,7 @@ def _read_event(body: bytes, start: int, end: int) -> RawEvent:
         dtstart=_text(ev.get(b"DTSTART")), dtend=_text(ev.get(b"DTEND")), duration=_text(ev.get(b"DURATION")),
         recurring=b"RRULE" in ev or b"RDATE" in ev or b"RECURRENCE-ID" in ev,
         rrule=_text(ev.get(b"RRULE")), rdate=_text(ev.get(b"RDATE")), span=(start, end),
+        override=b"RECURRENCE-ID" in ev, recurrence_id=_text(ev.get(b"RECURRENCE-ID")),
     )
 
 
@@ -266,6 +280,12 @@ def _text(raw: bytes | None) -> str | None:
 
 
 _TEXT_ESCAPES = re.compile(r"\\(.)")
+_REFUSED = re.compile("[\x00\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Text without the characters a database refuses: NUL (PostgreSQL) and lone UTF-16 surrogates."""
+    return _REFUSED.sub("", text) if text else text
 
 
 def unescape_text(value: str) -> str:

@@ -74,6 +74,11 @@ _ADVICE: dict[tuple[str, str | None], str] = {
                         "lasts.",
     ("invalid_ical", None): "The calendar file is damaged or not in a format we can read, so we kept the "
                             "existing blocks. If it lasts, ask the owner to export the calendar link again.",
+    ("too_complex", None): "The calendar holds repeating events that would make far more dates than any booking "
+                           "calendar (for example an event repeating every minute, or thousands of daily series), "
+                           "so we did not read it and kept the existing blocks. Ask the owner to delete or end "
+                           "those repeating events in their calendar, or to share a calendar that only holds this "
+                           "property's bookings.",
     ("too_large", None): "The calendar file is far larger than any normal booking calendar, so we did not read "
                          "it. It may be a shared calendar with years of history: ask the owner for a calendar "
                          "that only holds this property's bookings.",

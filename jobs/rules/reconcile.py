@@ -199,9 +199,13 @@ def suspicious_reason(stored_future: int, changes: ChangeSet, today: date) -> st
 
 
 def guard_change(stored_future: int, changes: ChangeSet, today: date, previous: HoldState | None,
-                 now: datetime, accepted_by_staff: bool) -> GuardDecision:
-    """Decide whether a change set's removals are held as suspicious or may be applied."""
-    why = suspicious_reason(stored_future, changes, today)
+                 now: datetime, accepted_by_staff: bool, feed_doubt: str = "") -> GuardDecision:
+    """Decide whether a change set's removals are held as suspicious or may be applied.
+
+    feed_doubt: why the feed itself is suspect (ParsedFeed.doubt: most of its events cannot be read); the change
+    is then held like an emptied feed, whatever it removes.
+    """
+    why = " ".join(part for part in (feed_doubt, suspicious_reason(stored_future, changes, today)) if part)
     if not why:
         return GuardDecision(hold=False, reason="", state=None)
     fingerprint = removal_fingerprint(changes.removed)

@@ -31,6 +31,17 @@ class IgnoredEvent:
 
 
 @dataclass(frozen=True)
+class UnreadableEvent:
+    """An event of the feed that could not be read; the block stored for its UID, if any, is kept."""
+
+    uid: str
+    summary: str
+    line: int  # where its BEGIN:VEVENT is in the feed (1 = first line), 0 when unknown
+    reason: str  # a sentence for the property team
+    detail: str = ""  # the parsing library's own words, for the tech team
+
+
+@dataclass(frozen=True)
 class FeedWarning:
     """Something a person should know about a feed that did not stop the sync."""
 
@@ -52,6 +63,16 @@ class ParsedFeed:
     # (reconcile_blocks keep_uids), or an event we misread would delete a booking. A UID `u` also covers the
     # `u#yyyymmdd` blocks of its instances.
     unreadable_uids: list[str] = field(default_factory=list)
+    unreadable: list[UnreadableEvent] = field(default_factory=list)  # every event that could not be read
+
+    @property
+    def doubt(self) -> str:
+        """Why the reconcile guard should hold this feed's changes (most of its events unreadable), or ''."""
+        count = len(self.unreadable)
+        if count and count * 2 > self.events_total:
+            return (f"{count} of the calendar's {self.events_total} events cannot be read, so the feed "
+                    f"itself may be broken.")
+        return ""
 
 
 class SyncFailure(Exception):

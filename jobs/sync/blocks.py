@@ -169,7 +169,8 @@ def record_success(link: CalendarLink, reading: LinkReading, interval: int, toda
         changes = reconcile_feed(stored, parsed, today)
         future = sum(1 for b in stored if b.check_out > today)
         decision = guard_change(future, changes, today, hold_from(link.hold_state), now,
-                                accepted_by_staff=link.accept_next_change)
+                                accepted_by_staff=link.accept_next_change,
+                                feed_doubt=parsed.doubt)
         warnings = [{"kind": w.kind, "message": w.message} for w in parsed.warnings]
         details: dict = {}
         if decision.hold:
@@ -186,6 +187,9 @@ def record_success(link: CalendarLink, reading: LinkReading, interval: int, toda
                                                len(details["removed"]))
         if parsed.notes:  # e.g. an unknown time zone read as the property's: worth a look
             details["notes"] = parsed.notes[:20]
+        if parsed.unreadable:  # events we could not read: where they are and why, for the owner to fix
+            details["unreadable"] = [{"uid": e.uid, "summary": e.summary, "line": e.line, "reason": e.reason,
+                                      "detail": e.detail[:300]} for e in parsed.unreadable[:20]]
         run.events, run.details = parsed.events_total, details
         run.outcome = "held" if decision.hold else (
             "changed" if run.added or run.updated or run.removed else "unchanged")

@@ -59,11 +59,13 @@ def _answer(reading, source: str, stored, today, hold_state, accepted: bool) -> 
     future = sum(1 for b in stored if b.check_out > today)
     # The link's own hold and staff acceptance: the answer is what a sync now would do.
     decision = guard_change(future, changes, today, hold_from(hold_state), utcnow(),
-                            accepted_by_staff=accepted)
+                            accepted_by_staff=accepted, feed_doubt=parsed.doubt)
     answer.update(
         events_total=parsed.events_total, blocking=len(parsed.stays),
         ignored=[_ignored(i) for i in parsed.ignored[:IGNORED_SHOWN]],
         warnings=[{"kind": w.kind, "message": w.message} for w in parsed.warnings],
+        unreadable=[{"uid": e.uid, "summary": e.summary, "line": e.line, "reason": e.reason, "detail": e.detail}
+                    for e in parsed.unreadable[:IGNORED_SHOWN]],
         would={"add": len(changes.added), "update": len(changes.updated),
                "remove": 0 if decision.hold else len(changes.removed),
                "keep": len(changes.unchanged), "hold": bool(decision.hold)},

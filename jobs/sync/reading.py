@@ -68,6 +68,9 @@ def read_ical_link(snap: LinkSnapshot, settings: FetchSettings, limiter: HostLim
     except SyncFailure as failure:
         reading.failure = failure
     except Exception as exc:  # noqa: BLE001 - one bad feed must never stop the batch
-        reading.failure = SyncFailure("invalid_ical", f"the feed could not be read: {exc!r}")
+        # The parser reads every calendar it is given, event by event: a crash is our bug.
+        detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+        reading.failure = SyncFailure("internal", f"Our own failure: reading this feed crashed "
+                                      f"({detail}). The blocks are unchanged.")
     reading.duration_ms = int((time.time() - started) * 1000)
     return reading

@@ -207,12 +207,16 @@ def test_unknown_property_time_zone_is_a_value_error_not_a_feed_failure():
         parse(airbnb_feed([(day(1), day(2), "Reserved")]), "airbnb", timezone="Nowhere/City")
 
 
-def test_unreadable_date_in_a_blocking_event_fails_the_feed():
-    body = calendar(["PRODID:x", *event("bad", ";VALUE=DATE:2026-13-45", all_day(day(4)), "Blocked")])
-    with pytest.raises(SyncFailure) as failure:
-        parse(body)
-    assert failure.value.kind == "invalid_ical"
-    assert "unreadable date" in failure.value.message
+def test_unreadable_date_in_a_blocking_event_is_listed_and_the_other_events_still_block():
+    # Issue 13: one bad event used to sink the whole feed as invalid_ical.
+    body = calendar(["PRODID:x", *event("good", all_day(day(1)), all_day(day(3)), "Blocked"),
+                     *event("bad", ";VALUE=DATE:2026-13-45", all_day(day(4)), "Blocked")])
+    parsed = parse(body)
+    assert nights(parsed) == [(day(1), day(3))]
+    assert parsed.unreadable_uids == ["bad"]
+    [unreadable] = parsed.unreadable
+    assert (unreadable.uid, unreadable.summary, unreadable.line) == ("bad", "Blocked", 9)
+    assert unreadable.reason.startswith("It has an unreadable date") and unreadable.reason.endswith("at line 9).")
 
 
 def test_unreadable_date_in_an_ignored_google_event_only_ignores_it():
@@ -485,11 +489,12 @@ def test_unreadable_events_that_block_nothing_or_have_no_uid_are_only_ignored():
     assert parsed.unreadable_uids == [] and [i.reason for i in parsed.ignored] == ["it has no start date (DTSTART)"]
 
 
-def test_unparsable_date_without_uid_still_fails_the_feed():
+def test_unparsable_date_without_uid_is_listed_without_a_block_to_keep():
     body = calendar(["PRODID:x", "BEGIN:VEVENT", "DTSTART;VALUE=DATE:2026-13-45", "SUMMARY:Blocked", "END:VEVENT"])
-    with pytest.raises(SyncFailure) as failure:
-        parse(body)
-    assert failure.value.kind == "invalid_ical" and "unreadable date" in failure.value.message
+    parsed = parse(body)
+    assert parsed.stays == [] and parsed.unreadable_uids == []
+    assert [(event.uid, event.line) for event in parsed.unreadable] == [("", 3)]
+    assert parsed.doubt  # its only event cannot be read: the guard holds the change
 
 
 # --- real-world variants ----------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from jobs.rules.stays import SyncFailure
 from tests.jobs.feeds import (
     TODAY,
     all_day,
@@ -65,12 +66,20 @@ def test_recurring_event_with_offset_tzid_expands_in_utc():
     assert any("GMT+05:30" in note for note in parsed.notes)
 
 
-def test_repeat_more_often_than_daily_is_ignored_instead_of_expanded_for_ages():
+def test_blocking_event_repeating_every_second_is_too_complex_not_expanded_for_ages():
+    # Issue 10: the budget counts instances, not FREQ (this used to be ignored, freeing the nights it blocks).
     body = calendar(["PRODID:x", *event("sec", ":20100101T100000Z", ":20100101T110000Z", "Blocked",
                                         "RRULE:FREQ=SECONDLY")])
-    parsed = parse(body)
-    assert parsed.stays == []
-    assert [event.reason for event in parsed.ignored] == ["it repeats more often than daily"]
+    with pytest.raises(SyncFailure) as failure:
+        parse(body)
+    assert failure.value.kind == "too_complex" and "'Blocked'" in failure.value.message
+
+
+def test_ignored_google_event_repeating_every_second_is_explained_not_expanded():
+    body = google(google_event("sec@google.com", ":20100101T100000Z", ":20100101T110000Z", "Pills",
+                               "RRULE:FREQ=SECONDLY"))
+    parsed = parse(body, "google")
+    assert parsed.stays == [] and [event.reason for event in parsed.ignored] == ["it repeats too often to be read"]
 
 
 def test_dates_at_the_end_of_the_calendar_are_ignored_not_crashing():

@@ -115,8 +115,6 @@ def test_a_429_on_one_link_backs_off_that_link_only_not_its_neighbours_on_the_ho
     (b"\x00\x01garbage\xff\xfe not a calendar at all", "text/calendar", "not_ical"),
     (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:2030", "text/calendar",
      "invalid_ical"),
-    (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:garbage\r\nUID:x\r\nEND:VEVENT\r\n"
-     b"END:VCALENDAR\r\n", "text/calendar", "invalid_ical"),
     (b"", "text/calendar", "invalid_ical"),  # an empty body is not an empty Airbnb calendar
 ])
 def test_non_ical_bodies_with_200_keep_blocks(synced, body, content_type, kind):
@@ -124,6 +122,22 @@ def test_non_ical_bodies_with_200_keep_blocks(synced, body, content_type, kind):
     feed.body, feed.content_type = body, content_type
     sync_links([link_id])
     assert_failed_safely(link_id, before, kind, 200)
+
+
+def test_calendar_whose_events_are_all_unreadable_is_held_not_applied(synced):
+    # Issue 13: an unreadable event no longer fails the feed as invalid_ical; when most of a feed's events
+    # cannot be read, the guard holds the sync and every block is kept.
+    link_id, feed, before = synced()
+    feed.body = (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:garbage\r\nUID:x\r\nEND:VEVENT\r\n"
+                 b"END:VCALENDAR\r\n")
+    sync_links([link_id])
+    assert blocks(link_id) == before
+    last = runs(link_id)[-1]
+    assert last.outcome == "held" and last.removed == 0
+    [unreadable] = last.details["unreadable"]
+    assert (unreadable["uid"], unreadable["line"]) == ("x", 2) and unreadable["reason"].startswith("It has")
+    assert any(w["kind"] == "suspicious_empty" and "cannot be read" in w["message"]
+               for w in fresh_link(link_id).warnings)
 
 
 class RawServer:
