@@ -178,3 +178,34 @@ def test_a_standalone_worker_outlives_redis_and_a_lost_sync_runs_again(
         if worker is not None:
             stop_worker(worker)
         embedded_redis.shutdown(sock)
+
+
+def test_expansion_bombs_end_as_recorded_errors_under_the_memory_ceiling_beside_good_links(
+        app, backends, tmp_path, httpserver, make_property, make_link):
+    from jobs.queue import enqueue_batch
+    from tests.jobs.ical.test_parse_budget import _bomb_every_second, _many_daily_series
+    from tests.jobs.sync.test_feeds import FeedServer
+    prop = make_property()
+    bombs = [FeedServer(httpserver, "/bomb1.ics", _bomb_every_second()),
+             FeedServer(httpserver, "/bomb2.ics", _many_daily_series())]
+    good = FeedServer(httpserver, "/good.ics", airbnb_feed([(day(5), day(8), "Reserved")]))
+    bomb_ids = [make_link(prop, url=b.url, source="ical").id for b in bombs]
+    good_id = make_link(prop, url=good.url, source="airbnb").id
+    log, worker = tmp_path / "worker.log", None
+    try:
+        # A ceiling well under what an unbounded expansion takes (gigabytes): a horse that passed it
+        # would be recorded as `internal` ("memory ceiling"), not as the feed's `too_complex`.
+        worker = start_worker({**backends, "SYNC_MAX_MEMORY_MB": "400"}, log)
+        with app.app_context():
+            enqueue_batch(sync_batch_job, [*bomb_ids, good_id])
+        wait_until(lambda: all(fresh_link(i).last_sync_at for i in [*bomb_ids, good_id]), worker,
+                   what="the batch")
+        for link_id in bomb_ids:
+            link = fresh_link(link_id)
+            assert (link.last_attempt_ok, link.last_error_kind) == (False, "too_complex"), \
+                link.last_error_message
+            assert runs(link_id)[-1].error_kind == "too_complex"
+        assert fresh_link(good_id).last_attempt_ok is True and len(blocks(good_id)) == 1
+    finally:
+        if worker is not None:
+            stop_worker(worker)

@@ -131,3 +131,17 @@ def test_a_test_of_a_feed_that_never_ends_answers_at_the_wall_clock_limit(app, a
         assert db.session.get(CalendarLink, link.id).last_sync_at is None  # nothing stored
     finally:
         feed.close()
+
+
+def test_a_test_of_an_expansion_bomb_answers_too_complex_within_the_budget(api, httpserver,
+                                                                            make_property, make_link):
+    import time
+
+    from tests.jobs.ical.test_parse_budget import _bomb_every_second
+    from tests.jobs.sync.test_feeds import FeedServer
+    feed = FeedServer(httpserver, "/bomb.ics", _bomb_every_second())
+    link = make_link(make_property(), url=feed.url, source="ical")
+    began = time.monotonic()
+    body = api("staff").post(f"/links/{link.id}/test").get_json()
+    assert time.monotonic() - began < 10
+    assert body["ok"] is False and body["error"]["kind"] == "too_complex" and body["error"]["advice"]
