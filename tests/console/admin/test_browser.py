@@ -221,3 +221,71 @@ def test_a_city_written_as_markup_is_shown_as_text_in_the_chart(live_server, pag
     page.wait_for_selector("#chart-city .main-svg")
     assert page.locator("#chart-city a").count() == 0  # no live link drawn from the data
     assert '<a href="https://evil.example/">Evil</a>' in page.locator("#chart-city").inner_text()
+
+
+def test_staff_links_a_calendar_tests_it_saves_it_and_sees_its_blocks(live_server, page, app,
+                                                                       make_user, make_property,
+                                                                       httpserver):
+    from datetime import timedelta
+
+    from jobs.worker import run_worker
+    from tests.jobs.feeds import all_day, google, google_event
+
+    def day(n: int):
+        return utcnow().date() + timedelta(days=n)
+    make_user("staff@example.com", "staff", PASSWORD)
+    prop = make_property("Ronda Cottage")
+    httpserver.expect_request("/private.ics").respond_with_data(
+        "<html><body>Not Found</body></html>", status=404, content_type="text/html")
+    httpserver.expect_request("/public.ics").respond_with_data(google(
+        google_event("r@google.com", all_day(day(10)), all_day(day(13)), "Reserved"),
+        google_event("d@google.com", all_day(day(20)), all_day(day(21)), "Dentist")),
+        content_type="text/calendar")
+    _log_in(page, live_server, "staff@example.com")
+    page.goto(f"{live_server}/properties/{prop.id}")
+
+    # A Google embed page is refused with the iCal address to use instead.
+    page.fill("#link-url", "https://calendar.google.com/calendar/embed?src=owner%40example.com")
+    page.click("[data-action=test-new]")
+    page.wait_for_selector("[data-test=suggestion]")
+    assert "public/basic.ics" in page.locator("[data-test=suggestion]").inner_text()
+
+    # A calendar that is not public: the test says why and what to do, and nothing is stored.
+    page.fill("#link-url", httpserver.url_for("/private.ics"))
+    page.select_option("#link-source", "google")
+    page.click("[data-action=test-new]")
+    result = page.locator("[data-test=test-result]")
+    result.wait_for()
+    assert "not_found" in result.inner_text() and "public" in result.inner_text()
+
+    # The public address: the test shows what would be blocked and every ignored event.
+    page.fill("#link-url", httpserver.url_for("/public.ics"))
+    page.click("[data-action=test-new]")
+    page.wait_for_selector("[data-test=ignored-list]")
+    assert page.locator("[data-test=would-block]").inner_text() == "1"
+    ignored = page.locator("[data-test=ignored-list]").inner_text()
+    assert "Dentist" in ignored and day(20).isoformat() in ignored and "Reserved" in ignored
+    db.session.expire_all()
+    assert db.session.query(CalendarLink).count() == 0  # a test stores nothing
+
+    page.click("[data-action=save-new]")
+    page.wait_for_selector("text=Synchronize now")
+    [link] = db.session.query(CalendarLink).all()
+    assert (link.source, link.state) == ("google", "linked")
+    page.click(f"#link-{link.id} [data-action=activate]")
+    page.wait_for_selector("text=queued")
+    run_worker(app, burst=True)  # the worker runs the queued sync
+    page.reload()
+    card = page.locator(f"#link-{link.id}")
+    assert "1 EX- blocks" in card.inner_text() and "active" in card.inner_text()
+    card.locator("[data-test=ignored-events] summary").click()
+    assert "Dentist" in card.locator("[data-test=ignored-events]").inner_text()
+
+    # Delete it: the confirm says what happens to its blocks, and they go with it.
+    card.locator("[data-test=delete-link] summary").click()
+    assert "1 EX- block" in card.locator("[data-test=delete-link]").inner_text()
+    card.locator("input[name=confirm]").check()
+    card.locator("[data-action=delete]").click()
+    page.wait_for_selector("text=was deleted with its 1 EX- block")
+    db.session.expire_all()
+    assert db.session.query(CalendarLink).count() == 0
