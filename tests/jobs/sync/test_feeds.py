@@ -323,3 +323,20 @@ def test_a_block_whose_event_became_unreadable_is_kept_while_a_vanished_one_goes
     assert after == {"keep@example.com": before["keep@example.com"],
                      "stay@example.com": before["stay@example.com"]}
     assert dates(link.id) == [(day(5), day(8)), (day(40), day(44))]
+
+
+def test_a_feed_with_nul_bytes_after_the_first_kilobyte_syncs_on_every_backend(httpserver, prop,
+                                                                               make_link):
+    stays = [(day(5 + 3 * n), day(6 + 3 * n), "Reserved") for n in range(8)]
+    body = airbnb_feed([*stays, (day(40), day(41), "Airbnb (Not available)")])
+    cut = body.index(b"SUMMARY:Airbnb") + len(b"SUMMARY:Air")
+    assert cut > 1024  # past the first kilobyte, where a sniff of the head would not look
+    body = body[:cut] + b"\x00" + body[cut:]  # inside a title the database stores
+    feed = FeedServer(httpserver, "/nul.ics", body)
+    link = make_link(prop, url=feed.url, source="airbnb")
+    [summary] = sync_links([link.id])
+    assert (summary.outcome, summary.added) == ("changed", 9), summary.line()
+    titles = db.session.execute(select(Reservation.summary).where(Reservation.link_id == link.id)
+                                .order_by(Reservation.check_in)).scalars().all()
+    assert titles == ["Reserved"] * 8 + ["Airbnb (Not available)"]
+    assert fresh_link(link.id).last_attempt_ok is True
