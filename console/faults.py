@@ -7,6 +7,7 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import default_exceptions
 
 from console.extensions import db
 
@@ -17,8 +18,49 @@ UNAVAILABLE = ("The database is not answering (busy, locked or unreachable), so 
 UNAVAILABLE_ADVICE = "Try again in a minute. If it lasts, tell the tech team: /healthz shows the state."
 
 
+PAGES = {
+    403: ("Not allowed", "Your role does not allow this. Ask an admin if you need it."),
+    404: ("Not found", "There is nothing at this address: the property or link may have been deleted."),
+    405: ("Not allowed here", "This address does not take that kind of request."),
+    500: ("Something went wrong on our side", "The error is logged for the tech team; nothing was "
+          "changed. Try again, and tell the tech team if it lasts."),
+}
+
+
 def register_fault_pages(app: Flask) -> None:
-    """Answer database faults with a clear 503 instead of a generic 500."""
+    """Console pages for errors (JSON stays JSON under /api/v1); a clear 503 for database faults."""
+
+    # The API blueprint shapes its own routing errors (unknown path, wrong method) as JSON:
+    # its handlers, registered before these, answer under /api/.
+    api_handlers = {status: app.error_handler_spec.get(None, {}).get(status, {})
+                    .get(default_exceptions[status]) for status in (403, 404, 405)}
+
+    def console_page(err):
+        code = getattr(err, "code", None) or 500
+        if request.path.startswith("/api/"):
+            handler = api_handlers.get(code)
+            return handler(err) if handler else err
+        title, message = PAGES[code]
+        if code == 500:  # the database may be the cause: a page that reads nothing
+            return render_template("errors/fault.html", code="internal", title=title,
+                                   message=message, advice=""), 500
+        admin = app.extensions.get("csc_admin")
+        if admin is None:
+            return err
+        headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"] \
+            if hasattr(err, "get_headers") else []  # Allow on a 405
+        return admin.index_view.render("errors/page.html", code=code, title=title,
+                                       message=message), code, headers
+
+    for status in (403, 404, 405):
+        app.register_error_handler(status, console_page)
+
+    @app.errorhandler(500)
+    def internal_error(err):
+        if request.path.startswith("/api/"):
+            body = {"code": "internal", "message": "our own failure; it is logged"}
+            return jsonify(error=body), 500
+        return console_page(err)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

@@ -272,3 +272,35 @@ def test_property_page_history_says_what_each_sync_changed(login, make_property,
     assert "EX-MOVED</span> updated: 2027-01-06 → 2027-01-10 (was 2027-01-05 → 2027-01-09)" in html
     assert "EX-GONE</span> removed: 2027-02-01 → 2027-02-03" in html
     assert "Mars/Olympus" in html
+
+
+def test_errors_are_pages_of_the_console_and_json_under_the_api(client, login, api, make_property):
+    login("viewer")
+    missing = client.get("/properties/999999")
+    assert missing.status_code == 404 and 'data-fault="404"' in missing.get_data(as_text=True)
+    assert "Dashboard" in missing.get_data(as_text=True)  # inside the console's menu
+    refused = client.post("/properties/1/links/new", data={})
+    assert refused.status_code in (400, 403)  # CSRF first, then the role: never a bare page
+    wrong = client.put("/properties/")
+    assert wrong.status_code == 405 and 'data-fault="405"' in wrong.get_data(as_text=True)
+    assert "Allow" in wrong.headers
+    assert api("viewer").get("/nothing").get_json()["error"]["code"] == "not_found"
+
+
+def test_a_viewer_posting_a_staff_form_gets_the_styled_403(app, client, login, make_property):
+    prop = make_property()
+    login("viewer")
+    import re
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      client.get("/").get_data(as_text=True)).group(1)
+    resp = client.post(f"/properties/{prop.id}/links/new", data={"csrf_token": token, "url": "x"})
+    assert resp.status_code == 403 and 'data-fault="403"' in resp.get_data(as_text=True)
+
+
+def test_the_property_page_title_names_the_property_and_plurals_are_right(client, login,
+                                                                          make_property):
+    prop = make_property(name="Casa Única")
+    login("viewer")
+    page = client.get(f"/properties/{prop.id}").get_data(as_text=True)
+    assert "<title>Casa Única · Properties" in page
+    assert "1 property</span>" in client.get("/properties/").get_data(as_text=True)
