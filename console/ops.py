@@ -4,7 +4,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -22,6 +22,12 @@ def healthz():
     status = "ok" if database == "up" and redis == "up" else (
         "degraded" if database == "up" else "down")
     return jsonify(status=status, database=database, redis=redis), 200 if database == "up" else 503
+
+
+@ops_bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says: the console's icon."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
 
 
 def _may_scrape() -> bool:
