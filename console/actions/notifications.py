@@ -1,4 +1,5 @@
-"""Alert actions: recipients staff add or remove, "send a test" on a channel, retry a failed delivery."""
+"""Alert actions: recipients staff add or remove, users' digest modes, "send a test" on a channel, retry a
+failed delivery."""
 from __future__ import annotations
 
 import re
@@ -8,7 +9,7 @@ from flask import current_app
 
 from console.actions.errors import ActionError, invalid, not_found
 from console.extensions import db
-from console.models import AlertRecipient, NotificationDelivery
+from console.models import AlertRecipient, NotificationDelivery, User
 from console.models.notifications import AUDIENCES, CHANNELS
 from jobs.fetch.addresses import AllowList, resolve_public
 from jobs.notify.deliver import enqueue_deliveries
@@ -17,6 +18,7 @@ from jobs.notify.store import raise_notification
 from jobs.rules.alerts import DIGEST_MODES
 from jobs.rules.stays import SyncFailure
 
+USER_DIGEST_MODES = DIGEST_MODES + ("off",)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -105,3 +107,15 @@ def retry_delivery(delivery_id: int) -> NotificationDelivery:
     db.session.commit()
     enqueue_deliveries([delivery.id])
     return delivery
+
+
+def set_user_digest(user_id: int, mode: str) -> User:
+    """How a staff or admin user hears the staff alerts: immediate, hourly, daily or off."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise not_found(f"user {user_id}")
+    if mode not in USER_DIGEST_MODES:
+        raise invalid("digest_mode", f"must be one of {', '.join(USER_DIGEST_MODES)}")
+    user.alert_digest_mode = mode
+    db.session.commit()
+    return user
