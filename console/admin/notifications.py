@@ -13,6 +13,7 @@ from console.actions.notifications import (
     add_recipient,
     remove_recipient,
     retry_delivery,
+    save_thresholds,
     send_test,
     set_user_digest,
 )
@@ -21,6 +22,7 @@ from console.extensions import db
 from console.models import AlertIncident, AlertRecipient, Notification, NotificationDelivery, Property, User
 from console.models.notifications import AUDIENCES, CHANNELS, DELIVERY_STATES
 from jobs.notify.routing import STAFF_ROLES
+from jobs.notify.thresholds import THRESHOLDS, stored, thresholds
 from jobs.rules.alerts import DIGEST_MODES, KINDS
 
 PAGE_SIZE = 100
@@ -89,7 +91,8 @@ class NotificationsView(ConsoleView):
         staff = db.session.execute(select(User).where(User.role.in_(STAFF_ROLES), User.active.is_(True))
                                    .order_by(User.email)).scalars().all()
         return self.render("notifications/settings.html", recipients=recipients, config=current_app.config,
-                           staff_users=staff, user_modes=USER_DIGEST_MODES,
+                           staff_users=staff, user_modes=USER_DIGEST_MODES, thresholds=THRESHOLDS,
+                           in_force=thresholds(current_app.config), stored=stored(),
                            channels=CHANNELS, audiences=AUDIENCES, modes=DIGEST_MODES,
                            can_act=current_user.can("staff"), can_admin=current_user.can("admin"))
 
@@ -141,6 +144,18 @@ class NotificationsView(ConsoleView):
         try:
             user = set_user_digest(user_id, request.form.get("digest_mode", ""))
             flash(f"{user.email} hears staff alerts: {user.alert_digest_mode}.", "success")
+        except ActionError as err:
+            flash(err.message, "error")
+        return redirect(url_for(".settings"))
+
+    @expose("/settings/thresholds", methods=["POST"])
+    def save_thresholds(self):
+        """Admins change the thresholds (stored in the database; the environment's value otherwise)."""
+        if not current_user.can("admin"):
+            abort(403)
+        try:
+            changed = save_thresholds(request.form, current_user.email)
+            flash(f"Thresholds saved: {', '.join(changed)}." if changed else "No threshold changed.", "success")
         except ActionError as err:
             flash(err.message, "error")
         return redirect(url_for(".settings"))

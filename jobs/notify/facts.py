@@ -8,13 +8,15 @@ from sqlalchemy import select
 
 from console.extensions import db
 from console.models import CalendarLink, LinkAlertState, Reservation
+from jobs.notify.thresholds import thresholds
 from jobs.rules.alerts import EXPOSURE_DAYS, AlertPolicy, AlertState, Exposure, Outcome, exposure
 from jobs.rules.risk import STALE_AFTER_INTERVALS
 
 
 def policy(config) -> AlertPolicy:
-    """The alert thresholds of the config."""
-    return AlertPolicy(after_failures=config["ALERT_AFTER_FAILURES"], reminder_hours=config["ALERT_REMINDER_HOURS"])
+    """The alert thresholds in force (an admin's stored value, else the config's)."""
+    limits = thresholds(config)
+    return AlertPolicy(after_failures=limits["ALERT_AFTER_FAILURES"], reminder_hours=limits["ALERT_REMINDER_HOURS"])
 
 
 def state_of(row: LinkAlertState | None) -> AlertState:

@@ -12,6 +12,7 @@ from console.models import AlertIncident, CalendarLink, LinkAlertState, Notifica
 from jobs.notify.facts import exposure_json, exposure_over
 from jobs.notify.messages import source_name, stake_line
 from jobs.notify.store import raise_notification
+from jobs.notify.thresholds import thresholds
 from jobs.rules.advice import advice_for
 from jobs.rules.alerts import IncidentPolicy, incident_groups, incident_resolved, incident_title
 
@@ -19,10 +20,11 @@ KIGO_AUTH = ("kigo", "kigo_auth")
 
 
 def incident_policy(config) -> IncidentPolicy:
-    """The incident thresholds of the config."""
-    return IncidentPolicy(min_links=config["ALERT_INCIDENT_MIN_LINKS"],
-                          min_share=config["ALERT_INCIDENT_MIN_PERCENT"] / 100,
-                          window=timedelta(minutes=config["ALERT_INCIDENT_WINDOW_MINUTES"]))
+    """The incident thresholds in force (an admin's stored value, else the config's)."""
+    limits = thresholds(config)
+    return IncidentPolicy(min_links=limits["ALERT_INCIDENT_MIN_LINKS"],
+                          min_share=limits["ALERT_INCIDENT_MIN_PERCENT"] / 100,
+                          window=timedelta(minutes=limits["ALERT_INCIDENT_WINDOW_MINUTES"]))
 
 
 def open_incidents() -> dict[tuple[str, str], AlertIncident]:
@@ -74,7 +76,7 @@ def _open(source: str, kind: str, links: int, now: datetime, window_start: datet
     else:
         title = incident_title(source, kind, links, incident.first_failure_at, first[1])
         body = [f"{links} links of {source_name(source)} fail with {kind} within "
-                f"{current_app.config['ALERT_INCIDENT_WINDOW_MINUTES']} minutes: most likely a problem on "
+                f"{int((now - window_start).total_seconds() // 60)} minutes: most likely a problem on "
                 f"{source_name(source)}'s side, not the owners'. One alert instead of one per link.",
                 f"{stake_line(stake)} (over the {len(affected)} affected properties)",
                 "Blocks are kept; we retry automatically. A 'resolved' notice follows when they answer again."]

@@ -221,3 +221,22 @@ def test_a_city_written_as_markup_is_shown_as_text_in_the_chart(live_server, pag
     page.wait_for_selector("#chart-city .main-svg")
     assert page.locator("#chart-city a").count() == 0  # no live link drawn from the data
     assert '<a href="https://evil.example/">Evil</a>' in page.locator("#chart-city").inner_text()
+
+
+def test_admin_changes_an_alert_threshold_on_the_settings_page(live_server, page, make_user, app):
+    from console.models import AlertSetting
+    from jobs.notify.thresholds import thresholds
+    make_user("admin@example.com", "admin", PASSWORD)
+    _log_in(page, live_server, "admin@example.com")
+    page.goto(f"{live_server}/notifications/settings")
+    page.fill("input[name=ALERT_AFTER_FAILURES]", "2")
+    page.fill("input[name=ALERT_QUIET_START_HOUR]", "22")
+    page.fill("input[name=ALERT_QUIET_END_HOUR]", "7")
+    page.click("[data-action=save-thresholds]")
+    page.wait_for_selector("text=Thresholds saved")
+    row = page.locator("[data-threshold=ALERT_AFTER_FAILURES]")
+    assert row.get_attribute("data-value") == "2" and "admin@example.com at" in row.inner_text()
+    db.session.expire_all()
+    assert {s.name: s.value for s in db.session.execute(db.select(AlertSetting)).scalars()} == \
+        {"ALERT_AFTER_FAILURES": "2", "ALERT_QUIET_START_HOUR": "22", "ALERT_QUIET_END_HOUR": "7"}
+    assert thresholds(app.config)["ALERT_AFTER_FAILURES"] == 2
