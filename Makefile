@@ -23,6 +23,8 @@ run: export FETCH_ALLOW_HOSTS ?= 127.0.0.1:$(PORT)
 run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 # The demo's failing links are alerted at their first failure, so the Notifications page fills within a minute.
 run: export ALERT_AFTER_FAILURES ?= 1
+# Links sync every 2 minutes in the demo, so the flaky demo feed's recovery shows within minutes too.
+run: export SYNC_INTERVAL_MINUTES ?= 2
 run: $(STAMP)
 	$(FLASK) init-db
 	$(FLASK) demo --if-empty

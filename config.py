@@ -39,6 +39,16 @@ def _str(env: dict, name: str, default: str | None) -> str | None:
     return raw.strip() if raw and raw.strip() else default
 
 
+def _hour(env: dict, name: str) -> int | None:
+    """An optional hour of the day (0-23); unset is None."""
+    if not (env.get(name) or "").strip():
+        return None
+    value = _int(env, name, 0)
+    if value > 23:
+        raise ValueError(f"{name} must be an hour from 0 to 23, got {value}")
+    return value
+
+
 def _check_allow_hosts(raw: str) -> None:
     """A malformed FETCH_ALLOW_HOSTS stops the app at start, like any other bad setting."""
     from jobs.fetch.addresses import AllowList  # the list's one parser; its errors name the variable
@@ -121,6 +131,10 @@ class Config:
         self.ALERT_INCIDENT_MIN_LINKS = _int(env, "ALERT_INCIDENT_MIN_LINKS", 20, minimum=1)
         self.ALERT_INCIDENT_MIN_PERCENT = _int(env, "ALERT_INCIDENT_MIN_PERCENT", 20, minimum=1)
         self.ALERT_INCIDENT_WINDOW_MINUTES = _int(env, "ALERT_INCIDENT_WINDOW_MINUTES", 15, minimum=1)
+        # Default quiet hours of recipients without their own (urgent notices are never held back).
+        self.ALERT_QUIET_START_HOUR = _hour(env, "ALERT_QUIET_START_HOUR")
+        self.ALERT_QUIET_END_HOUR = _hour(env, "ALERT_QUIET_END_HOUR")
+        self.ALERT_QUIET_TIMEZONE = _str(env, "ALERT_QUIET_TIMEZONE", "UTC")
         # A work horse past this much resident memory is stopped and its links' attempts recorded.
         self.SYNC_MAX_MEMORY_MB = _int(env, "SYNC_MAX_MEMORY_MB", 1024, minimum=64)
         # Proxies in front of the app whose X-Forwarded-For is trusted (login limits per address).

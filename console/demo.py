@@ -42,6 +42,9 @@ DEMO_PROPERTIES = [
     ("Cádiz Seaside", "Cádiz", "rocio@example.com",
      [("holidaylettings", "holidaylettings-gone", "active"),
       ("ical", "http://10.20.30.40/calendar.ics", "active")], []),
+    # Fails for its first fetches, then recovers: a failure alert and its recovery minutes after start.
+    ("Toledo Courtyard", "Toledo", "elena@example.com", [("vrbo", "flaky-then-ok", "active")],
+     [("direct", 25, 28)]),  # after the feed's blocks: no overbooking
 ]
 
 

@@ -1,9 +1,10 @@
 """Feeds the demo links point at, served by the app itself (only when DEMO_FEEDS is on)."""
 from __future__ import annotations
 
+import threading
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Response, abort, current_app
 
 demo_feeds_bp = Blueprint("demo_feeds", __name__, url_prefix="/demo-feeds")
 
@@ -90,9 +91,33 @@ FAILURES = {
 }
 
 
+# The "flaky" feed answers 503 to its first fetches after the web process started, then a valid calendar:
+# within minutes of `make run` the demo raises a failure alert and then its recovery.
+FLAKY_FEED, FLAKY_FAILURES = "flaky-then-ok", 2
+_FLAKY_LOCK = threading.Lock()
+
+
+def flaky_fetches() -> int:
+    """Count one more fetch of the flaky feed in this app (per process: a restart fails again)."""
+    with _FLAKY_LOCK:
+        count = current_app.extensions.get("demo_flaky_fetches", 0) + 1
+        current_app.extensions["demo_flaky_fetches"] = count
+    return count
+
+
+def flaky() -> Response:
+    """503 for the first FLAKY_FAILURES fetches, then a Vrbo-style calendar."""
+    if flaky_fetches() <= FLAKY_FAILURES:
+        return Response("Service Unavailable (demo: recovers after a few fetches)", status=503,
+                        mimetype="text/plain")
+    return Response(vrbo(), mimetype="text/calendar")
+
+
 @demo_feeds_bp.get("/<name>.ics")
 def feed(name: str):
     """One demo feed, or one demo failure."""
+    if name == FLAKY_FEED:
+        return flaky()
     if name in FEEDS:
         return Response(FEEDS[name](), mimetype="text/calendar")
     if name in FAILURES:

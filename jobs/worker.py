@@ -172,6 +172,8 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     import jobs.sync.kigo_reading  # noqa: F401
     import jobs.sync.runner  # noqa: F401
     import jobs.tasks  # noqa: F401
+    if burst:
+        queue_due_deliveries(app)
     while True:
         conn = wait_for_redis(app, "worker")
         if conn is None:
@@ -191,6 +193,18 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
             return worked
         print("worker: RQ's loop ended unexpectedly; starting again", file=sys.stderr, flush=True)
         _drop_connection(app)
+
+
+def queue_due_deliveries(app: Flask) -> int:
+    """Queue the alert deliveries already due (retries whose backoff ended), so a burst worker sends them
+    now instead of leaving them to the scheduler's minute tick; retries that come due later still wait."""
+    from jobs.notify.deliver import due_delivery_ids, enqueue_deliveries
+    try:
+        with app.app_context():
+            return enqueue_deliveries(due_delivery_ids(utcnow()))
+    except Exception as exc:  # noqa: BLE001 - the burst's own queues must still be worked
+        print(f"worker: could not queue due alert deliveries ({exc!r})", file=sys.stderr, flush=True)
+        return 0
 
 
 def _drop_connection(app: Flask) -> None:

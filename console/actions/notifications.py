@@ -1,4 +1,5 @@
-"""Alert actions: recipients staff add or remove, "send a test" on a channel, retry a failed delivery."""
+"""Alert actions: recipients staff add or remove, users' digest modes, "send a test" on a channel, retry a
+failed delivery."""
 from __future__ import annotations
 
 import re
@@ -8,15 +9,18 @@ from flask import current_app
 
 from console.actions.errors import ActionError, invalid, not_found
 from console.extensions import db
-from console.models import AlertRecipient, NotificationDelivery
+from console.models import AlertRecipient, AlertSetting, NotificationDelivery, User
 from console.models.notifications import AUDIENCES, CHANNELS
+from console.timeutil import utcnow
 from jobs.fetch.addresses import AllowList, resolve_public
 from jobs.notify.deliver import enqueue_deliveries
 from jobs.notify.routing import Target
 from jobs.notify.store import raise_notification
+from jobs.notify.thresholds import THRESHOLDS, parse, stored
 from jobs.rules.alerts import DIGEST_MODES
 from jobs.rules.stays import SyncFailure
 
+USER_DIGEST_MODES = DIGEST_MODES + ("off",)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -105,3 +109,50 @@ def retry_delivery(delivery_id: int) -> NotificationDelivery:
     db.session.commit()
     enqueue_deliveries([delivery.id])
     return delivery
+
+
+def set_user_digest(user_id: int, mode: str) -> User:
+    """How a staff or admin user hears the staff alerts: immediate, hourly, daily or off."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise not_found(f"user {user_id}")
+    if mode not in USER_DIGEST_MODES:
+        raise invalid("digest_mode", f"must be one of {', '.join(USER_DIGEST_MODES)}")
+    user.alert_digest_mode = mode
+    db.session.commit()
+    return user
+
+
+def save_thresholds(form, by: str) -> list[str]:
+    """Store the thresholds an admin submitted; a value equal to the environment's is not stored, so the
+    environment applies again. All or nothing: the names changed, or ActionError on the first bad value."""
+    config, rows, values = current_app.config, stored(), {}
+    for threshold in THRESHOLDS:
+        if threshold.name not in form:
+            continue
+        try:
+            values[threshold.name] = parse(threshold, form.get(threshold.name))
+        except ValueError as exc:
+            raise invalid(threshold.name, str(exc)) from None
+    start = values.get("ALERT_QUIET_START_HOUR", config.get("ALERT_QUIET_START_HOUR"))
+    end = values.get("ALERT_QUIET_END_HOUR", config.get("ALERT_QUIET_END_HOUR"))
+    if (start is None) != (end is None):
+        raise invalid("ALERT_QUIET_START_HOUR", "quiet hours need both a start and an end hour")
+    changed = []
+    for name, value in values.items():
+        row = rows.get(name)
+        if value == config.get(name):
+            if row is not None:
+                db.session.delete(row)
+                changed.append(name)
+            continue
+        text = None if value is None else str(value)
+        if row is None:
+            db.session.add(AlertSetting(name=name, value=text, updated_by=by, updated_at=utcnow()))
+        elif row.value != text:
+            row.value, row.updated_by, row.updated_at = text, by, utcnow()
+        else:
+            continue
+        changed.append(name)
+    db.session.commit()
+    return changed

@@ -8,11 +8,21 @@ from flask_login import current_user
 from sqlalchemy import exists, select
 
 from console.actions.errors import ActionError
-from console.actions.notifications import add_recipient, remove_recipient, retry_delivery, send_test
+from console.actions.notifications import (
+    USER_DIGEST_MODES,
+    add_recipient,
+    remove_recipient,
+    retry_delivery,
+    save_thresholds,
+    send_test,
+    set_user_digest,
+)
 from console.admin.base import ConsoleView
 from console.extensions import db
-from console.models import AlertIncident, AlertRecipient, Notification, NotificationDelivery, Property
+from console.models import AlertIncident, AlertRecipient, Notification, NotificationDelivery, Property, User
 from console.models.notifications import AUDIENCES, CHANNELS, DELIVERY_STATES
+from jobs.notify.routing import STAFF_ROLES
+from jobs.notify.thresholds import THRESHOLDS, stored, thresholds
 from jobs.rules.alerts import DIGEST_MODES, KINDS
 
 PAGE_SIZE = 100
@@ -78,7 +88,11 @@ class NotificationsView(ConsoleView):
     def settings(self):
         """Recipients, channels (send a test), thresholds and digest modes."""
         recipients = db.session.execute(select(AlertRecipient).order_by(AlertRecipient.id)).scalars().all()
+        staff = db.session.execute(select(User).where(User.role.in_(STAFF_ROLES), User.active.is_(True))
+                                   .order_by(User.email)).scalars().all()
         return self.render("notifications/settings.html", recipients=recipients, config=current_app.config,
+                           staff_users=staff, user_modes=USER_DIGEST_MODES, thresholds=THRESHOLDS,
+                           in_force=thresholds(current_app.config), stored=stored(),
                            channels=CHANNELS, audiences=AUDIENCES, modes=DIGEST_MODES,
                            can_act=current_user.can("staff"), can_admin=current_user.can("admin"))
 
@@ -118,6 +132,30 @@ class NotificationsView(ConsoleView):
         try:
             remove_recipient(recipient_id)
             flash("Recipient removed.", "success")
+        except ActionError as err:
+            flash(err.message, "error")
+        return redirect(url_for(".settings"))
+
+    @expose("/settings/users/<int:user_id>/digest", methods=["POST"])
+    def user_digest(self, user_id: int):
+        """Admins set any staff user's digest mode for staff alerts; a user sets their own."""
+        if not (current_user.can("admin") or current_user.id == user_id):
+            abort(403)
+        try:
+            user = set_user_digest(user_id, request.form.get("digest_mode", ""))
+            flash(f"{user.email} hears staff alerts: {user.alert_digest_mode}.", "success")
+        except ActionError as err:
+            flash(err.message, "error")
+        return redirect(url_for(".settings"))
+
+    @expose("/settings/thresholds", methods=["POST"])
+    def save_thresholds(self):
+        """Admins change the thresholds (stored in the database; the environment's value otherwise)."""
+        if not current_user.can("admin"):
+            abort(403)
+        try:
+            changed = save_thresholds(request.form, current_user.email)
+            flash(f"Thresholds saved: {', '.join(changed)}." if changed else "No threshold changed.", "success")
         except ActionError as err:
             flash(err.message, "error")
         return redirect(url_for(".settings"))

@@ -20,6 +20,7 @@ from console.timeutil import utcnow
 
 PAGE_SIZE = 50
 SCORE_HISTORY_SIZE = 5
+LINK_ALERTS = 5  # beside each link: its newest alerts (the whole list is one click away)
 
 
 def _choice(name: str, choices) -> str | None:
@@ -69,6 +70,7 @@ class PropertiesView(LinkPages, ConsoleView):
                            overbookings=overbookings, now=utcnow(),
                            score_history=score_history_items(prop.id, SCORE_HISTORY_SIZE),
                            alerts=alert_history(property_id=prop.id),
+                           link_alerts={i: alert_history(link_id=i, limit=LINK_ALERTS) for i in link_ids},
                            ignored={link.id: link.ignored_detail or [] for link in prop.links},
                            sources=ICAL_SOURCES, can_act=current_user.can("staff"),
                            **panels), status

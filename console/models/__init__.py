@@ -4,6 +4,7 @@ from console.models.links import LINK_STATES, SOURCES, CalendarLink, SyncRun
 from console.models.notifications import (
     AlertIncident,
     AlertRecipient,
+    AlertSetting,
     LinkAlertState,
     Notification,
     NotificationDelivery,
@@ -13,5 +14,6 @@ from console.models.properties import Owner, Property
 
 __all__ = ["ApiToken", "User", "ROLES", "role_at_least", "Owner", "Property", "CalendarLink",
            "SyncRun", "LINK_STATES", "SOURCES", "ExportFetch", "Overbooking", "Reservation",
-           "ScoreSnapshot", "new_reservation_code", "AlertIncident", "AlertRecipient", "LinkAlertState",
+           "ScoreSnapshot", "new_reservation_code", "AlertIncident", "AlertRecipient", "AlertSetting",
+           "LinkAlertState",
            "Notification", "NotificationDelivery"]

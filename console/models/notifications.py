@@ -123,3 +123,13 @@ class AlertRecipient(db.Model):
     secret: Mapped[str | None] = mapped_column(String(200))  # webhook HMAC key
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertSetting(db.Model):
+    """A threshold an admin set in the console; without a row, the environment's value applies."""
+
+    __tablename__ = "alert_settings"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str | None] = mapped_column(String(64))  # None: explicitly empty (e.g. no quiet hours)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(254))

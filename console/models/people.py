@@ -33,6 +33,8 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Part of the login cookie: logging out bumps it, so a cookie copied before stops working.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Staff and admins hear the staff audience's alerts at this address: immediate, hourly, daily or off.
+    alert_digest_mode: Mapped[str] = mapped_column(String(10), default="immediate", server_default="immediate")
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

@@ -15,8 +15,8 @@ from console.timeutil import utcnow
 from jobs.notify.deliver import due_delivery_ids, enqueue_deliveries, release_dead_claims
 from jobs.notify.digests import flush_digests
 from jobs.notify.evaluate import link_notification, overbooking_notices
-from jobs.notify.facts import is_stale, policy, state_of, store_state
-from jobs.notify.messages import body_with_console
+from jobs.notify.facts import exposure_json, is_stale, policy, property_exposure, state_of, store_state
+from jobs.notify.messages import body_with_console, stake_line
 from jobs.notify.store import raise_notification
 from jobs.rules.alerts import export_stopped, reminder_due
 
@@ -80,9 +80,11 @@ def export_silences(now: datetime) -> list[Notification]:
                  "those nights again.",
                  f"What to do: ask the owner to check the calendar import on {platform} (the Only-apartments "
                  "export link must still be there and synced)."]
+        stake = property_exposure(pid, now.date())
         notes.append(raise_notification(
             "export_not_read", f"Export not read: {platform} stopped reading {prop.name}'s calendar",
-            body=body_with_console(lines, current_app.config["PUBLIC_BASE_URL"], pid), now=now,
+            body=body_with_console(lines + [stake_line(stake)], current_app.config["PUBLIC_BASE_URL"], pid),
+            now=now, exposure=exposure_json(stake), advice=lines[-1].removeprefix("What to do: "),
             property_id=pid, source=platform, dedup_key=f"export:{pid}:{platform}:{last.isoformat()}"))
     return notes
 

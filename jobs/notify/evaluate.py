@@ -21,7 +21,7 @@ from console.models import (
 )
 from console.timeutil import utcnow
 from jobs.notify.deliver import enqueue_deliveries
-from jobs.notify.facts import outcome_of, policy, property_exposure, state_of, store_state
+from jobs.notify.facts import exposure_json, outcome_of, policy, property_exposure, state_of, store_state
 from jobs.notify.incidents import KIGO_AUTH, update_incidents
 from jobs.notify.messages import (
     LinkFacts,
@@ -29,6 +29,7 @@ from jobs.notify.messages import (
     link_notice,
     owner_text,
     source_name,
+    stake_line,
 )
 from jobs.notify.routing import Target, targets_for
 from jobs.notify.store import pending_ids, raise_notification
@@ -85,9 +86,7 @@ def link_notification(kind: str, link: CalendarLink, property_name: str, row: Li
         kind, words["title"], body=words["body"], advice=words["advice"], now=now, targets=targets,
         owner_text=owner_text(facts) if kind == "link_failing" else None, property_id=link.property_id,
         link_id=link.id, source=link.source, error_kind=None if kind == "link_recovered" else link.last_error_kind,
-        exposure=None if stake is None else {"direct_bookings": stake.direct_bookings,
-                                             "sellable_nights": stake.sellable_nights},
-        dedup_key=key)
+        exposure=exposure_json(stake), dedup_key=key)
 
 
 def _evaluate_links(rows, incidents, now: datetime) -> list[Notification]:
@@ -123,9 +122,13 @@ def _held(link: CalendarLink, name: str, now: datetime) -> Notification | None:
              "blocks, so it is held: every block is kept.", f"Held: {warning.get('message', 'suspicious change')}",
              "What to do: look within 2 hours. If the owner really cancelled these stays, accept the change on "
              "the property page; otherwise nothing to do (a repeated change is applied after 2 hours)."]
+    # The held blocks still protect their nights; what is at stake is the property's 30 days if they are wrong.
+    stake = property_exposure(link.property_id, now.date())
     return raise_notification("held_change", f"Held change: {name} · {source_name(link.source)} link",
-                              body=body_with_console(lines, current_app.config["PUBLIC_BASE_URL"],
-                                                     link.property_id),
+                              body=body_with_console(lines + [stake_line(stake)],
+                                                     current_app.config["PUBLIC_BASE_URL"], link.property_id),
+                              exposure=exposure_json(stake), error_kind="suspicious_empty",
+                              advice=lines[-1].removeprefix("What to do: "),
                               now=now, property_id=link.property_id, link_id=link.id, source=link.source,
                               dedup_key=f"held:{link.id}:{hold.get('first_seen_at') or hold.get('fingerprint')}")
 
@@ -150,9 +153,12 @@ def overbooking_notices(property_ids, now: datetime) -> list[Notification]:
                  f"when it was found.", f"Blame: {blame}: {ob.attribution}",
                  "What to do: call the guest of the direct booking and the owner today, then resolve it on "
                  "the Overbookings page with a note."]
+        stake = property_exposure(ob.property_id, now.date())
         notes.append(raise_notification(
             "overbooking", f"Overbooking: {name}: {ob.nights} night(s) from {ob.first_night} ({blame})",
-            body=body_with_console(lines, current_app.config["PUBLIC_BASE_URL"], ob.property_id), now=now,
+            body=body_with_console(lines + [stake_line(stake)], current_app.config["PUBLIC_BASE_URL"],
+                                   ob.property_id), now=now, exposure=exposure_json(stake),
+            advice=lines[-1].removeprefix("What to do: "),
             counts_against_owner=ob.counts_against_owner, property_id=ob.property_id, link_id=ob.link_id,
             source=ob.link_source, details={"overbooking_id": ob.id, "counts_against_owner":
                                             ob.counts_against_owner, "attribution": ob.attribution},

@@ -4,17 +4,19 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from console.extensions import db
 from console.models import CalendarLink, LinkAlertState, Reservation
+from jobs.notify.thresholds import thresholds
 from jobs.rules.alerts import EXPOSURE_DAYS, AlertPolicy, AlertState, Exposure, Outcome, exposure
 from jobs.rules.risk import STALE_AFTER_INTERVALS
 
 
 def policy(config) -> AlertPolicy:
-    """The alert thresholds of the config."""
-    return AlertPolicy(after_failures=config["ALERT_AFTER_FAILURES"], reminder_hours=config["ALERT_REMINDER_HOURS"])
+    """The alert thresholds in force (an admin's stored value, else the config's)."""
+    limits = thresholds(config)
+    return AlertPolicy(after_failures=limits["ALERT_AFTER_FAILURES"], reminder_hours=limits["ALERT_REMINDER_HOURS"])
 
 
 def state_of(row: LinkAlertState | None) -> AlertState:
@@ -54,16 +56,28 @@ def outcome_of(link: CalendarLink, now: datetime, interval_minutes: int) -> Outc
 
 def property_exposure(property_id: int, today: date) -> Exposure:
     """Upcoming direct bookings and free nights of a property over the next 30 days."""
-    end = today + timedelta(days=EXPOSURE_DAYS)
-    rows = db.session.execute(select(Reservation.origin, Reservation.check_in, Reservation.check_out).where(
-        Reservation.property_id == property_id, Reservation.check_out > today,
-        Reservation.check_in < end)).all()
-    return exposure([tuple(r) for r in rows], today)
+    return exposure_over([property_id], today)
 
 
-def direct_bookings_ahead(property_ids, today: date) -> int:
-    """Upcoming direct bookings (next 30 days) over many properties, in one query."""
+def exposure_over(property_ids, today: date) -> Exposure:
+    """Exposure summed over distinct properties (a provider incident's), in one query."""
+    ids = set(property_ids)
+    if not ids:
+        return Exposure(direct_bookings=0, sellable_nights=0)
     end = today + timedelta(days=EXPOSURE_DAYS)
-    return db.session.execute(select(func.count()).select_from(Reservation).where(
-        Reservation.property_id.in_(property_ids), Reservation.origin == "direct",
-        Reservation.check_out > today, Reservation.check_in < end)).scalar() or 0
+    stays: dict[int, list] = {pid: [] for pid in ids}
+    rows = db.session.execute(select(Reservation.property_id, Reservation.origin, Reservation.check_in,
+                                     Reservation.check_out).where(
+        Reservation.property_id.in_(ids), Reservation.check_out > today, Reservation.check_in < end))
+    for pid, origin, check_in, check_out in rows:
+        stays[pid].append((origin, check_in, check_out))
+    each = [exposure(found, today) for found in stays.values()]
+    return Exposure(direct_bookings=sum(e.direct_bookings for e in each),
+                    sellable_nights=sum(e.sellable_nights for e in each))
+
+
+def exposure_json(stake: Exposure | None) -> dict | None:
+    """The stored form of an exposure (Notification.exposure, the webhook's "exposure")."""
+    if stake is None:
+        return None
+    return {"direct_bookings": stake.direct_bookings, "sellable_nights": stake.sellable_nights}

@@ -9,19 +9,22 @@ from sqlalchemy import func, select
 
 from console.extensions import db
 from console.models import AlertIncident, CalendarLink, LinkAlertState, Notification
-from jobs.notify.facts import direct_bookings_ahead
-from jobs.notify.messages import source_name
+from jobs.notify.facts import exposure_json, exposure_over
+from jobs.notify.messages import source_name, stake_line
 from jobs.notify.store import raise_notification
+from jobs.notify.thresholds import thresholds
+from jobs.rules.advice import advice_for
 from jobs.rules.alerts import IncidentPolicy, incident_groups, incident_resolved, incident_title
 
 KIGO_AUTH = ("kigo", "kigo_auth")
 
 
 def incident_policy(config) -> IncidentPolicy:
-    """The incident thresholds of the config."""
-    return IncidentPolicy(min_links=config["ALERT_INCIDENT_MIN_LINKS"],
-                          min_share=config["ALERT_INCIDENT_MIN_PERCENT"] / 100,
-                          window=timedelta(minutes=config["ALERT_INCIDENT_WINDOW_MINUTES"]))
+    """The incident thresholds in force (an admin's stored value, else the config's)."""
+    limits = thresholds(config)
+    return IncidentPolicy(min_links=limits["ALERT_INCIDENT_MIN_LINKS"],
+                          min_share=limits["ALERT_INCIDENT_MIN_PERCENT"] / 100,
+                          window=timedelta(minutes=limits["ALERT_INCIDENT_WINDOW_MINUTES"]))
 
 
 def open_incidents() -> dict[tuple[str, str], AlertIncident]:
@@ -60,24 +63,28 @@ def _open(source: str, kind: str, links: int, now: datetime, window_start: datet
                              first_failure_at=first[0] or now, peak_links=links)
     db.session.add(incident)
     db.session.flush()
+    # Summed over the distinct properties of the failing links: a property with two broken links counts once.
+    affected = set(db.session.execute(failing.with_only_columns(CalendarLink.property_id).distinct()).scalars())
+    stake = exposure_over(affected, now.date())
     if (source, kind) == KIGO_AUTH:
         title = "Kigo refuses our API credentials (kigo_auth): every Kigo link stops syncing"
         body = ["Kigo answered 401/403 to our own API account: this is ours to fix, not the owners'.",
                 "What to do: check KIGO_API_USERNAME / KIGO_API_PASSWORD (or the subscription key) and the "
-                "account's status at Kigo. One alert for all Kigo links; a 'resolved' follows."]
+                "account's status at Kigo. One alert for all Kigo links; a 'resolved' follows.",
+                f"{stake_line(stake)} (over the {len(affected)} affected properties)"]
         kind_of_note = "kigo_auth"
     else:
         title = incident_title(source, kind, links, incident.first_failure_at, first[1])
-        stake = direct_bookings_ahead(failing.with_only_columns(CalendarLink.property_id), now.date())
         body = [f"{links} links of {source_name(source)} fail with {kind} within "
-                f"{current_app.config['ALERT_INCIDENT_WINDOW_MINUTES']} minutes: most likely a problem on "
+                f"{int((now - window_start).total_seconds() // 60)} minutes: most likely a problem on "
                 f"{source_name(source)}'s side, not the owners'. One alert instead of one per link.",
-                f"At stake over the next 30 days: {stake} upcoming direct bookings on the affected properties.",
+                f"{stake_line(stake)} (over the {len(affected)} affected properties)",
                 "Blocks are kept; we retry automatically. A 'resolved' notice follows when they answer again."]
         kind_of_note = "provider_incident"
     return raise_notification(kind_of_note, title, body="\n".join(body), now=now, incident_id=incident.id,
                               source=source, error_kind=kind, dedup_key=f"incident:{incident.id}:open",
-                              details={"links": links})
+                              exposure=exposure_json(stake), advice=advice_for(kind, source, first[1]),
+                              details={"links": links, "properties": len(affected)})
 
 
 def _resolve(incident: AlertIncident, now: datetime) -> Notification | None:

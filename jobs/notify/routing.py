@@ -1,4 +1,5 @@
-"""Who hears what: the config's recipients (ALERT_EMAIL_TO, the webhooks) and the ones staff added."""
+"""Who hears what: the config's recipients (ALERT_EMAIL_TO, the webhooks), the ones staff added, and every
+active staff or admin user (the staff audience, at their login e-mail, in their own digest mode)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,8 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from console.extensions import db
-from console.models import AlertRecipient
+from console.models import AlertRecipient, User
 
+STAFF_ROLES = ("staff", "admin")
 # The audiences each kind goes to (the owner only when ALERT_NOTIFY_OWNERS is on, see evaluate).
 AUDIENCES_OF = {
     "held_change": ("team", "staff"),
@@ -65,11 +67,21 @@ def stored_targets(audience: str) -> list[Target]:
                    r.timezone or "UTC", r.secret, r.id) for r in rows]
 
 
+def user_targets(audience: str) -> list[Target]:
+    """Active staff and admin users hear the staff audience without being added by hand (unless "off")."""
+    if audience != "staff":
+        return []
+    rows = db.session.execute(select(User).where(User.active.is_(True), User.role.in_(STAFF_ROLES),
+                                                 User.alert_digest_mode != "off").order_by(User.id)).scalars()
+    return [Target("email", u.email, "staff", u.alert_digest_mode) for u in rows]
+
+
 def targets_for(kind: str, config, audiences: tuple[str, ...] | None = None) -> list[Target]:
-    """Every recipient of a kind, once per (channel, address): a recipient staff added (with its digest mode) wins over the same address in the config."""
+    """Every recipient of a kind, once per (channel, address): a recipient staff added wins over a console
+    user of the same address, who wins over the config's."""
     seen, found = set(), []
     for audience in audiences or AUDIENCES_OF.get(kind, ("team",)):
-        for target in stored_targets(audience) + config_targets(audience, config):
+        for target in stored_targets(audience) + user_targets(audience) + config_targets(audience, config):
             if (target.channel, target.address) not in seen:
                 seen.add((target.channel, target.address))
                 found.append(target)

@@ -13,6 +13,7 @@ from console.extensions import db
 from console.models import Notification, NotificationDelivery
 from console.timeutil import utcnow
 from jobs.notify.routing import Target, targets_for
+from jobs.notify.thresholds import thresholds
 from jobs.rules.alerts import is_urgent, send_after
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,12 @@ def idempotency_key(notification_id: int, channel: str, address: str) -> str:
     return f"csc-n{notification_id}-{channel}-{digest}"
 
 
-def _delivery(note: Notification, target: Target, now: datetime, config) -> NotificationDelivery:
-    mode, when = send_after(note.kind, note.urgent, target.digest_mode, now, target.quiet, target.zone)
+def _delivery(note: Notification, target: Target, now: datetime, config, limits: dict) -> NotificationDelivery:
+    quiet, zone = target.quiet, target.zone
+    if quiet == (None, None):  # no quiet hours of its own: the defaults in force
+        quiet = (limits["ALERT_QUIET_START_HOUR"], limits["ALERT_QUIET_END_HOUR"])
+        zone = limits["ALERT_QUIET_TIMEZONE"] or zone
+    mode, when = send_after(note.kind, note.urgent, target.digest_mode, now, quiet, zone)
     if mode == "digest":
         state = "digest"
     elif target.channel == "email" and not config.get("SMTP_URL"):
@@ -52,8 +57,9 @@ def raise_notification(kind: str, title: str, *, dedup_key: str | None = None, n
             db.session.add(note)
     except IntegrityError:
         return None
+    limits = thresholds(config)
     for target in targets if targets is not None else targets_for(kind, config):
-        note.deliveries.append(_delivery(note, target, now, config))
+        note.deliveries.append(_delivery(note, target, now, config, limits))
     db.session.flush()
     log.info("notification %s [%s] %s (%d deliveries)", note.id, kind, note.title, len(note.deliveries))
     return note

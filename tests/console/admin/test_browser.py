@@ -289,3 +289,22 @@ def test_staff_links_a_calendar_tests_it_saves_it_and_sees_its_blocks(live_serve
     page.wait_for_selector("text=was deleted with its 1 EX- block")
     db.session.expire_all()
     assert db.session.query(CalendarLink).count() == 0
+
+
+def test_admin_changes_an_alert_threshold_on_the_settings_page(live_server, page, make_user, app):
+    from console.models import AlertSetting
+    from jobs.notify.thresholds import thresholds
+    make_user("admin@example.com", "admin", PASSWORD)
+    _log_in(page, live_server, "admin@example.com")
+    page.goto(f"{live_server}/notifications/settings")
+    page.fill("input[name=ALERT_AFTER_FAILURES]", "2")
+    page.fill("input[name=ALERT_QUIET_START_HOUR]", "22")
+    page.fill("input[name=ALERT_QUIET_END_HOUR]", "7")
+    page.click("[data-action=save-thresholds]")
+    page.wait_for_selector("text=Thresholds saved")
+    row = page.locator("[data-threshold=ALERT_AFTER_FAILURES]")
+    assert row.get_attribute("data-value") == "2" and "admin@example.com at" in row.inner_text()
+    db.session.expire_all()
+    assert {s.name: s.value for s in db.session.execute(db.select(AlertSetting)).scalars()} == \
+        {"ALERT_AFTER_FAILURES": "2", "ALERT_QUIET_START_HOUR": "22", "ALERT_QUIET_END_HOUR": "7"}
+    assert thresholds(app.config)["ALERT_AFTER_FAILURES"] == 2

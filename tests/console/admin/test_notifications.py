@@ -107,3 +107,22 @@ def test_staff_retry_a_failed_delivery(app, login, httpserver, make_property, ma
         token = _csrf(client, "/notifications/")
         client.post(f"/notifications/deliveries/{delivery.id}/retry", data={"csrf_token": token})
         assert len(smtp.inbox.messages) == 1
+
+
+def test_the_property_page_shows_each_links_own_alert_history(login, httpserver, make_property, make_link):
+    from tests.jobs.feeds import airbnb_feed
+    from tests.jobs.sync.test_feeds import FeedServer, day
+    client = login("viewer")
+    broken = _failing_link(httpserver, make_property, make_link, "Two Links Flat")
+    healthy = make_link(broken.property, source="vrbo", url=FeedServer(
+        httpserver, "/ok.ics", airbnb_feed([(day(40), day(42), "Reserved")])).url)
+    sync_links([healthy.id])
+    html = client.get(f"/properties/{broken.property_id}").get_data(as_text=True)
+    def beside(link):  # the link's card, up to the next card or the end of the links section
+        return html.split(f'data-link-alerts="{link.id}"')[1].split('class="card mb-2"')[0].split("</section>")[0]
+    mine, other = beside(broken), beside(healthy)
+    assert 'data-notification-kind="link_failing"' in mine and "property@only-apartments.com: kept" in mine
+    assert "data-notification-kind" not in other and "none yet" in other
+    assert f"/notifications/?link_id={broken.id}" in mine
+    listed = client.get(f"/notifications/?link_id={healthy.id}").get_data(as_text=True)
+    assert "Nothing noticed." in listed
