@@ -1,9 +1,9 @@
-"""Filtering properties by health, risk, source and name in SQL (shared by API and console)."""
+"""Filtering properties by health, risk, source, error kind, held changes and text in SQL (shared by API and console)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, false, not_, or_, select, true
+from sqlalchemy import String, and_, cast, exists, false, not_, or_, select, true
 from sqlalchemy.sql import Select
 
 from console.models import CalendarLink, Owner, Property
@@ -32,9 +32,17 @@ def health_condition(health: str, now: datetime, interval_minutes: int):
     }[health]
 
 
+def held_condition():
+    """A WHERE clause true for properties with a link whose change the guard is holding."""
+    # A JSON column keeps "no hold" as JSON null, not SQL NULL: compare its text on both backends.
+    return _link_exists(CalendarLink.hold_state.is_not(None),
+                        cast(CalendarLink.hold_state, String) != "null")
+
+
 def property_query(*, now: datetime, interval_minutes: int, health: str | None = None,
                    risk: str | None = None, source: str | None = None,
-                   search: str | None = None) -> Select:
+                   search: str | None = None, error: str | None = None,
+                   held: bool = False) -> Select:
     """Properties matching every given filter, ordered by name then id."""
     query = select(Property).join(Owner, Property.owner_id == Owner.id)
     if health:
@@ -43,11 +51,16 @@ def property_query(*, now: datetime, interval_minutes: int, health: str | None =
         query = query.where(Property.risk_level == risk)
     if source:
         query = query.where(_link_exists(CalendarLink.source == source))
+    if error:  # a link whose last attempt failed in this way
+        query = query.where(_link_exists(CalendarLink.last_attempt_ok == false(),
+                                         CalendarLink.last_error_kind == error))
+    if held:
+        query = query.where(held_condition())
     if search:
         like = f"%{search.strip().lower()}%"
         query = query.where(or_(Property.name.ilike(like), Owner.email.ilike(like),
-                                Property.external_ref.ilike(like)))
+                                Property.external_ref.ilike(like), Property.city.ilike(like)))
     return query.order_by(Property.name, Property.id)
 
 
-__all__ = ["HEALTHS", "RISKS", "health_condition", "property_query"]
+__all__ = ["HEALTHS", "RISKS", "health_condition", "held_condition", "property_query"]

@@ -17,6 +17,7 @@ from console.models import SOURCES, Overbooking, Property, Reservation, SyncRun
 from console.property_filters import HEALTHS, RISKS, property_query
 from console.serialize import properties_json, property_json, run_json, score_history_items
 from console.timeutil import utcnow
+from jobs.rules.advice import ERROR_KINDS
 
 PAGE_SIZE = 50
 SCORE_HISTORY_SIZE = 5
@@ -35,7 +36,8 @@ class PropertiesView(LinkPages, ConsoleView):
     def index(self):
         """Properties with health, links and last errors; filter by health, risk, source, name."""
         filters = {"health": _choice("health", HEALTHS), "risk": _choice("risk", RISKS),
-                   "source": _choice("source", SOURCES),
+                   "source": _choice("source", SOURCES), "error": _choice("error", ERROR_KINDS),
+                   "held": request.args.get("held") == "1",
                    "search": (request.args.get("q") or "").strip()[:200] or None}
         page = max(1, request.args.get("page", 1, type=int) or 1)
         query = property_query(now=utcnow(), interval_minutes=current_app.config[
@@ -45,7 +47,7 @@ class PropertiesView(LinkPages, ConsoleView):
                                    ).scalars().all()
         return self.render("properties/list.html", items=properties_json(props), total=total,
                            page=page, pages=max(1, -(-total // PAGE_SIZE)), filters=filters,
-                           healths=HEALTHS, risks=RISKS, sources=SOURCES,
+                           healths=HEALTHS, risks=RISKS, sources=SOURCES, error_kinds=ERROR_KINDS,
                            args={k: v for k, v in request.args.items() if k != "page"})
 
     @expose("/<int:property_id>")

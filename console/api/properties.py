@@ -22,6 +22,7 @@ from console.models import SOURCES
 from console.property_filters import HEALTHS, RISKS, property_query
 from console.serialize import properties_json, property_json
 from console.timeutil import utcnow
+from jobs.rules.advice import ERROR_KINDS
 
 PAGE_SIZE = 50
 
@@ -45,7 +46,7 @@ def create_property():
 
 @api_bp.get("/properties")
 def list_properties():
-    """Properties, filtered by health, risk, source or name, 50 a page."""
+    """Properties, filtered by health, risk, source, error kind, held change or text, 50 a page."""
     health = query_choice("health", HEALTHS)
     risk = query_choice("risk", RISKS)
     source = query_choice("source", SOURCES)
@@ -53,7 +54,8 @@ def list_properties():
     per_page = query_int("per_page", PAGE_SIZE, maximum=500)
     query = property_query(now=utcnow(), interval_minutes=current_app.config[
         "SYNC_INTERVAL_MINUTES"], health=health, risk=risk, source=source,
-        search=query_text("q"))
+        search=query_text("q"), error=query_choice("error", ERROR_KINDS),
+        held=query_choice("held", ("true", "false")) == "true")
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
     props = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).scalars().all()
     return jsonify(items=properties_json(props), page=page, per_page=per_page, total=total)

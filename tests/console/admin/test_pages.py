@@ -304,3 +304,29 @@ def test_the_property_page_title_names_the_property_and_plurals_are_right(client
     page = client.get(f"/properties/{prop.id}").get_data(as_text=True)
     assert "<title>Casa Única · Properties" in page
     assert "1 property</span>" in client.get("/properties/").get_data(as_text=True)
+
+
+def test_the_list_filters_by_error_kind_and_held_and_finds_a_city(client, login, api, make_property,
+                                                                  make_link):
+    from console.timeutil import utcnow
+    from tests.factories import db as _db
+    gone = make_property(name="Gone Flat", city="Cádiz")
+    link = make_link(gone, source="google")
+    link.last_sync_at, link.last_attempt_ok, link.last_error_kind = utcnow(), False, "not_found"
+    held = make_property(name="Held Flat", city="Sevilla")
+    make_link(held, hold_state={"confirmations": 0}, warnings=[{"kind": "suspicious_empty", "message": "m"}])
+    make_link(make_property(name="Calm Flat", city="Toledo"))
+    _db.session.commit()
+    login("viewer")
+
+    def names(query: str) -> list[str]:
+        html = client.get(f"/properties/?{query}").get_data(as_text=True)
+        return [n for n in ("Gone Flat", "Held Flat", "Calm Flat") if f">{n}</a>" in html]
+    assert names("error=not_found") == ["Gone Flat"]
+    assert names("error=rate_limited") == []
+    assert names("held=1") == ["Held Flat"]
+    assert names("q=sevilla") == ["Held Flat"]
+    assert 'data-test="held"' in client.get("/properties/?held=1").get_data(as_text=True)
+    assert [p["name"] for p in api("viewer").get("/properties?error=not_found").get_json()["items"]] == \
+        ["Gone Flat"]
+    assert [p["name"] for p in api("viewer").get("/properties?held=true").get_json()["items"]] == ["Held Flat"]
