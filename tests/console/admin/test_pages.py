@@ -330,3 +330,25 @@ def test_the_list_filters_by_error_kind_and_held_and_finds_a_city(client, login,
     assert [p["name"] for p in api("viewer").get("/properties?error=not_found").get_json()["items"]] == \
         ["Gone Flat"]
     assert [p["name"] for p in api("viewer").get("/properties?held=true").get_json()["items"]] == ["Held Flat"]
+
+
+def test_the_dashboard_groups_failing_links_by_error_and_source_and_counts_held(client, login,
+                                                                                make_property,
+                                                                                make_link):
+    from console.timeutil import utcnow
+    for n, (source, kind) in enumerate([("google", "not_found"), ("google", "not_found"),
+                                        ("airbnb", "forbidden")]):
+        link = make_link(make_property(name=f"Flat {n}"), source=source)
+        link.last_sync_at, link.last_attempt_ok, link.last_error_kind = utcnow(), False, kind
+    make_link(make_property(name="Held"), hold_state={"confirmations": 0})
+    make_property(name="Calm")
+    db.session.commit()
+    login("viewer")
+    html = client.get("/").get_data(as_text=True)
+    by_error = html.split('data-test="by-error"')[1].split("</table>")[0]
+    assert "?error=not_found" in by_error and "<td>2</td><td>2</td><td>40.0 %</td>" in by_error
+    by_source = html.split('data-test="by-source"')[1].split("</table>")[0]
+    assert "?source=airbnb" in by_source and "<td>1</td><td>1</td><td>20.0 %</td>" in by_source
+    assert 'href="/properties/?held=1"' in html
+    held = html.split('data-test="held-count"')[1]
+    assert '<div class="h4 mb-0">1</div>' in held
