@@ -63,10 +63,11 @@ class Overbooking(db.Model):
     # The stay's own identity (its UID; with link_source, unique per property): an EX- code is
     # new after a relink or when a stay leaves the feed and returns, the UID is not.
     external_uid: Mapped[str | None] = mapped_column(String(512))
+    # Indexed: deleting a link or pruning a sync run looks up its overbookings (ON DELETE SET NULL).
     link_id: Mapped[int | None] = mapped_column(
-        ForeignKey("calendar_links.id", ondelete="SET NULL"))
+        ForeignKey("calendar_links.id", ondelete="SET NULL"), index=True)
     sync_run_id: Mapped[int | None] = mapped_column(
-        ForeignKey("sync_runs.id", ondelete="SET NULL"))
+        ForeignKey("sync_runs.id", ondelete="SET NULL"), index=True)
     first_night: Mapped[date]
     last_night: Mapped[date]
     nights: Mapped[int]
