@@ -45,7 +45,7 @@ class Property(db.Model):
     # A plain integer, not a foreign key: score_snapshots already points here, and a cycle of keys
     # would need deferred constraints on every backend.
     score_snapshot_id: Mapped[int | None]
-    score_value: Mapped[int | None]
+    score_value: Mapped[int | None] = mapped_column(index=True)  # the managers' score spread
     score_components: Mapped[dict | None] = mapped_column(JSON)
     score_computed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -37,6 +37,7 @@ def upgrade():
         batch_op.add_column(sa.Column('score_value', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('score_components', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('score_computed_at', sa.DateTime(), nullable=True))
+        batch_op.create_index('ix_properties_score_value', ['score_value'], unique=False)
     # Each property's newest snapshot, in the order every reader uses (computed_at, then id).
     newest = ("(SELECT s.id FROM score_snapshots s WHERE s.property_id = properties.id "
               "ORDER BY s.computed_at DESC, s.id DESC LIMIT 1)")
@@ -50,6 +51,7 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('properties', schema=None) as batch_op:
+        batch_op.drop_index('ix_properties_score_value')
         for column in reversed(SCORE_COLUMNS):
             batch_op.drop_column(column)
     for table, column in reversed(FK_INDEXES):
