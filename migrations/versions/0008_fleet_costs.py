@@ -1,5 +1,7 @@
-"""Fleet costs: an index on every foreign key column (a prune or a delete follows them), and the
-newest score of each property kept on its row for the ranking pull
+"""Fleet costs: an index on every foreign key column; each property's newest score kept on its row
+
+A prune or a delete follows every foreign key (ON DELETE SET NULL/CASCADE checks): without an index each
+deleted row scans the child table. The ranking pull reads the newest scores in one range scan of properties.
 
 Revision ID: 0008
 Revises: 0006
