@@ -1,7 +1,7 @@
 """A production-size fleet, written in bulk (COPY on PostgreSQL, executemany on SQLite), for benchmarks.
 
 Per property: 1.5 links, `stays` reservations, `runs` sync runs per link over 120 days (a quarter older
-than the 90-day retention), `snapshots` daily score snapshots; an overbooking every 20 properties.
+than the 90-day retention; the evidence of an overbooking among them), `snapshots` daily score snapshots; an overbooking every 20 properties.
 """
 from __future__ import annotations
 
@@ -102,9 +102,10 @@ def build(conn, properties: int, *, stays: int = 50, runs: int = 31, snapshots: 
     span = timedelta(days=120)
 
     def run_rows():
+        # Round by round, as syncs append them: ids follow time, so old runs are the table's first pages.
         run_id = 0
-        for link_id, _prop in links:
-            for k in range(runs):
+        for k in range(runs):
+            for link_id, _prop in links:
                 run_id += 1
                 failed = rng.random() < 0.05
                 started = now - span + span * (k + rng.random()) / runs
@@ -123,7 +124,7 @@ def build(conn, properties: int, *, stays: int = 50, runs: int = 31, snapshots: 
         conn, "overbookings", ("property_id", "direct_code", "external_code", "link_id", "sync_run_id",
                                "first_night", "last_night", "nights", "detected_at",
                                "counts_against_owner", "attribution", "state", "link_source"),
-        ((prop, f"OA-{prop:07d}000", f"EX-{prop:07d}002", prop, (prop - 1) * runs + 1, today, today, 1,
+        ((prop, f"OA-{prop:07d}000", f"EX-{prop:07d}002", prop, prop, today, today, 1,
           now - timedelta(days=prop % 200), prop % 3 == 0, "bench", "open" if prop % 2 else "resolved",
           "airbnb") for prop in range(1, properties + 1, 20)))
     for statement in COPY_NEWEST:

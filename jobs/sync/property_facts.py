@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Text, case, cast, func, or_, select
 
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property, Reservation, SyncRun
@@ -17,10 +17,11 @@ from jobs.rules.score import OverbookingRecord
 
 # Which properties a read covers: a filter on a property_id column (an id list or an id range).
 Scope = Callable[[object], object]
+# JSON columns are read as their text: decoding 50,000 of them per pass costs more than the queries.
 LINK_COLUMNS = (CalendarLink.id, CalendarLink.property_id, CalendarLink.source, CalendarLink.state,
                 CalendarLink.last_attempt_ok, CalendarLink.last_sync_at, CalendarLink.last_success_at,
-                CalendarLink.last_error_kind, CalendarLink.warnings, CalendarLink.ignored_events,
-                CalendarLink.kigo_instant_booking_raw)
+                CalendarLink.last_error_kind, cast(CalendarLink.warnings, Text).label("warnings"),
+                CalendarLink.ignored_events, CalendarLink.kigo_instant_booking_raw)
 
 
 @dataclass
@@ -29,7 +30,7 @@ class PropertyRecord:
 
     id: int
     risk_level: str | None = None
-    risk_factors: list | None = None
+    risk_factors: str | None = None  # as stored: JSON text
     risk_computed_at: datetime | None = None
     score_value: int | None = None
     score_components: dict | None = None
@@ -42,7 +43,10 @@ class PropertyRecord:
 
 def link_facts(link, now: datetime, interval: int) -> LinkFacts:
     """A link (ORM object or row of LINK_COLUMNS) as the risk rules see it."""
-    kinds = {w.get("kind") for w in (link.warnings or [])}
+    warnings = link.warnings
+    if isinstance(warnings, str):  # a row's JSON text: decoded only when it may hold the kind
+        warnings = json.loads(warnings) if "free_busy_only" in warnings else []
+    kinds = {w.get("kind") for w in (warnings or [])}
     instant = None
     if link.source == "kigo" and link.kigo_instant_booking_raw is not None:
         # What Kigo last said, not the last error: a later network failure does not turn it on.
@@ -75,10 +79,11 @@ def read_records(scope: Scope, now: datetime, *, scores: bool,
     """The records of the properties in `scope` (those of `ids` when given, even unknown ones):
     4 queries for risk, 5 with the score's sync record, whatever their number."""
     records: dict[int, PropertyRecord] = {i: PropertyRecord(i) for i in ids or ()}
+    components = Property.score_components if scores else Property.score_value.is_(None)
     for row in db.session.execute(select(
-            Property.id, Property.risk_level, Property.risk_factors, Property.risk_computed_at,
-            Property.score_value, Property.score_components).where(scope(Property.id))):
-        records[row.id] = PropertyRecord(*row)
+            Property.id, Property.risk_level, cast(Property.risk_factors, Text),
+            Property.risk_computed_at, Property.score_value, components).where(scope(Property.id))):
+        records[row[0]] = PropertyRecord(*row[:5], score_components=row[5] if scores else None)
     for link in db.session.execute(select(*LINK_COLUMNS).where(scope(CalendarLink.property_id))
                                    .order_by(CalendarLink.id)):
         if link.property_id in records:

@@ -2,19 +2,20 @@
 in set operations per chunk of properties, writing only what changed."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, or_, select
 
 from console.extensions import db
 from console.models import Property, ScoreSnapshot
-from console.models.bookings import newest_score_params, newest_score_update
 from console.timeutil import utcnow
 from jobs.rules.risk import Risk, assess_risk
 from jobs.rules.score import OwnerRecord, Score, compute_score
 from jobs.sync.property_facts import PropertyRecord, Scope, property_facts, read_records
+from jobs.sync.set_updates import update_rows
 
 RISK_CHUNK = 500  # properties named by id (an IN list) read in one set of queries
 FLEET_CHUNK = 2000  # properties of a whole-fleet pass (an id range) read and written per commit
@@ -121,11 +122,11 @@ def _expire(ids: set[int], columns: tuple[str, ...]) -> None:
             db.session.expire(obj, list(columns))
 
 
-def _risk_update():
-    table = Property.__table__
-    return table.update().where(table.c.id == bindparam("r_pid")).values(
-        risk_level=bindparam("r_level"), risk_factors=bindparam("r_factors", type_=table.c.risk_factors.type),
-        risk_computed_at=bindparam("r_at", type_=table.c.risk_computed_at.type))
+def _older_copy(current, new):
+    """The property's copy is older than the new snapshot (by computed_at, then id)."""
+    return or_(current.score_computed_at.is_(None), current.score_computed_at < new["score_computed_at"],
+               and_(current.score_computed_at == new["score_computed_at"],
+                    current.score_snapshot_id < new["score_snapshot_id"]))
 
 
 def _refresh(scope: Scope, now: datetime, *, scores: bool) -> int:
@@ -138,18 +139,19 @@ def _refresh(scope: Scope, now: datetime, *, scores: bool) -> int:
         risk = assess_risk(property_facts(record, now, interval))
         factors = _factors(risk)
         # An unchanged risk is not written: the hourly pass over a quiet fleet costs reads only.
+        # Compared as the JSON text it is stored as (written by json.dumps, as SQLAlchemy does).
         if record.risk_computed_at is None or record.risk_level != risk.level or \
-                (record.risk_factors or []) != factors:
-            risk_rows.append({"r_pid": record.id, "r_level": risk.level, "r_factors": factors,
-                              "r_at": now})
+                record.risk_factors != json.dumps(factors):
+            risk_rows.append({"id": record.id, "risk_level": risk.level, "risk_factors": factors,
+                              "risk_computed_at": now})
         if scores:
             score = compute_score(_owner_record(record, risk, interval), now)
             if _score_moved(record, score):
                 snapshots.append({"property_id": record.id, "score": score.value,
                                   "components": score.components, "computed_at": now})
     if risk_rows:
-        db.session.execute(_risk_update(), risk_rows)
-        _expire({row["r_pid"] for row in risk_rows}, _RISK_COLUMNS)
+        update_rows(Property.__table__, risk_rows)
+        _expire({row["id"] for row in risk_rows}, _RISK_COLUMNS)
     if snapshots:
         table = ScoreSnapshot.__table__
         # A bulk insert fires no ORM event: the property copies are written here, in one statement.
@@ -157,9 +159,10 @@ def _refresh(scope: Scope, now: datetime, *, scores: bool) -> int:
         # order-preserving RETURNING would cost SQLite one INSERT per row).
         ids = dict(db.session.execute(table.insert().returning(table.c.property_id, table.c.id),
                                       snapshots).all())
-        db.session.execute(newest_score_update(), [newest_score_params(
-            ids[row["property_id"]], row["property_id"], row["score"], row["components"],
-            row["computed_at"]) for row in snapshots])
+        update_rows(Property.__table__, [
+            {"id": row["property_id"], "score_snapshot_id": ids[row["property_id"]],
+             "score_value": row["score"], "score_components": row["components"],
+             "score_computed_at": row["computed_at"]} for row in snapshots], condition=_older_copy)
         _expire({row["property_id"] for row in snapshots}, _SCORE_COLUMNS)
     return len(records)
 

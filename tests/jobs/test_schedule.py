@@ -142,8 +142,15 @@ def test_prune_deletes_in_bounded_batches_each_committed(app, make_property, mak
             deletes.append(statement)
     event.listen(db.engine, "before_cursor_execute", count)
     try:
-        assert prune_runs(utcnow() - timedelta(days=app.config["SYNC_RUN_RETENTION_DAYS"]), batch=10) == 25
+        assert prune_runs(utcnow() - timedelta(days=app.config["SYNC_RUN_RETENTION_DAYS"]), batch=10, adapt=False) == 25
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert len(deletes) == 3  # 10 + 10 + 5, each its own transaction
     assert db.session.query(SyncRun).count() == 0
+
+
+def test_prune_batches_grow_while_quick_and_shrink_when_slow():
+    from jobs.sync.history import PRUNE_MAX_BATCH, PRUNE_MIN_BATCH, next_batch
+    assert next_batch(5000, 0.01) == 10_000  # at most doubled
+    assert next_batch(5000, 1.0) == 1250  # a second-long transaction: a quarter of it next
+    assert next_batch(40_000, 0.01) == PRUNE_MAX_BATCH and next_batch(600, 30) == PRUNE_MIN_BATCH
