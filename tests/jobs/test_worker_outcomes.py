@@ -171,7 +171,9 @@ def test_a_standalone_worker_outlives_redis_and_a_lost_sync_runs_again(
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{log.read_text(errors='replace')[-3000:]}") from None
         assert fresh_link(link_id).last_attempt_ok is True
-        assert [w.pid for w in Worker.all(connection=conn)] == [worker.pid]  # registered again
+        # Registered again at its next heartbeat, which may come just after the (quick) resync.
+        wait_until(lambda: [w.pid for w in Worker.all(connection=conn)] == [worker.pid], worker,
+                   what="the worker to register again")
     finally:
         if worker is not None:
             stop_worker(worker)
