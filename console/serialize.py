@@ -6,7 +6,6 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import func
-from sqlalchemy.orm import aliased
 
 from console.export import export_reads_by_property
 from console.extensions import db
@@ -66,29 +65,6 @@ def link_json(link: CalendarLink, now: datetime | None = None, blocks: int | Non
     return body
 
 
-def latest_scores(property_ids: Iterable[int]) -> dict[int, ScoreSnapshot]:
-    """The newest score snapshot of each property, in one query."""
-    ids = list(property_ids)
-    if not ids:
-        return {}
-    rows = db.session.execute(db.select(ScoreSnapshot).select_from(Property)
-                              .join(ScoreSnapshot, ScoreSnapshot.id == newest_snapshot_id())
-                              .where(Property.id.in_(ids)))
-    return {s.property_id: s for s in rows.scalars()}
-
-
-def newest_snapshot_id():
-    """The id of Property's newest score snapshot, as a subquery correlated to Property.id.
-
-    Newest by computed_at, then id (a snapshot may be committed after one computed later): the
-    order every reader of scores uses, found through the (property_id, computed_at) index, so the
-    work is proportional to the properties asked for, never to the whole history.
-    """
-    newer = aliased(ScoreSnapshot)
-    return (db.select(newer.id).where(newer.property_id == Property.id)
-            .order_by(newer.computed_at.desc(), newer.id.desc()).limit(1).scalar_subquery())
-
-
 def score_history_items(property_id: int, limit: int) -> list[dict]:
     """A property's newest snapshots, newest first, each with the reasons it differs from the one
     before (one extra, older snapshot is read so that the oldest one shown is explained too)."""
@@ -106,25 +82,24 @@ def score_history_items(property_id: int, limit: int) -> list[dict]:
     return items
 
 
-def score_json(snap: ScoreSnapshot | None) -> dict | None:
-    """A score snapshot as {value, components, computed_at}."""
-    if snap is None:
+def score_json(prop: Property) -> dict | None:
+    """A property's newest score (the copy on its row) as {value, components, computed_at}."""
+    if prop.score_computed_at is None:
         return None
-    return {"value": snap.score, "components": snap.components, "computed_at": iso(snap.computed_at)}
+    return {"value": prop.score_value, "components": prop.score_components,
+            "computed_at": iso(prop.score_computed_at)}
 
 
 def properties_json(props: list[Property]) -> list[dict]:
-    """Many properties, with their links, block counts and scores in a few queries."""
+    """Many properties, with their links, block counts and export reads in a few queries (load
+    their owners and links with the list: see console.property_filters.with_relations)."""
     now = utcnow()
     counts = block_counts(link.id for p in props for link in p.links)
-    scores = latest_scores(p.id for p in props)
     reads = export_reads_by_property(p.id for p in props)
-    return [property_json(p, now=now, counts=counts, score=scores.get(p.id, None),
-                          score_known=True, reads=reads.get(p.id, [])) for p in props]
+    return [property_json(p, now=now, counts=counts, reads=reads.get(p.id, [])) for p in props]
 
 
 def property_json(prop: Property, *, now: datetime | None = None, counts: dict | None = None,
-                  score: ScoreSnapshot | None = None, score_known: bool = False,
                   reads: list | None = None) -> dict:
     """A property as the API shows it."""
     now = now or utcnow()
@@ -132,8 +107,6 @@ def property_json(prop: Property, *, now: datetime | None = None, counts: dict |
         reads = export_reads_by_property([prop.id]).get(prop.id, [])
     if counts is None:
         counts = block_counts(link.id for link in prop.links)
-    if not score_known:
-        score = latest_scores([prop.id]).get(prop.id)
     return {
         "id": prop.id, "name": prop.name, "owner_email": prop.owner.email,
         "timezone": prop.timezone, "instant_booking": prop.instant_booking,
@@ -142,7 +115,7 @@ def property_json(prop: Property, *, now: datetime | None = None, counts: dict |
         "links": [link_json(link, now, counts.get(link.id, 0)) for link in prop.links],
         "risk": {"level": prop.risk_level or "none", "factors": prop.risk_factors or [],
                  "computed_at": iso(prop.risk_computed_at)},
-        "score": score_json(score),
+        "score": score_json(prop),
         "export_reads": reads,
         "created_at": iso(prop.created_at),
     }

@@ -11,10 +11,10 @@ from rq import get_current_job
 from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import delete, or_, select
+from sqlalchemy import or_, select
 
 from console.extensions import db
-from console.models import CalendarLink, Overbooking, SyncRun
+from console.models import CalendarLink
 from console.timeutil import utcnow
 from jobs.sync.attempts import describe, failure_kind, record_own_failure, record_own_failure_safely
 
@@ -215,14 +215,10 @@ def schedule_due_syncs() -> int:
 
 def prune_runs_job() -> int:
     """Delete sync runs older than SYNC_RUN_RETENTION_DAYS, except overbooking evidence."""
-    cutoff = utcnow() - timedelta(days=current_app.config["SYNC_RUN_RETENTION_DAYS"])
-    # A run that found an overbooking is its evidence: kept as long as the overbooking.
-    evidence = select(Overbooking.sync_run_id).where(Overbooking.sync_run_id.is_not(None))
-    result = db.session.execute(delete(SyncRun).where(SyncRun.started_at < cutoff,
-                                                      SyncRun.id.not_in(evidence)))
-    db.session.commit()
-    log.info("[job %s] pruned %d sync runs", _job_id(), result.rowcount)
-    return result.rowcount
+    from jobs.sync.history import prune_runs
+    pruned = prune_runs(utcnow() - timedelta(days=current_app.config["SYNC_RUN_RETENTION_DAYS"]))
+    log.info("[job %s] pruned %d sync runs", _job_id(), pruned)
+    return pruned
 
 
 def recompute_scores_job() -> int:

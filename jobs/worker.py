@@ -62,7 +62,10 @@ class ConsoleWorker(Worker):
     otherwise it would work on unseen, and its jobs would look orphaned."""
 
     def heartbeat(self, timeout: int | None = None, pipeline=None):
-        if pipeline is None and not self.connection.exists(self.key):
+        # RQ writes its state into the worker's key as soon as Redis answers again, so the key may
+        # exist without the worker's registration in it: the birth field tells.
+        if pipeline is None and not self.connection.hexists(self.key, "birth"):
+            self.connection.delete(self.key)
             self.register_birth()
         return super().heartbeat(timeout, pipeline)
 

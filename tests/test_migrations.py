@@ -5,6 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import upgrade
+from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, inspect
 
 from config import TestConfig
 from console import create_app
@@ -47,3 +48,39 @@ def test_0004_dates_existing_reservations_by_their_last_change(tmp_path):
             dated = conn.exec_driver_sql("SELECT dates_changed_at FROM reservations WHERE id = 1").scalar()
         db.engine.dispose()
     assert str(dated).startswith("2026-01-05 12:00:00")
+
+
+def _indexed_prefixes(table) -> list[tuple[str, ...]]:
+    """The column lists an index can serve a lookup by: indexes, unique constraints, the primary key."""
+    found = [tuple(c.name for c in index.columns) for index in table.indexes]
+    found += [tuple(c.name for c in con.columns) for con in table.constraints
+              if isinstance(con, (UniqueConstraint, PrimaryKeyConstraint))]
+    return found
+
+
+def test_every_foreign_key_column_is_indexed():
+    """A delete of the parent row (a prune, a removed link) looks its children up by the key: without
+    an index every deleted row scans the child table (9 minutes of pruning, the write lock held)."""
+    import console.models  # noqa: F401 - every table in the metadata
+    missing = []
+    for table in db.metadata.sorted_tables:
+        prefixes = _indexed_prefixes(table)
+        for fk in table.foreign_key_constraints:
+            columns = tuple(c.name for c in fk.columns)
+            if not any(p[:len(columns)] == columns for p in prefixes):
+                missing.append(f"{table.name}({', '.join(columns)})")
+    assert missing == []
+
+
+def test_the_migrated_database_indexes_every_foreign_key(app):
+    inspector = inspect(db.engine)
+    missing = []
+    for name in inspector.get_table_names():
+        prefixes = [tuple(i["column_names"]) for i in inspector.get_indexes(name)]
+        prefixes += [tuple(u["column_names"]) for u in inspector.get_unique_constraints(name)]
+        prefixes.append(tuple(inspector.get_pk_constraint(name)["constrained_columns"]))
+        for fk in inspector.get_foreign_keys(name):
+            columns = tuple(fk["constrained_columns"])
+            if not any(p[:len(columns)] == columns for p in prefixes):
+                missing.append(f"{name}({', '.join(columns)})")
+    assert missing == []

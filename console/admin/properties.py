@@ -14,7 +14,7 @@ from console.admin.link_pages import LinkPages
 from console.admin.notifications import alert_history
 from console.extensions import db
 from console.models import SOURCES, Overbooking, Property, Reservation, SyncRun
-from console.property_filters import HEALTHS, RISKS, property_query
+from console.property_filters import HEALTHS, RISKS, property_query, with_relations
 from console.serialize import properties_json, property_json, run_json, score_history_items
 from console.timeutil import utcnow
 from jobs.rules.advice import ERROR_KINDS
@@ -43,7 +43,7 @@ class PropertiesView(LinkPages, ConsoleView):
         query = property_query(now=utcnow(), interval_minutes=current_app.config[
             "SYNC_INTERVAL_MINUTES"], **filters)
         total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
-        props = db.session.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+        props = db.session.execute(with_relations(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
                                    ).scalars().all()
         return self.render("properties/list.html", items=properties_json(props), total=total,
                            page=page, pages=max(1, -(-total // PAGE_SIZE)), filters=filters,

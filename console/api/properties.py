@@ -19,7 +19,7 @@ from console.api.validate import (
 )
 from console.extensions import db
 from console.models import SOURCES
-from console.property_filters import HEALTHS, RISKS, property_query
+from console.property_filters import HEALTHS, RISKS, property_query, with_relations
 from console.serialize import properties_json, property_json
 from console.timeutil import utcnow
 from jobs.rules.advice import ERROR_KINDS
@@ -57,7 +57,8 @@ def list_properties():
         search=query_text("q"), error=query_choice("error", ERROR_KINDS),
         held=query_choice("held", ("true", "false")) == "true")
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
-    props = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).scalars().all()
+    props = db.session.execute(with_relations(query.limit(per_page).offset((page - 1) * per_page))
+                               ).scalars().all()
     return jsonify(items=properties_json(props), page=page, per_page=per_page, total=total)
 
 

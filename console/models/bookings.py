@@ -4,7 +4,20 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    event,
+    or_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.extensions import db
@@ -63,10 +76,11 @@ class Overbooking(db.Model):
     # The stay's own identity (its UID; with link_source, unique per property): an EX- code is
     # new after a relink or when a stay leaves the feed and returns, the UID is not.
     external_uid: Mapped[str | None] = mapped_column(String(512))
+    # Indexed: deleting a link or pruning a sync run looks up its overbookings (ON DELETE SET NULL).
     link_id: Mapped[int | None] = mapped_column(
-        ForeignKey("calendar_links.id", ondelete="SET NULL"))
+        ForeignKey("calendar_links.id", ondelete="SET NULL"), index=True)
     sync_run_id: Mapped[int | None] = mapped_column(
-        ForeignKey("sync_runs.id", ondelete="SET NULL"))
+        ForeignKey("sync_runs.id", ondelete="SET NULL"), index=True)
     first_night: Mapped[date]
     last_night: Mapped[date]
     nights: Mapped[int]
@@ -91,6 +105,35 @@ class ScoreSnapshot(db.Model):
     score: Mapped[int]
     components: Mapped[dict] = mapped_column(JSON, default=dict)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+def newest_score_update():
+    """UPDATE copying a snapshot onto its property's row unless the row holds a newer one (by
+    computed_at, then id: the order of every score reader); run with s_pid, s_id, s_value,
+    s_components, s_at, one parameter set per snapshot."""
+    from console.models.properties import Property
+    table = Property.__table__
+    at, snap_id = bindparam("s_at", type_=DateTime()), bindparam("s_id", type_=Integer())
+    return table.update().where(
+        table.c.id == bindparam("s_pid", type_=Integer()),
+        or_(table.c.score_computed_at.is_(None), table.c.score_computed_at < at,
+            and_(table.c.score_computed_at == at, table.c.score_snapshot_id < snap_id))
+    ).values(score_snapshot_id=snap_id, score_value=bindparam("s_value", type_=Integer()),
+             score_components=bindparam("s_components", type_=JSON()), score_computed_at=at)
+
+
+def newest_score_params(snap_id: int, property_id: int, score: int, components, at) -> dict:
+    """One parameter set of newest_score_update."""
+    return {"s_pid": property_id, "s_id": snap_id, "s_value": score, "s_components": components,
+            "s_at": at}
+
+
+@event.listens_for(ScoreSnapshot, "after_insert")
+def _copy_to_property(_mapper, connection, snap: ScoreSnapshot) -> None:
+    # Every snapshot written through the ORM keeps the property's copy current; the nightly job's
+    # bulk inserts run the same UPDATE for a whole batch at once.
+    connection.execute(newest_score_update(), [newest_score_params(
+        snap.id, snap.property_id, snap.score, snap.components, snap.computed_at)])
 
 
 class ExportFetch(db.Model):

@@ -32,7 +32,8 @@ class Notification(db.Model):
         ForeignKey("properties.id", ondelete="SET NULL"), index=True)
     link_id: Mapped[int | None] = mapped_column(
         ForeignKey("calendar_links.id", ondelete="SET NULL"), index=True)
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("alert_incidents.id", ondelete="SET NULL"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("alert_incidents.id", ondelete="SET NULL"),
+                                                    index=True)
     source: Mapped[str | None] = mapped_column(String(20))
     error_kind: Mapped[str | None] = mapped_column(String(32))
     # {"direct_bookings": n, "sellable_nights": n} over the next 30 days
@@ -57,7 +58,8 @@ class NotificationDelivery(db.Model):
         ForeignKey("notifications.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(10))
     recipient: Mapped[str] = mapped_column(String(500))
-    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("alert_recipients.id", ondelete="SET NULL"))
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("alert_recipients.id", ondelete="SET NULL"),
+                                                     index=True)
     audience: Mapped[str] = mapped_column(String(16), default="team")
     state: Mapped[str] = mapped_column(String(10), default="pending")
     # Sent along (Message-ID, Idempotency-Key): a resend after a crash is recognisable as the same message.
@@ -68,7 +70,8 @@ class NotificationDelivery(db.Model):
     claimed_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    digest_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="SET NULL"))
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="SET NULL"),
+                                                  index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     notification: Mapped[Notification] = relationship(back_populates="deliveries",
@@ -87,9 +90,10 @@ class LinkAlertState(db.Model):
     last_notice_at: Mapped[datetime | None]
     flips: Mapped[list] = mapped_column(JSON, default=list)
     flapping_since: Mapped[datetime | None]
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("alert_incidents.id", ondelete="SET NULL"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("alert_incidents.id", ondelete="SET NULL"),
+                                                    index=True)
     failure_notification_id: Mapped[int | None] = mapped_column(
-        ForeignKey("notifications.id", ondelete="SET NULL"))
+        ForeignKey("notifications.id", ondelete="SET NULL"), index=True)
 
 
 class AlertIncident(db.Model):

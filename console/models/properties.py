@@ -40,6 +40,14 @@ class Property(db.Model):
     risk_level: Mapped[str] = mapped_column(String(8), default="none", index=True)
     risk_factors: Mapped[list] = mapped_column(JSON, default=list)
     risk_computed_at: Mapped[datetime | None]
+    # A copy of the newest score snapshot (by computed_at, then id), kept by every snapshot insert
+    # (jobs/sync/score_store.py): the ranking pull reads the fleet in one range scan of this table.
+    # A plain integer, not a foreign key: score_snapshots already points here, and a cycle of keys
+    # would need deferred constraints on every backend.
+    score_snapshot_id: Mapped[int | None]
+    score_value: Mapped[int | None] = mapped_column(index=True)  # the managers' score spread
+    score_components: Mapped[dict | None] = mapped_column(JSON)
+    score_computed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     owner: Mapped[Owner] = relationship(back_populates="properties")

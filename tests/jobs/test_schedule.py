@@ -125,3 +125,32 @@ def test_the_nightly_score_job_writes_a_snapshot_for_every_property(app, make_pr
     assert all(p.risk_computed_at is not None for p in props)
     assert recompute_scores_job() == 3  # nothing moved: no second snapshot
     assert len(db.session.execute(select(ScoreSnapshot.id)).all()) == 3
+
+
+def test_prune_deletes_in_bounded_batches_each_committed(app, make_property, make_link):
+    from sqlalchemy import event
+
+    from jobs.sync.history import prune_runs
+    link = make_link(make_property())
+    old = utcnow() - timedelta(days=app.config["SYNC_RUN_RETENTION_DAYS"] + 5)
+    db.session.add_all([SyncRun(link_id=link.id, started_at=old, outcome="unchanged") for _ in range(25)])
+    db.session.commit()
+    deletes = []
+
+    def count(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().upper().startswith("DELETE"):
+            deletes.append(statement)
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert prune_runs(utcnow() - timedelta(days=app.config["SYNC_RUN_RETENTION_DAYS"]), batch=10, adapt=False) == 25
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(deletes) == 3  # 10 + 10 + 5, each its own transaction
+    assert db.session.query(SyncRun).count() == 0
+
+
+def test_prune_batches_grow_while_quick_and_shrink_when_slow():
+    from jobs.sync.history import PRUNE_MAX_BATCH, PRUNE_MIN_BATCH, next_batch
+    assert next_batch(5000, 0.01) == 10_000  # at most doubled
+    assert next_batch(5000, 1.0) == 1250  # a second-long transaction: a quarter of it next
+    assert next_batch(40_000, 0.01) == PRUNE_MAX_BATCH and next_batch(600, 30) == PRUNE_MIN_BATCH

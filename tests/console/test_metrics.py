@@ -1,0 +1,72 @@
+"""/metrics costs the same whatever the fleet's size, agrees with the health rule, and shows the queue."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rq import Queue
+
+from console.extensions import db
+from console.metrics import FLEET_CACHE_KEY
+from console.models import CalendarLink
+from console.timeutil import utcnow
+from tests.statements import counted
+
+
+def scrape(client) -> str:
+    resp = client.get("/metrics")
+    assert resp.status_code == 200
+    return resp.get_data(as_text=True)
+
+
+def links(prop, n: int, **fields) -> None:
+    db.session.add_all([CalendarLink(property=prop, source="ical", url=f"http://127.0.0.1:1/{i}.ics",
+                                     state="active", **fields) for i in range(n)])
+    db.session.commit()
+
+
+def test_link_gauges_follow_the_health_rule_link_by_link(client, make_property, app):
+    prop, now = make_property(), utcnow()
+    interval = app.config["SYNC_INTERVAL_MINUTES"]
+    links(prop, 2)  # never synced
+    links(prop, 3, last_sync_at=now, last_attempt_ok=False)
+    links(prop, 4, last_sync_at=now, last_attempt_ok=True, last_success_at=now - timedelta(minutes=4 * interval))
+    links(prop, 5, last_sync_at=now, last_attempt_ok=True, last_success_at=now)
+    expected = {}
+    for link in db.session.query(CalendarLink):
+        key = (link.state, link.health(now, interval))
+        expected[key] = expected.get(key, 0) + 1
+    text = scrape(client)
+    for (state, health), n in expected.items():
+        assert f'csc_links{{health="{health}",state="{state}"}} {float(n)}' in text
+    assert 'csc_properties{risk="none"} 1.0' in text
+
+
+def test_a_scrape_costs_the_same_statements_at_10_and_200_links(client, make_property, redis_conn):
+    prop = make_property()
+    links(prop, 10)
+    with counted() as small:
+        scrape(client)
+    links(prop, 190)
+    redis_conn.delete(FLEET_CACHE_KEY)
+    with counted() as large:
+        text = scrape(client)
+    assert 'csc_links{health="never_synced",state="active"} 200.0' in text
+    assert len(large) == len(small) <= 4
+
+
+def test_scrapes_within_the_cache_time_share_one_reading(client, make_property):
+    links(make_property(), 3)
+    scrape(client)
+    with counted() as again:
+        scrape(client)
+    assert again == ["SELECT 1"]  # the fleet read from Redis; the database only asked whether it is up
+
+
+def test_queue_depth_failed_jobs_and_workers_are_gauges(client, redis_conn):
+    queue = Queue("sync", connection=redis_conn)
+    queue.enqueue("jobs.tasks.schedule_due_syncs")
+    queue.enqueue("jobs.tasks.schedule_due_syncs")
+    text = scrape(client)
+    assert 'csc_queue_jobs{queue="sync"} 2.0' in text
+    assert 'csc_queue_failed_jobs{queue="sync"} 0.0' in text
+    assert "csc_workers 0.0" in text and "csc_redis_up 1.0" in text
