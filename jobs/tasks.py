@@ -16,7 +16,8 @@ from sqlalchemy import or_, select
 from console.extensions import db
 from console.models import CalendarLink
 from console.timeutil import utcnow
-from jobs.sync.attempts import describe, failure_kind, record_own_failure, record_own_failure_safely
+from jobs.rules.advice import describe
+from jobs.sync.attempts import failure_kind, record_own_failure, record_own_failure_safely
 
 log = logging.getLogger(__name__)
 # A batch keeps one job's fetch pool busy for several rounds of network latency: small batches

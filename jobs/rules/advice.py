@@ -128,3 +128,10 @@ def advice_for(kind: str, source: str | None, http_status: int | None = None) ->
 def warning_advice(kind: str) -> str:
     """Advice in plain words for a warning kind."""
     return _WARNING_ADVICE.get(kind, "Check this calendar link with the owner.")
+
+
+def describe(exc: BaseException) -> str:
+    """An exception in one short line for a message staff read: a database error in the driver's words."""
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{type(cause).__name__}: {first}"[:300]

@@ -23,13 +23,6 @@ def failure_kind(exc: BaseException) -> str:
     return "database" if isinstance(exc, SQLAlchemyError) else "internal"
 
 
-def describe(exc: BaseException) -> str:
-    """An exception in one short line: the database's own words for a database error."""
-    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
-    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-    return f"{type(cause).__name__}: {first}"[:300]
-
-
 def record_own_failure(link_ids: Iterable[int], kind: str, message: str, since: datetime) -> list[int]:
     """Record a failed attempt on each link that has no attempt recorded since `since` (when the
     work began); the ids recorded. Links with a newer attempt keep it: this runs again safely."""

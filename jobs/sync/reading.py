@@ -7,6 +7,7 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from jobs.fetch.feed import FetchResult, FetchSettings, HostLimiter, fetch_feed
+from jobs.rules.advice import describe
 from jobs.rules.stays import ParsedFeed, SyncFailure
 
 
@@ -69,8 +70,7 @@ def read_ical_link(snap: LinkSnapshot, settings: FetchSettings, limiter: HostLim
         reading.failure = failure
     except Exception as exc:  # noqa: BLE001 - one bad feed must never stop the batch
         # The parser reads every calendar it is given, event by event: a crash is our bug.
-        detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
         reading.failure = SyncFailure("internal", f"Our own failure: reading this feed crashed "
-                                      f"({detail}). The blocks are unchanged.")
+                                      f"({describe(exc)}). The blocks are unchanged.")
     reading.duration_ms = int((time.time() - started) * 1000)
     return reading

@@ -18,7 +18,8 @@ from jobs.fetch.addresses import AllowList
 from jobs.fetch.feed import FetchSettings
 from jobs.fetch.host_limits import FleetHostLimiter, HostLimiter
 from jobs.notify.evaluate import notice_after_sync
-from jobs.sync.attempts import describe, failure_kind, record_own_failure_safely
+from jobs.rules.advice import describe
+from jobs.sync.attempts import failure_kind, record_own_failure_safely
 from jobs.sync.blocks import record_failure, record_success
 from jobs.sync.overbookings import LinkBeforeSync, after_sync
 from jobs.sync.property_state import recompute_property, refresh_risks
