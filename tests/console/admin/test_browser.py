@@ -1,74 +1,12 @@
 """The pages people click, in a real Chromium driven by Playwright (skipped without chromium)."""
 from __future__ import annotations
 
-import shutil
-import threading
-
-import pytest
-from werkzeug.serving import make_server
-
 from console.extensions import db
 from console.models import CalendarLink
 from console.timeutil import utcnow
+from tests.console.admin.browsing import BROWSER_MARKS, PASSWORD, log_in
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed "
-                       "(apt-get install chromium); .ci/run installs it"),
-]
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def live_server(app):
-    """The app served over real HTTP on a free loopback port, in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One headless Chromium for the module (the system's browser: nothing is downloaded)."""
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run"])
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh page in its own context (no cookies shared between tests)."""
-    context = browser.new_context()
-    # Anything the page loads from another host fails the test: the console works offline.
-    foreign, refused, errors = [], [], []
-    context.on("request", lambda req: foreign.append(req.url)
-               if not req.url.startswith(("http://127.0.0.1", "data:")) else None)
-    tab = context.new_page()
-    # Whatever the Content-Security-Policy blocks, and any script error, fails the test too.
-    tab.on("console", lambda msg: refused.append(msg.text)
-           if "Content Security Policy" in msg.text else None)
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield tab
-    context.close()
-    assert foreign == [] and refused == [] and errors == []
-
-
-def _log_in(page, base, email):
-    page.goto(f"{base}/properties/")
-    assert "/login" in page.url
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/properties/")
+pytestmark = BROWSER_MARKS
 
 
 def _failing_link(prop, make_link):
@@ -96,7 +34,7 @@ def test_filter_the_list_then_open_a_failing_property(live_server, page, make_us
     make_user("viewer@example.com", "viewer", PASSWORD)
     _failing_link(make_property("Málaga Penthouse"), make_link)
     make_property("Quiet Flat")
-    _log_in(page, live_server, "viewer@example.com")
+    log_in(page, live_server, "viewer@example.com")
     assert page.locator("#properties tbody tr").count() == 2
     page.select_option("select[name=health]", "failing")
     page.click("#filters button[type=submit]")
@@ -115,7 +53,7 @@ def test_staff_pauses_a_link_from_the_property_page(live_server, page, make_user
     make_user("staff@example.com", "staff", PASSWORD)
     prop = make_property("Sitges Villa")
     link = make_link(prop, source="vrbo", url="https://www.vrbo.com/icalendar/ab.ics")
-    _log_in(page, live_server, "staff@example.com")
+    log_in(page, live_server, "staff@example.com")
     page.goto(f"{live_server}/properties/{prop.id}")
     page.click("[data-action=pause]")
     page.wait_for_selector("text=paused: its blocks stay")
@@ -125,7 +63,7 @@ def test_staff_pauses_a_link_from_the_property_page(live_server, page, make_user
 
 def test_log_out_returns_to_login(live_server, page, make_user):
     make_user("viewer@example.com", "viewer", PASSWORD)
-    _log_in(page, live_server, "viewer@example.com")
+    log_in(page, live_server, "viewer@example.com")
     page.click("text=Log out")
     page.wait_for_url(f"{live_server}/login")
     page.goto(f"{live_server}/")
@@ -142,7 +80,7 @@ def test_manager_opens_overbookings_from_the_menu_sees_charts_and_resolves_one(
                                first_night=today, last_night=today, nights=1, link_source="airbnb",
                                counts_against_owner=True, attribution="the link was failing"))
     db.session.commit()
-    _log_in(page, live_server, "staff@example.com")
+    log_in(page, live_server, "staff@example.com")
     page.click("nav >> text=Overbookings")
     page.wait_for_url(f"{live_server}/overbookings/")
     # plotly.js, served by the app, drew every chart into SVG.
@@ -175,7 +113,7 @@ def test_property_page_explains_why_the_score_changed(live_server, page, make_us
         db.session.add(ScoreSnapshot(property_id=prop.id, score=score.value,
                                      components=score.components, computed_at=at))
     db.session.commit()
-    _log_in(page, live_server, "viewer@example.com")
+    log_in(page, live_server, "viewer@example.com")
     page.goto(f"{live_server}/properties/{prop.id}")
     assert page.locator("[data-test=score-value]").inner_text() == "80"
     rows = page.locator("[data-test=score-history] tbody tr")
@@ -194,7 +132,7 @@ def test_admin_revokes_a_token_on_the_tokens_page(live_server, page, make_user):
     row, _clear = ApiToken.issue("ranking-service", "viewer")
     db.session.add(row)
     db.session.commit()
-    _log_in(page, live_server, "admin@example.com")
+    log_in(page, live_server, "admin@example.com")
     page.click("nav >> text=API tokens")
     page.wait_for_url(f"{live_server}/tokens/")
     line = page.locator(f"[data-token='{row.id}']")
@@ -216,7 +154,7 @@ def test_a_city_written_as_markup_is_shown_as_text_in_the_chart(live_server, pag
                                first_night=today, last_night=today, nights=1, link_source="airbnb",
                                counts_against_owner=True, attribution="test"))
     db.session.commit()
-    _log_in(page, live_server, "viewer@example.com")
+    log_in(page, live_server, "viewer@example.com")
     page.goto(f"{live_server}/overbookings/")
     page.wait_for_selector("#chart-city .main-svg")
     assert page.locator("#chart-city a").count() == 0  # no live link drawn from the data
@@ -241,7 +179,7 @@ def test_staff_links_a_calendar_tests_it_saves_it_and_sees_its_blocks(live_serve
         google_event("r@google.com", all_day(day(10)), all_day(day(13)), "Reserved"),
         google_event("d@google.com", all_day(day(20)), all_day(day(21)), "Dentist")),
         content_type="text/calendar")
-    _log_in(page, live_server, "staff@example.com")
+    log_in(page, live_server, "staff@example.com")
     page.goto(f"{live_server}/properties/{prop.id}")
 
     # A Google embed page is refused with the iCal address to use instead.
@@ -295,7 +233,7 @@ def test_admin_changes_an_alert_threshold_on_the_settings_page(live_server, page
     from console.models import AlertSetting
     from jobs.notify.thresholds import thresholds
     make_user("admin@example.com", "admin", PASSWORD)
-    _log_in(page, live_server, "admin@example.com")
+    log_in(page, live_server, "admin@example.com")
     page.goto(f"{live_server}/notifications/settings")
     page.fill("input[name=ALERT_AFTER_FAILURES]", "2")
     page.fill("input[name=ALERT_QUIET_START_HOUR]", "22")
