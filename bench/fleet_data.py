@@ -1,7 +1,7 @@
 """A production-size fleet, written in bulk (COPY on PostgreSQL, executemany on SQLite), for benchmarks.
 
 Per property: 1.5 links, `stays` reservations, `runs` sync runs per link over 120 days (a quarter older
-than the 90-day retention; the evidence of an overbooking among them), `snapshots` daily score snapshots; an overbooking every 20 properties.
+than the 90-day retention; the evidence of an overbooking among them), `snapshots` daily score snapshots; an overbooking every `overbooking_every` (20) properties.
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def _sqlite(value):
 
 
 def build(conn, properties: int, *, stays: int = 50, runs: int = 31, snapshots: int = 30,
-          now: datetime, seed: int = 7) -> dict[str, int]:
+          now: datetime, seed: int = 7, overbooking_every: int = 20) -> dict[str, int]:
     """Load the fleet into an empty, migrated database; returns rows written per table."""
     rng = random.Random(seed)
     done: dict[str, int] = {}
@@ -126,7 +126,7 @@ def build(conn, properties: int, *, stays: int = 50, runs: int = 31, snapshots: 
                                "counts_against_owner", "attribution", "state", "link_source"),
         ((prop, f"OA-{prop:07d}000", f"EX-{prop:07d}002", prop, prop, today, today, 1,
           now - timedelta(days=prop % 200), prop % 3 == 0, "bench", "open" if prop % 2 else "resolved",
-          "airbnb") for prop in range(1, properties + 1, 20)))
+          "airbnb") for prop in range(1, properties + 1, overbooking_every)))
     for statement in COPY_NEWEST:
         conn.execute(text(statement))
     if conn.dialect.name == "postgresql":  # ids were given: move the sequences past them
