@@ -3,11 +3,14 @@
 Run: .venv/bin/python bench/bench_fleet.py [--links 400]
 Prints links/s for the first sync, an unchanged re-sync and a re-sync with 10% changed, for
 `flask sync --all` and for the queue path (`enqueue-sync --all` drained by the one RQ worker that
-`make run` starts), and a naive sequential sync measured in the same run, with the ratios.
+`make run` starts), and a naive sequential sync measured in the same run, with the ratios; beside each,
+the CPU time per link (the syncing process's user + system time, its forks included, over the links) and the
+mean number of feed requests in flight while any was open (counted by the feed server).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import socket
@@ -22,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 TARGETS = {"first": 100, "unchanged": 300, "changed": 200}
+CPU_TARGETS_MS = {"first": None, "unchanged": 3.0, "changed": 8.0}
+CONCURRENCY = 64
 
 
 def free_port() -> int:
@@ -58,22 +63,29 @@ def make_links(env: dict, port: int, links: int) -> None:
         db.engine.dispose()
 
 
-def cli_rate(env: dict) -> float:
-    """`flask sync --all`, as a user runs it; the rate it reports."""
+def cli_rate(env: dict) -> tuple[float, float]:
+    """`flask sync --all`, as a user runs it; the rate and CPU ms per link it reports."""
     out = flask(env, "sync", "--all")
-    match = re.search(r"synced (\d+) links in ([\d.]+) s", out)
+    match = re.search(r"synced (\d+) links in ([\d.]+) s \(\d+ links/s, cpu ([\d.]+) ms/link\)", out)
     errors = re.findall(r"error \w+", out)
     if errors:
         raise RuntimeError(f"sync errors: {errors[:5]}")
-    return int(match.group(1)) / float(match.group(2))
+    return int(match.group(1)) / float(match.group(2)), float(match.group(3))
 
 
-def queue_rate(env: dict, links: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system time of a process and of its reaped children (RQ's work horses), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def queue_rate(env: dict, links: int) -> tuple[float, float]:
     """Make every link due, queue it as the scheduler does (`schedule_due_syncs`, the job `make run`
     runs every minute) and time until the one worker has synced them all."""
     import sqlite3
 
-    from rq import Worker
+    from rq import Queue, Worker
+    from rq.registry import StartedJobRegistry
     from sqlalchemy import text, update
 
     from config import Config
@@ -81,6 +93,7 @@ def queue_rate(env: dict, links: int) -> float:
     from console.extensions import db
     from console.models import CalendarLink
     from jobs.broker import redis_connection
+    from jobs.queue import QUEUE_NAMES
     from jobs.tasks import schedule_due_syncs
     app = create_app(Config(env=env))
     db_path = env["DATABASE_URL"].removeprefix("sqlite:///")
@@ -97,25 +110,33 @@ def queue_rate(env: dict, links: int) -> float:
             db.session.commit()
             last_run = db.session.execute(text("SELECT coalesce(max(id), 0) FROM sync_runs")).scalar()
             db.session.commit()
-            started = time.time()
+            started, cpu_started = time.time(), cpu_seconds(worker.pid)
             schedule_due_syncs()
             db.engine.dispose()
         sqlite = sqlite3.connect(db_path)
-        while True:
-            done = sqlite.execute("SELECT count(*) FROM sync_runs WHERE id > ?",
-                                  (last_run,)).fetchone()[0]
-            if done >= links:
-                break
-            if time.time() - started > 600:
-                raise RuntimeError(f"queue path: only {done} of {links} synced after 600 s")
-            time.sleep(0.02)
-        elapsed = time.time() - started
+        with app.app_context():
+            conn = redis_connection()
+            queues = [Queue(name, connection=conn) for name in QUEUE_NAMES]
+            while True:
+                # Done when every link has its run and the jobs have ended (the batch's risk refresh
+                # and alerts included, and the work horses reaped: their CPU is then the worker's).
+                done = sqlite.execute("SELECT count(*) FROM sync_runs WHERE id > ?",
+                                      (last_run,)).fetchone()[0]
+                if done >= links and not any(q.count or StartedJobRegistry(queue=q).count
+                                             for q in queues) \
+                        and all(w.get_state() == "idle" for w in Worker.all(connection=conn)):
+                    break
+                if time.time() - started > 600:
+                    raise RuntimeError(f"queue path: only {done} of {links} synced after 600 s")
+                time.sleep(0.02)
+            db.engine.dispose()
+        elapsed, cpu = time.time() - started, cpu_seconds(worker.pid) - cpu_started
         errors = sqlite.execute("SELECT error_kind, count(*) FROM sync_runs WHERE id > ? AND "
                                 "outcome = 'error' GROUP BY error_kind", (last_run,)).fetchall()
         sqlite.close()
         if errors:
             raise RuntimeError(f"queue path: sync errors {errors}")
-        return links / elapsed
+        return links / elapsed, cpu * 1000 / links
     finally:
         worker.terminate()
         worker.wait(timeout=30)
@@ -137,6 +158,11 @@ def naive_rate(port: int, sample: int, google_every: int) -> float:
     return len(indexes) / (time.perf_counter() - began)
 
 
+def in_flight(port: int) -> dict:
+    """The feed server's in-flight figures since it was last asked (mean, peak, requests)."""
+    return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10).read())
+
+
 def change(port: int, percent: int, seed: int) -> None:
     urllib.request.urlopen(f"http://127.0.0.1:{port}/change?percent={percent}&seed={seed}",
                            timeout=10).read()
@@ -153,7 +179,7 @@ def main() -> None:
                                "--port", str(port), "--links", str(args.links)],
                               stdout=subprocess.PIPE, text=True)
     assert server.stdout.readline().strip() == "ready"
-    results: dict[tuple[str, str], float] = {}
+    results: dict[tuple[str, str], tuple[float, float, dict]] = {}
     try:
         for path in ("cli", "queue"):
             inst = os.path.join(instance, path)
@@ -162,14 +188,16 @@ def main() -> None:
             # fetch pool is raised with it so a single process can keep 64 requests in flight.
             env.update(INSTANCE_PATH=inst, DATABASE_URL=f"sqlite:///{inst}/console.db",
                        FETCH_ALLOW_HOSTS="127.0.0.1", FETCH_PER_HOST_LIMIT="64",
-                       FETCH_CONCURRENCY="64", PYTHONPATH=str(ROOT))
+                       FETCH_CONCURRENCY=str(CONCURRENCY), PYTHONPATH=str(ROOT))
             flask(env, "init-db")
             make_links(env, port, args.links)
             run = (lambda: cli_rate(env)) if path == "cli" else (lambda: queue_rate(env, args.links))
-            results[(path, "first")] = run()
-            results[(path, "unchanged")] = run()
-            change(port, 10, seed=len(results))
-            results[(path, "changed")] = run()
+            for kind in ("first", "unchanged", "changed"):
+                if kind == "changed":
+                    change(port, 10, seed=len(results))
+                in_flight(port)  # start counting afresh
+                rate, cpu_ms = run()
+                results[(path, kind)] = (rate, cpu_ms, in_flight(port))
         naive = naive_rate(port, args.naive_sample, 20)
     finally:
         server.terminate()
@@ -177,10 +205,16 @@ def main() -> None:
     print(f"\nFleet benchmark: {args.links} links on loopback, 150 ms per request, "
           f"5% Google history feeds (2,000 events), {os.cpu_count()} cores")
     print(f"naive sequential sync (requests + icalendar + recurring-ical-events): {naive:.1f} links/s")
-    print(f"{'path':<8}{'sync':<12}{'links/s':>9}{'target':>8}{'x naive':>9}  ok")
-    for (path, kind), rate in results.items():
-        ok = "yes" if rate >= TARGETS[kind] else "NO"
-        print(f"{path:<8}{kind:<12}{rate:>9.0f}{TARGETS[kind]:>8}{rate / naive:>9.0f}  {ok}")
+    print(f"{'path':<8}{'sync':<12}{'links/s':>9}{'target':>8}{'x naive':>9}{'cpu ms/link':>13}"
+          f"{'target':>8}{'in flight':>11}{'peak':>6}{'target':>8}  ok")
+    for (path, kind), (rate, cpu_ms, flight) in results.items():
+        cpu_target = CPU_TARGETS_MS[kind]
+        flight_target = 0.8 * CONCURRENCY
+        ok = rate >= TARGETS[kind] and (cpu_target is None or cpu_ms <= cpu_target) \
+            and flight["mean"] >= flight_target
+        print(f"{path:<8}{kind:<12}{rate:>9.0f}{TARGETS[kind]:>8}{rate / naive:>9.0f}{cpu_ms:>13.1f}"
+              f"{cpu_target or '-':>8}{flight['mean']:>11.1f}{flight['peak']:>6}{flight_target:>8.0f}"
+              f"  {'yes' if ok else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
-"""A loopback fleet of feeds for the benchmark: asyncio, keep-alive, added latency, ETag/304."""
+"""A loopback fleet of feeds for the benchmark: asyncio, keep-alive, added latency, ETag/304, and a
+count of the feed requests in flight (GET /stats: their time-weighted mean while any is open, and the peak)."""
 from __future__ import annotations
 
 import argparse
 import asyncio
 import hashlib
+import json
 import random
 import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -61,8 +64,42 @@ class Fleet:
         return len(chosen)
 
 
+class InFlight:
+    """Feed requests open at once, integrated over the time any is open (a mean the client cannot fake)."""
+
+    def __init__(self):
+        self.open, self.peak, self.requests = 0, 0, 0
+        self.area = self.busy = 0.0
+        self.since = time.monotonic()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if self.open:
+            self.area += self.open * (now - self.since)
+            self.busy += now - self.since
+        self.since = now
+
+    def begin(self) -> None:
+        self._tick()
+        self.open, self.requests = self.open + 1, self.requests + 1
+        self.peak = max(self.peak, self.open)
+
+    def end(self) -> None:
+        self._tick()
+        self.open -= 1
+
+    def take(self) -> dict:
+        """The figures since the last take, then start again."""
+        self._tick()
+        figures = {"mean": self.area / self.busy if self.busy else 0.0, "peak": self.peak,
+                   "requests": self.requests, "busy_seconds": self.busy}
+        self.peak, self.requests, self.area, self.busy = self.open, 0, 0.0, 0.0
+        return figures
+
+
 async def serve(fleet: Fleet, port: int, latency: float) -> None:
-    """Answer GET /feed/<n>.ics (and /change?percent=&seed=) until killed."""
+    """Answer GET /feed/<n>.ics (and /change?percent=&seed=, /stats) until killed."""
+    flight = InFlight()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -72,25 +109,38 @@ async def serve(fleet: Fleet, port: int, latency: float) -> None:
                 path = lines[0].split(" ")[1]
                 headers = {k.strip().lower(): v.strip() for k, _, v in
                            (line.partition(":") for line in lines[1:] if line)}
-                await asyncio.sleep(latency)  # stands for the internet
-                status, body, extra = "200 OK", b"", ""
-                if path.startswith("/change"):
-                    query = dict(p.split("=") for p in path.split("?", 1)[1].split("&"))
-                    body = str(fleet.change(float(query["percent"]), int(query["seed"]))).encode()
-                elif path.startswith("/feed/"):
-                    body, etag = fleet.body(int(path[6:].split(".")[0]))
-                    extra = f"ETag: {etag}\r\nContent-Type: text/calendar; charset=utf-8\r\n"
-                    if headers.get("if-none-match") == etag:
-                        status, body = "304 Not Modified", b""
-                else:
-                    status = "404 Not Found"
-                writer.write(f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n{extra}"
-                             f"Connection: keep-alive\r\n\r\n".encode() + body)
-                await writer.drain()
+                feed = path.startswith("/feed/")
+                if feed:
+                    flight.begin()
+                try:
+                    await asyncio.sleep(latency)  # stands for the internet
+                    status, body, extra = await answer(path, headers)
+                    writer.write(f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n{extra}"
+                                 f"Connection: keep-alive\r\n\r\n".encode() + body)
+                    await writer.drain()
+                finally:
+                    if feed:
+                        flight.end()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
         finally:
             writer.close()
+
+    async def answer(path: str, headers: dict) -> tuple[str, bytes, str]:
+        status, body, extra = "200 OK", b"", ""
+        if path.startswith("/stats"):
+            body = json.dumps(flight.take()).encode()
+        elif path.startswith("/change"):
+            query = dict(p.split("=") for p in path.split("?", 1)[1].split("&"))
+            body = str(fleet.change(float(query["percent"]), int(query["seed"]))).encode()
+        elif path.startswith("/feed/"):
+            body, etag = fleet.body(int(path[6:].split(".")[0]))
+            extra = f"ETag: {etag}\r\nContent-Type: text/calendar; charset=utf-8\r\n"
+            if headers.get("if-none-match") == etag:
+                status, body = "304 Not Modified", b""
+        else:
+            status = "404 Not Found"
+        return status, body, extra
 
     server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=2048)
     print("ready", flush=True)

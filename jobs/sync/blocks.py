@@ -6,7 +6,7 @@ import random
 from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 
 from console.extensions import db
 from console.models import CalendarLink, Reservation, SyncRun, new_reservation_code
@@ -96,14 +96,17 @@ def apply_changes(link: CalendarLink, changes: ChangeSet) -> dict:
     each change was (dates, and the old dates of a move), so a person can see what a sync did
     after the blocks themselves are gone."""
     added, updated, what, now = [], [], [], utcnow()
+    rows = []
     for stay in changes.added:
         code = new_reservation_code("external")
-        db.session.add(Reservation(code=code, property_id=link.property_id, origin="external",
-                                   link_id=link.id, check_in=stay.check_in,
-                                   check_out=stay.check_out, external_uid=stay.uid,
-                                   summary=(stay.summary or "")[:500], dates_changed_at=now))
+        rows.append({"code": code, "property_id": link.property_id, "origin": "external",
+                     "link_id": link.id, "check_in": stay.check_in, "check_out": stay.check_out,
+                     "external_uid": stay.uid, "summary": (stay.summary or "")[:500],
+                     "created_at": now, "updated_at": now, "dates_changed_at": now})
         added.append(code)
         what.append(_change(code, "added", stay.check_in, stay.check_out))
+    if rows:  # one executemany: the unit of work costs ~0.3 ms of CPU per object on a first sync
+        db.session.execute(insert(Reservation.__table__), rows)
     for block, stay in changes.updated:
         res = db.session.get(Reservation, block.id)
         was = [res.check_in.isoformat(), res.check_out.isoformat()]
