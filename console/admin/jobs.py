@@ -54,7 +54,7 @@ def mount_jobs_dashboard(app: Flask, admin: Admin) -> None:
     # cookies and the same-origin check below stand in for it.
     csrf.exempt(rq_dashboard.blueprint)
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=JOBS_URL)
-    admin.add_link(JobsMenuLink(name="Jobs", endpoint=f"{DASHBOARD}.queues_overview"))
+    admin.add_menu_item(JobsMenuLink(name="Jobs", endpoint=f"{DASHBOARD}.queues_overview"))
 
     @app.before_request
     def jobs_dashboard_guard():

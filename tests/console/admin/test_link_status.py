@@ -71,7 +71,7 @@ def test_synchronize_now_reads_queued_then_finished_with_what_the_run_did(
     run = item["job"]["run"]
     assert (run["outcome"], run["added"], run["removed"]) == ("changed", 2, 0)
     assert run["id"] == runs(link.id)[-1].id and len(blocks(link.id)) == 2
-    assert "+2 added" in item["html"] and "2 EX- blocks" in item["html"]
+    assert "blocks: 2 added" in item["html"] and "2 EX- blocks" in item["html"]
     assert item["version"] != card(queued, link.id)["version"]
 
 
