@@ -34,8 +34,17 @@ def get_queue(name: str = "sync", app: Flask | None = None) -> Queue:
                  default_timeout=SYNC_JOB_TIMEOUT)
 
 
+# A link's newest sync job is remembered as long as RQ keeps a failed job, so its page can say
+# how that job ended (a finished job's own record may go sooner: then its run says it).
+LAST_JOB_TTL = 7 * 86400
+
+
 def _link_key(link_id: int) -> str:
     return f"csc:link-job:{link_id}"
+
+
+def _last_job_key(link_id: int) -> str:
+    return f"csc:link-last-job:{link_id}"
 
 
 def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
@@ -57,6 +66,7 @@ def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
                                      failure_ttl=7 * 86400)
             if queue.is_async:
                 conn.set(_link_key(link_id), job.id, ex=SYNC_JOB_TIMEOUT + 60)
+            conn.set(_last_job_key(link_id), job.id, ex=LAST_JOB_TTL)
             return job.id
     except (redis.RedisError, OSError) as exc:
         raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc
@@ -106,6 +116,17 @@ def _process_runs(pid: int) -> bool:
         return False
     except psutil.Error:  # another user's process: it exists
         return True
+
+
+def latest_link_jobs(link_ids: list[int]) -> dict[int, str]:
+    """The id of each link's newest queued sync (Synchronize now, resync, resume, accept), one read."""
+    if not link_ids:
+        return {}
+    try:
+        values = redis_connection().mget([_last_job_key(i) for i in link_ids])
+    except (redis.RedisError, OSError) as exc:
+        raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc
+    return {i: v.decode() for i, v in zip(link_ids, values) if v}
 
 
 def forget_link_job(link_id: int) -> None:

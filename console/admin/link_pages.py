@@ -2,14 +2,20 @@
 address), test a linked one, delete one; every step through console.actions, as the API does."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 
 from console.actions import links as link_actions
 from console.actions.errors import ActionError
+from console.admin.notifications import alert_history
 from console.extensions import db
+from console.link_jobs import IN_FLIGHT, link_job_states
 from console.models import Property
+from console.serialize import block_counts, link_json
+from console.timeutil import utcnow
+
+LINK_ALERTS = 5  # beside each link: its newest alerts (as on the property page)
 
 
 def _refusal(err: ActionError) -> dict:
@@ -20,6 +26,32 @@ def _refusal(err: ActionError) -> dict:
 
 class LinkPages:
     """Mixed into the properties view: its pages answer with the property page and a panel."""
+
+    def inaccessible_callback(self, name, **kwargs):
+        if name == "link_status":  # polled by a script: an answer it can read, not a login page
+            return jsonify(error={"code": "login_required", "message": "log in again"}), 401
+        return super().inaccessible_callback(name, **kwargs)
+
+    @expose("/<int:property_id>/status")
+    def link_status(self, property_id: int):
+        """Each link's sync job state and its card drawn again, for link_status.js to swap in."""
+        prop = db.session.get(Property, property_id) or abort(404)
+        states = link_job_states(prop.links)
+        counts, now = block_counts(link.id for link in prop.links), utcnow()
+        prop_json = {"id": prop.id}
+        cards = []
+        for link in prop.links:
+            body = link_json(link, now, counts.get(link.id, 0))
+            html = render_template(
+                "properties/_link_card.html", l=body, prop=prop_json, jobs=states,
+                ignored={link.id: link.ignored_detail or []},
+                link_alerts={link.id: alert_history(link_id=link.id, limit=LINK_ALERTS)},
+                can_act=current_user.can("staff"), link_test=None)
+            cards.append({"id": link.id, "job": states[link.id],
+                          "version": states[link.id]["version"], "html": html})
+        return jsonify(property_id=prop.id, links=cards,
+                       in_flight=any(c["job"]["state"] in IN_FLIGHT for c in cards)), \
+            {"Cache-Control": "no-store"}
 
     def _staff_property(self, property_id: int) -> Property:
         if not current_user.can("staff"):

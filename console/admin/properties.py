@@ -13,6 +13,7 @@ from console.admin.base import ConsoleView
 from console.admin.link_pages import LinkPages
 from console.admin.notifications import alert_history
 from console.extensions import db
+from console.link_jobs import link_job_states
 from console.models import SOURCES, Overbooking, Property, Reservation, SyncRun
 from console.property_filters import HEALTHS, RISKS, property_query, with_relations
 from console.serialize import properties_json, property_json, run_json, score_history_items
@@ -75,7 +76,7 @@ class PropertiesView(LinkPages, ConsoleView):
                            link_alerts={i: alert_history(link_id=i, limit=LINK_ALERTS) for i in link_ids},
                            ignored={link.id: link.ignored_detail or [] for link in prop.links},
                            sources=ICAL_SOURCES, can_act=current_user.can("staff"),
-                           **panels), status
+                           jobs=link_job_states(prop.links), **panels), status
 
     @expose("/<int:property_id>/links/<int:link_id>/<action>", methods=["POST"])
     def link_action(self, property_id: int, link_id: int, action: str):

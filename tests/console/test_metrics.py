@@ -70,3 +70,20 @@ def test_queue_depth_failed_jobs_and_workers_are_gauges(client, redis_conn):
     assert 'csc_queue_jobs{queue="sync"} 2.0' in text
     assert 'csc_queue_failed_jobs{queue="sync"} 0.0' in text
     assert "csc_workers 0.0" in text and "csc_redis_up 1.0" in text
+
+
+def test_a_failed_job_and_a_registered_worker_show_in_the_gauges(app, client, redis_conn):
+    from rq import Worker
+
+    from jobs.worker import run_worker
+    Queue("sync", connection=redis_conn).enqueue("jobs.tasks.no_such_task")
+    run_worker(app, burst=True)  # a real worker fails it: its function does not exist
+    worker = Worker(["sync"], connection=redis_conn)
+    worker.register_birth()  # a worker that started and has not yet died
+    try:
+        text = scrape(client)
+    finally:
+        worker.register_death()
+    assert 'csc_queue_failed_jobs{queue="sync"} 1.0' in text
+    assert 'csc_queue_jobs{queue="sync"} 0.0' in text and "csc_workers 1.0" in text
+    assert "csc_workers 0.0" in scrape(client)

@@ -1,0 +1,113 @@
+"""Each link's sync job as its page shows it: queued, running, finished with what its run did, or
+failed; read from RQ (the job in Redis) and the database (the run it recorded), never guessed."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import func, select
+
+from console.extensions import db
+from console.models import CalendarLink, SyncRun
+from console.timeutil import iso
+from jobs.broker import QueueUnavailable, redis_connection
+from jobs.queue import job_is_live, latest_link_jobs
+from jobs.rules.advice import advice_for
+
+IN_FLIGHT = ("queued", "running")
+WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+ENDED_BADLY = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+LOST_WORKER = ("Our own failure: the worker running this sync stopped without finishing (killed "
+               "or lost). The blocks are unchanged.")
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    """An RQ timestamp (UTC, naive or aware) as our naive UTC."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _newest_runs(link_ids: list[int]) -> dict[int, SyncRun]:
+    """Each link's newest recorded sync run, in one query."""
+    if not link_ids:
+        return {}
+    newest = select(func.max(SyncRun.id)).where(SyncRun.link_id.in_(link_ids)) \
+        .group_by(SyncRun.link_id)
+    return {run.link_id: run for run in db.session.execute(
+        select(SyncRun).where(SyncRun.id.in_(newest))).scalars()}
+
+
+def _run_summary(run: SyncRun, source: str) -> dict:
+    """What a run did, as the card says it."""
+    error = None
+    if run.error_kind:
+        error = {"kind": run.error_kind, "message": run.error_message,
+                 "advice": advice_for(run.error_kind, source, run.http_status)}
+    return {"id": run.id, "outcome": run.outcome, "added": run.added, "updated": run.updated,
+            "removed": run.removed, "events": run.events, "http_status": run.http_status,
+            "held": (run.details or {}).get("held"), "error": error,
+            "finished_at": iso(run.finished_at)}
+
+
+def _crash_line(job: Job) -> str:
+    """The last line of the exception a failed job stopped on."""
+    result = job.latest_result()
+    said = str(getattr(result, "exc_string", None) or "").strip()
+    return said.splitlines()[-1] if said else "no exception recorded"
+
+
+def _state(job: Job, conn: redis.Redis, link: CalendarLink, run: SyncRun | None) -> dict:
+    """One link's job state from its RQ job and the run recorded since it was queued."""
+    status = job.get_status(refresh=False)
+    queued_at = _naive_utc(job.enqueued_at) or _naive_utc(job.created_at)
+    if run is not None and queued_at is not None and run.started_at < queued_at:
+        run = None  # an older run: not this job's
+    body = {"job_id": job.id, "enqueued_at": iso(queued_at),
+            "started_at": iso(_naive_utc(job.started_at)), "ended_at": iso(_naive_utc(job.ended_at)),
+            "run": _run_summary(run, link.source) if run else None, "error": None}
+    if status in WAITING:
+        return {**body, "state": "queued"}
+    if status == JobStatus.STARTED:
+        if job_is_live(job, conn):
+            return {**body, "state": "running"}
+        message = LOST_WORKER
+    elif status in ENDED_BADLY:
+        message = f"Our own failure: the sync job stopped ({_crash_line(job)})."
+    else:
+        return {**body, "state": "finished"}
+    if body["run"] and body["run"]["error"]:
+        return {**body, "state": "failed", "error": body["run"]["error"]}
+    return {**body, "state": "failed", "error": {"kind": "internal", "message": message,
+                                                 "advice": advice_for("internal", link.source)}}
+
+
+def link_job_states(links: list[CalendarLink]) -> dict[int, dict]:
+    """Per link id: its newest sync job's state ("idle" when none is known; "unknown" when Redis
+    does not answer), with what the run did once it ended."""
+    ids = [link.id for link in links]
+    try:
+        conn = redis_connection()
+        job_ids = latest_link_jobs(ids)
+        found = Job.fetch_many(list(job_ids.values()), connection=conn)
+        jobs = {job.id: job for job in found if job is not None}
+        runs = _newest_runs(list(job_ids))
+        states = {}
+        for link in links:
+            job = jobs.get(job_ids.get(link.id))
+            state = _state(job, conn, link, runs.get(link.id)) if job else {"state": "idle"}
+            states[link.id] = {**state, "version": state_version(state)}
+        return states
+    except (redis.RedisError, OSError, QueueUnavailable, NoSuchJobError):
+        return {i: {"state": "unknown", "error": {
+            "kind": "queue_unavailable", "message": "The job queue (Redis) is not answering: the "
+            "state of this link's sync cannot be read right now.", "advice": ""},
+            "version": "unknown"} for i in ids}
+
+
+def state_version(state: dict) -> str:
+    """A short tag that changes whenever the card must be drawn again."""
+    run = state.get("run") or {}
+    return f"{state.get('job_id', '')}:{state['state']}:{run.get('id', '')}"
