@@ -65,11 +65,12 @@ class Fleet:
 
 
 class InFlight:
-    """Feed requests open at once, integrated over the time any is open (a mean the client cannot fake)."""
+    """Feed requests open at once, integrated over time (a mean the client cannot fake): over the whole
+    time any is open, and over the time while links remain (before the expected last request began)."""
 
     def __init__(self):
-        self.open, self.peak, self.requests = 0, 0, 0
-        self.area = self.busy = 0.0
+        self.open, self.peak, self.requests, self.expect = 0, 0, 0, 0
+        self.area = self.busy = self.area_remaining = self.busy_remaining = 0.0
         self.since = time.monotonic()
 
     def _tick(self) -> None:
@@ -77,6 +78,9 @@ class InFlight:
         if self.open:
             self.area += self.open * (now - self.since)
             self.busy += now - self.since
+            if self.requests < self.expect:
+                self.area_remaining += self.open * (now - self.since)
+                self.busy_remaining += now - self.since
         self.since = now
 
     def begin(self) -> None:
@@ -88,12 +92,15 @@ class InFlight:
         self._tick()
         self.open -= 1
 
-    def take(self) -> dict:
-        """The figures since the last take, then start again."""
+    def take(self, expect: int) -> dict:
+        """The figures since the last take; then start again, expecting `expect` requests."""
         self._tick()
-        figures = {"mean": self.area / self.busy if self.busy else 0.0, "peak": self.peak,
-                   "requests": self.requests, "busy_seconds": self.busy}
-        self.peak, self.requests, self.area, self.busy = self.open, 0, 0.0, 0.0
+        figures = {"mean": self.area / self.busy if self.busy else 0.0,
+                   "mean_while_remaining": self.area_remaining / self.busy_remaining
+                   if self.busy_remaining else 0.0,
+                   "peak": self.peak, "requests": self.requests, "busy_seconds": self.busy}
+        self.peak, self.requests, self.expect = self.open, 0, expect
+        self.area = self.busy = self.area_remaining = self.busy_remaining = 0.0
         return figures
 
 
@@ -129,7 +136,8 @@ async def serve(fleet: Fleet, port: int, latency: float) -> None:
     async def answer(path: str, headers: dict) -> tuple[str, bytes, str]:
         status, body, extra = "200 OK", b"", ""
         if path.startswith("/stats"):
-            body = json.dumps(flight.take()).encode()
+            expect = int(path.partition("expect=")[2] or 0)
+            body = json.dumps(flight.take(expect)).encode()
         elif path.startswith("/change"):
             query = dict(p.split("=") for p in path.split("?", 1)[1].split("&"))
             body = str(fleet.change(float(query["percent"]), int(query["seed"]))).encode()
