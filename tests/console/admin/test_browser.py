@@ -120,7 +120,7 @@ def test_property_page_explains_why_the_score_changed(live_server, page, make_us
     assert rows.count() == 2
     newest = rows.first
     assert newest.locator("[data-test=score-reason]").first.is_visible()
-    assert "2 h ago" in newest.inner_text() and "(-20)" in newest.inner_text()
+    assert "2 hours ago" in newest.inner_text() and "(-20)" in newest.inner_text()
     assert "Overbookings: 1 counted against the owner (was 0): 50 to 30 points." in \
         newest.inner_text()
     assert "First score for this property." in rows.nth(1).inner_text()
