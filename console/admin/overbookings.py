@@ -89,12 +89,12 @@ class OverbookingsView(ConsoleView):
                            state=state, counts=request.args.get("counts", ""), rules=score_rules,
                            plotly_version=VERSION, can_act=current_user.can("staff"))
 
-    @expose("/<name>.csv")
-    def csv(self, name: str):
+    @expose("/<chart>.csv")
+    def csv(self, chart: str):
         """One chart's or list's rows as CSV, for the same range and filters as the page."""
         r, _problem = parse_range(request.args, utcnow().date())
-        header, rows = _table(name, r)
-        return csv_response(f"overbookings-{name}-{r.first}-to-{r.last}.csv", header, rows)
+        header, rows = _table(chart, r)
+        return csv_response(f"overbookings-{chart}-{r.first}-to-{r.last}.csv", header, rows)
 
     @expose("/plotly-<version>.min.js")
     def plotly_js(self, version: str):
