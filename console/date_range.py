@@ -33,9 +33,9 @@ def last_weeks(weeks: int, today: date) -> DateRange:
     return DateRange(monday - timedelta(weeks=weeks - 1), today)
 
 
-def presets(today: date) -> list[tuple[str, DateRange]]:
-    """(label, range) of each preset, as the page offers them."""
-    return [(label, last_weeks(weeks, today)) for _key, label, weeks in PRESETS]
+def presets(today: date) -> list[tuple[str, str, DateRange]]:
+    """(key, label, range) of each preset, as the page offers them (?preset=key)."""
+    return [(key, label, last_weeks(weeks, today)) for key, label, weeks in PRESETS]
 
 
 def _day(text: str | None) -> date | None:

@@ -20,7 +20,8 @@ def test_from_and_to_are_taken_as_given():
 
 
 def test_presets_cover_4_13_and_52_weeks():
-    assert [label for label, _ in presets(TODAY)] == ["4 weeks", "quarter", "year"]
+    assert [(key, label) for key, label, _ in presets(TODAY)] == [
+        ("4w", "4 weeks"), ("quarter", "quarter"), ("year", "year")]
     assert parse_range({"preset": "4w"}, TODAY) == (DateRange(date(2026, 11, 9), TODAY), None)
     assert parse_range({"preset": "quarter"}, TODAY)[0].first == date(2026, 9, 7)
     assert parse_range({"preset": "year"}, TODAY)[0].first == date(2025, 12, 8)

@@ -118,7 +118,7 @@ def test_presets_and_the_range_pick_the_overbookings_shown(fleet, login):
     assert default.count("<tr data-overbooking-id=") == 5  # 60 days old is within 26 weeks
     four = client.get(f"{PAGE}?preset=4w").get_data(as_text=True)
     assert four.count("<tr data-overbooking-id=") == 4
-    assert 'data-preset="4 weeks"' in four and "btn-secondary" in four
+    assert 'data-preset="4 weeks"' in four and "btn-primary mr-1" in four
     assert sum(_figures(four)["weekly"]["data"][0]["y"]) == 3 and len(_figures(four)["weekly"]["data"][0]["y"]) == 4
     # The list's filter links keep the range of the page.
     assert re.search(r'href="/overbookings/\?[^"]*state=open[^"]*from=', four.replace("&amp;", "&"))
