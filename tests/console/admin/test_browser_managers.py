@@ -142,7 +142,7 @@ def test_pages_fit_390_px_without_sideways_scroll(live_server, page, filled):
     log_in(page, live_server, "staff@example.com")
     for name, path in (("dashboard", "/"), ("property", f"/properties/{filled.id}"),
                        ("overbookings", "/overbookings/"), ("kigo", "/kigo/"),
-                       ("notifications", "/notifications/")):
+                       ("notifications", "/notifications/"), ("alert-settings", "/notifications/settings")):
         page.goto(f"{live_server}{path}")
         if name == "overbookings":
             page.wait_for_selector("#chart-scores .main-svg")
