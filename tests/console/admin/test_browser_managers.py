@@ -136,6 +136,32 @@ def _sticking_out(page) -> list[str]:
     }""")
 
 
+def _contrast(fg: str, bg: str) -> float:
+    """WCAG contrast ratio of two computed CSS colours ("rgb(r, g, b)")."""
+    def luminance(color: str) -> float:
+        channels = [float(v) / 255 for v in color[color.index("(") + 1:].rstrip(")").split(",")[:3]]
+        r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    high, low = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_buttons_on_white_are_readable(live_server, page, filled):
+    log_in(page, live_server, "staff@example.com")
+    for path, selector in (("/kigo/", "#kigo-lookup button"), ("/overbookings/", "[data-preset=quarter]"),
+                           ("/overbookings/", "#chart-range button[type=submit]"),
+                           (f"/properties/{filled.id}", "#overbookings .resolve-form button")):
+        page.goto(f"{live_server}{path}")
+        button = page.locator(selector).first
+        fg, bg, image = button.evaluate("""b => { const s = getComputedStyle(b);
+            const bg = s.backgroundColor === 'rgba(0, 0, 0, 0)' ? 'rgb(255, 255, 255)' : s.backgroundColor;
+            return [s.color, bg, s.backgroundImage]; }""")
+        assert image == "none", (path, selector, image)  # a gradient would hide the colour measured
+        assert _contrast(fg, bg) >= 4.5, (path, selector, fg, bg)
+    page.goto(f"{live_server}/kigo/")
+    shot(page, "kigo page button")
+
+
 def test_pages_fit_390_px_without_sideways_scroll(live_server, page, filled):
     assert db.session.query(Reservation).count() == 4
     page.set_viewport_size(PHONE)
