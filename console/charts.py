@@ -11,9 +11,12 @@ import plotly.graph_objects as go
 COUNTS_COLOR, NOT_COUNTED_COLOR, SCORE_COLOR = "#c0392b", "#95a5a6", "#2980b9"
 COUNTS_NAME, NOT_COUNTED_NAME = "counts against the owner", "does not count"
 SCORE_BIN = 10
-_LAYOUT = dict(template="simple_white", barmode="stack", height=320,
-               margin=dict(l=40, r=10, t=60, b=40),
-               legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+# The legend sits under the plot, at the foot of the figure: above it, it ran into the title on a
+# narrow screen. The bottom margin holds the axis labels and the legend.
+_LAYOUT = dict(template="simple_white", barmode="stack", height=340,
+               margin=dict(l=40, r=10, t=50, b=110),
+               legend=dict(orientation="h", yref="container", yanchor="bottom", y=0.01,
+                           xanchor="left", x=0))
 
 
 @dataclass(frozen=True)
@@ -46,26 +49,31 @@ def week_start(day: date | datetime) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def weekly_counts(detections: Iterable[tuple[date | datetime, bool]], first: date,
+def weekly_counts(day_counts: Iterable[tuple[date | datetime, bool, int]], first: date,
                   last: date) -> list[WeekCount]:
-    """(detected_at, counts) pairs bucketed into every week from `first` to `last`, empty weeks included."""
+    """(day, counts, n) triples summed into every week from `first` to `last`, empty weeks included."""
     weeks: dict[date, list[int]] = {}
     week = week_start(first)
     while week <= week_start(last):
         weeks[week] = [0, 0]
         week += timedelta(days=7)
-    for detected, counts in detections:
-        bucket = weeks.get(week_start(detected))
+    for day, counts, n in day_counts:
+        bucket = weeks.get(week_start(day))
         if bucket is not None:
-            bucket[0 if counts else 1] += 1
+            bucket[0 if counts else 1] += n
     return [WeekCount(w, counted, not_counted) for w, (counted, not_counted) in weeks.items()]
 
 
-def score_bins(scores: Iterable[int]) -> list[tuple[str, int]]:
-    """Scores counted in bins of ten ("0-9" ... "90-100"; 100 joins the last bin)."""
+def rank_groups(groups: Iterable[GroupCount], top: int) -> list[GroupCount]:
+    """The `top` largest groups, largest first; among equals more counted first, then by name."""
+    return sorted(groups, key=lambda g: (-(g.counted + g.not_counted), -g.counted, g.name))[:top]
+
+
+def score_bins(score_counts: Iterable[tuple[int, int]]) -> list[tuple[str, int]]:
+    """(score, how many) pairs counted in bins of ten ("0-9" ... "90-100"; 100 joins the last bin)."""
     counts = [0] * (100 // SCORE_BIN)
-    for score in scores:
-        counts[min(max(int(score), 0) // SCORE_BIN, len(counts) - 1)] += 1
+    for score, n in score_counts:
+        counts[min(max(int(score), 0) // SCORE_BIN, len(counts) - 1)] += n
     labels = [f"{low}-{low + SCORE_BIN - 1}" for low in range(0, 100, SCORE_BIN)]
     labels[-1] = f"{100 - SCORE_BIN}-100"
     return list(zip(labels, counts))
@@ -96,24 +104,24 @@ def overbookings_per_week(weeks: Sequence[WeekCount]) -> go.Figure:
     return fig
 
 
-def overbookings_by(dimension: str, groups: Sequence[GroupCount], top: int = 15) -> go.Figure:
-    """Horizontal stacked bars per source, city or owner, the largest `top` groups first."""
-    ranked = sorted(groups, key=lambda g: (-(g.counted + g.not_counted), -g.counted, g.name))[:top]
-    ranked.reverse()  # plotly draws the first category at the bottom
-    fig = go.Figure(_stacked([plain_label(g.name) for g in ranked], [g.counted for g in ranked],
-                             [g.not_counted for g in ranked], horizontal=True))
+def overbookings_by(dimension: str, groups: Sequence[GroupCount]) -> go.Figure:
+    """Horizontal stacked bars per source, city or owner, the first group on top."""
+    shown = list(reversed(groups))  # plotly draws the first category at the bottom
+    fig = go.Figure(_stacked([plain_label(g.name) for g in shown], [g.counted for g in shown],
+                             [g.not_counted for g in shown], horizontal=True))
     fig.update_layout(title=f"Overbookings by {dimension}", xaxis_title="overbookings", **_LAYOUT)
-    fig.update_layout(height=max(_LAYOUT["height"], 60 + 24 * len(ranked)))
-    fig.update_xaxes(**_whole_counts(max((g.counted + g.not_counted for g in ranked), default=0)))
+    fig.update_layout(height=max(_LAYOUT["height"], 110 + 24 * len(shown)))
+    fig.update_xaxes(**_whole_counts(max((g.counted + g.not_counted for g in shown), default=0)))
+    fig.update_yaxes(automargin=True)
     return fig
 
 
-def score_distribution(scores: Sequence[int]) -> go.Figure:
-    """How many properties score in each band of ten (their newest score)."""
-    bins = score_bins(scores)
+def score_distribution(bins: Sequence[tuple[str, int]]) -> go.Figure:
+    """How many properties score in each band of ten (their newest score), from score_bins."""
+    total = sum(n for _, n in bins)
     fig = go.Figure(go.Bar(x=[label for label, _ in bins], y=[n for _, n in bins],
                            marker_color=SCORE_COLOR, name="properties"))
-    fig.update_layout(title=f"Reward score distribution ({len(scores)} properties)",
+    fig.update_layout(title=f"Reward scores ({total} propert{'y' if total == 1 else 'ies'})",
                       xaxis_title="score", yaxis_title="properties", **_LAYOUT)
     fig.update_xaxes(type="category")
     fig.update_yaxes(**_whole_counts(max((n for _, n in bins), default=0)))

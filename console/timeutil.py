@@ -1,4 +1,5 @@
-"""Time in one convention: naive UTC datetimes in the database, ISO 8601 with Z on the wire."""
+"""Time in one convention: naive UTC datetimes in the database, ISO 8601 with Z on the wire, relative
+words on pages."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -29,7 +30,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def ago(value: str | datetime | None, now: datetime | None = None) -> str:
-    """How long ago, in the words people use: "just now", "5 min ago", "3 h ago", "2 days ago"."""
+    """How long ago or how soon, in words: "just now", "1 minute ago", "3 hours ago", "in 2 days"."""
     if value is None:
         return "never"
     if isinstance(value, str):
@@ -42,9 +43,22 @@ def ago(value: str | datetime | None, now: datetime | None = None) -> str:
     return "just now" if seconds < 60 else _span(seconds) + " ago"
 
 
+def exact_utc(value: str | datetime | None) -> str:
+    """The exact moment as people read it, "2026-11-23 09:00:05 UTC" (the hover text of a relative time)."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else iso(value)
+    return text.replace("T", " ").replace("Z", "")[:19] + " UTC"
+
+
 def _span(seconds: float) -> str:
     if seconds < 3600:
-        return f"{max(1, int(seconds // 60))} min"
+        return plural(max(1, int(seconds // 60)), "minute")
     if seconds < 48 * 3600:
-        return f"{int(seconds // 3600)} h"
-    return f"{int(seconds // 86400)} days"
+        return plural(int(seconds // 3600), "hour")
+    return plural(int(seconds // 86400), "day")
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """The count with its noun in the right number: "1 night", "2 nights", "0 nights"."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"

@@ -1,100 +1,117 @@
-"""Console page for managers: overbooking charts (week, source, city, owner), score spread, the list."""
+"""Console page for managers: overbooking charts (week, source, city, owner), the score explained, the
+list, each downloadable as CSV for the chosen date range."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-from pathlib import Path
+from urllib.parse import urlsplit
 
-import plotly
-from flask import abort, flash, redirect, request, send_file, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from console import charts
+from console import overbooking_stats as stats
 from console.actions.errors import ActionError
-from console.actions.overbookings import NOTE_MAX, resolve_overbooking
+from console.actions.overbookings import NOTE_MAX, get_overbooking, resolve_overbooking
 from console.admin.base import ConsoleView
-from console.extensions import db
-from console.models import Overbooking, Owner, Property
-from console.timeutil import utcnow
+from console.csv_export import csv_response
+from console.date_range import DateRange, parse_range, presets
+from console.plotly_asset import VERSION, plotly_response
+from console.timeutil import iso, utcnow
+from jobs.rules import score as score_rules
 
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-DEFAULT_WEEKS, MAX_WEEKS = 26, 260
-LIST_SIZE = 100
-
-
-def _groups(column, since) -> list[charts.GroupCount]:
-    """Overbookings detected since `since`, counted per value of `column` and by blame."""
-    rows = db.session.execute(
-        select(column, Overbooking.counts_against_owner, func.count())
-        .select_from(Overbooking).join(Property, Property.id == Overbooking.property_id)
-        .join(Owner, Owner.id == Property.owner_id).where(Overbooking.detected_at >= since)
-        .group_by(column, Overbooking.counts_against_owner)).all()
-    totals: dict[str, list[int]] = {}
-    for name, counts, n in rows:
-        totals.setdefault(name or "unknown", [0, 0])[0 if counts else 1] += n
-    return [charts.GroupCount(name, c, nc) for name, (c, nc) in totals.items()]
+BLAME_HEADER = ["counts against the owner", "does not count", "total"]
+LIST_HEADER = ["id", "property id", "property", "direct code", "external code", "first night", "last night",
+               "nights", "detected at (UTC)", "source", "link health at detection",
+               "counts against the owner", "attribution", "state", "resolved by", "resolution note"]
+FELL_HEADER = ["property id", "property", "score a week ago", "score now", "change", "fell most in",
+               "why"]
 
 
-def _newest_scores() -> list[int]:
-    """Every property's newest score (the copy on its row), from one grouped read of an index."""
-    rows = db.session.execute(select(Property.score_value, func.count())
-                              .where(Property.score_value.is_not(None))
-                              .group_by(Property.score_value)).all()
-    return [score for score, n in rows for _ in range(n)]
+def _list_filters() -> tuple[str | None, bool | None]:
+    state = request.args.get("state") if request.args.get("state") in ("open", "resolved") else None
+    return state, {"true": True, "false": False}.get(request.args.get("counts", ""))
 
 
-def chart_blocks(weeks: int) -> list[str]:
-    """The page's charts as HTML blocks, from the last `weeks` weeks of overbookings."""
-    today = utcnow().date()
-    first = charts.week_start(today) - timedelta(weeks=weeks - 1)
-    since = datetime.combine(first, time())
-    detections = db.session.execute(select(Overbooking.detected_at, Overbooking.counts_against_owner)
-                                    .where(Overbooking.detected_at >= since)).all()
-    figures = [
-        ("chart-weekly", charts.overbookings_per_week(charts.weekly_counts(detections, first, today))),
-        ("chart-source", charts.overbookings_by("source", _groups(Overbooking.link_source, since))),
-        ("chart-city", charts.overbookings_by("city", _groups(Property.city, since))),
-        ("chart-owner", charts.overbookings_by("owner", _groups(Owner.email, since))),
-        ("chart-scores", charts.score_distribution(_newest_scores())),
-    ]
-    return [charts.figure_html(fig, div_id) for div_id, fig in figures]
+def _table(name: str, r: DateRange) -> tuple[list[str], list[list]]:
+    """The header and rows of one chart or list, exactly what the page shows for the range."""
+    if name == "weekly":
+        return (["week starting", *BLAME_HEADER],
+                [[w.week.isoformat(), w.counted, w.not_counted, w.counted + w.not_counted]
+                 for w in stats.weekly(r)])
+    if name in stats.GROUP_COLUMNS:
+        return ([name, *BLAME_HEADER], [[g.name, g.counted, g.not_counted, g.counted + g.not_counted]
+                                        for g in stats.by_group(name, r)])
+    if name == "scores":
+        return ["score", "properties"], [list(band) for band in stats.score_bands()]
+    if name == "fell":
+        return FELL_HEADER, [[f["property_id"], f["name"], f["was"], f["value"], f["change"],
+                              (f["fell_most_in"] or "").replace("_", " "), " ".join(f["reasons"])]
+                             for f in stats.fell_most(utcnow())]
+    if name == "list":
+        return LIST_HEADER, [[ob.id, ob.property_id, prop_name, ob.direct_code, ob.external_code,
+                              ob.first_night.isoformat(), ob.last_night.isoformat(), ob.nights,
+                              iso(ob.detected_at), ob.link_source, ob.link_health_at_detection,
+                              ob.counts_against_owner, ob.attribution, ob.state, ob.resolved_by,
+                              ob.resolution_note]
+                             for ob, prop_name in stats.newest_overbookings(r, *_list_filters())]
+    abort(404)
+
+
+def chart_blocks(r: DateRange) -> list[dict]:
+    """The page's charts: id, CSV name and HTML, each drawn from the rows its CSV holds."""
+    figures = [("weekly", charts.overbookings_per_week(stats.weekly(r)))]
+    figures += [(name, charts.overbookings_by(name, stats.by_group(name, r))) for name in stats.GROUP_COLUMNS]
+    figures.append(("scores", charts.score_distribution(stats.score_bands())))
+    return [{"name": name, "html": charts.figure_html(fig, f"chart-{name}")} for name, fig in figures]
+
+
+def _local(target: str | None) -> str | None:
+    """The address if it stays on this site (a path), else None: no open redirect."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc and target.startswith("/") \
+        and not target.startswith(("//", "/\\")) else None
 
 
 class OverbookingsView(ConsoleView):
-    """Overbooking trends and the list of overbookings, with staff resolution."""
+    """Overbooking trends, the score explained and the list of overbookings, with staff resolution."""
 
     @expose("/")
     def index(self):
-        """Charts over ?weeks= (default 26) and the newest overbookings, filtered by state and blame."""
-        weeks = min(max(request.args.get("weeks", DEFAULT_WEEKS, type=int) or DEFAULT_WEEKS, 1),
-                    MAX_WEEKS)
-        state = request.args.get("state") if request.args.get("state") in ("open", "resolved") \
-            else None
-        counts = {"true": True, "false": False}.get(request.args.get("counts", ""))
-        query = select(Overbooking, Property.name).join(Property,
-                                                        Property.id == Overbooking.property_id)
-        if state:
-            query = query.where(Overbooking.state == state)
-        if counts is not None:
-            query = query.where(Overbooking.counts_against_owner.is_(counts))
-        rows = db.session.execute(query.order_by(Overbooking.detected_at.desc(),
-                                                 Overbooking.id.desc()).limit(LIST_SIZE)).all()
-        return self.render("overbookings/index.html", charts=chart_blocks(weeks), rows=rows,
-                           weeks=weeks, state=state, counts=request.args.get("counts", ""),
-                           plotly_version=plotly.__version__, can_act=current_user.can("staff"))
+        """Charts and list over ?from=&to= (or a preset, or an old ?weeks=), list filtered by state and blame."""
+        today = utcnow().date()
+        r, problem = parse_range(request.args, today)
+        state, counts = _list_filters()
+        return self.render("overbookings/index.html", charts=chart_blocks(r), range=r, problem=problem,
+                           presets=presets(today), rows=stats.newest_overbookings(r, state, counts),
+                           list_size=stats.LIST_SIZE, fell=stats.fell_most(utcnow()),
+                           state=state, counts=request.args.get("counts", ""), rules=score_rules,
+                           plotly_version=VERSION, can_act=current_user.can("staff"))
 
-    @expose("/plotly.min.js")
-    def plotly_js(self):
-        """plotly.js from the installed plotly package: the console works offline, no CDN."""
-        return send_file(PLOTLY_JS, mimetype="text/javascript", max_age=7 * 24 * 3600)
+    @expose("/<chart>.csv")
+    def csv(self, chart: str):
+        """One chart's or list's rows as CSV, for the same range and filters as the page."""
+        r, _problem = parse_range(request.args, utcnow().date())
+        header, rows = _table(chart, r)
+        return csv_response(f"overbookings-{chart}-{r.first}-to-{r.last}.csv", header, rows)
+
+    @expose("/plotly-<version>.min.js")
+    def plotly_js(self, version: str):
+        """plotly.js from the installed plotly package (no CDN): gzipped, cached for a year."""
+        if version != VERSION:  # a page cached before an upgrade asks for the old name
+            return redirect(url_for(".plotly_js", version=VERSION))
+        return plotly_response(request)
 
     @expose("/<int:overbooking_id>/resolve", methods=["POST"])
     def resolve_action(self, overbooking_id: int):
-        """Staff resolve an overbooking with a note."""
+        """Staff resolve an overbooking with a note, then go back where they came from."""
         if not current_user.can("staff"):
             abort(403)
-        ob = db.session.get(Overbooking, overbooking_id) or abort(404)
+        try:
+            ob = get_overbooking(overbooking_id)
+        except ActionError:
+            abort(404)
         note = (request.form.get("note") or "").strip()[:NOTE_MAX] or None
         try:
             resolve_overbooking(ob, current_user.email, note)
@@ -104,4 +121,4 @@ class OverbookingsView(ConsoleView):
                 flash(f"Overbooking {ob.id} was already resolved by {ob.resolved_by}.", "warning")
             else:
                 flash("Write a note saying how the overbooking was handled.", "error")
-        return redirect(url_for(".index"))
+        return redirect(_local(request.form.get("next")) or url_for(".index"))

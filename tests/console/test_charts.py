@@ -13,6 +13,7 @@ from console.charts import (
     figure_html,
     overbookings_by,
     overbookings_per_week,
+    rank_groups,
     score_bins,
     score_distribution,
     week_start,
@@ -26,11 +27,11 @@ def test_week_start_is_the_monday_of_the_iso_week():
 
 
 def test_weekly_counts_fill_empty_weeks_and_split_by_blame():
-    detections = [(datetime(2030, 1, 8, 10), True), (date(2030, 1, 9), False),
-                  (datetime(2030, 1, 13, 23), True), (datetime(2030, 1, 22), False),
-                  (datetime(2029, 6, 1), True)]  # outside the range: left out
-    assert weekly_counts(detections, date(2030, 1, 7), date(2030, 1, 25)) == [
-        WeekCount(date(2030, 1, 7), 2, 1), WeekCount(date(2030, 1, 14), 0, 0),
+    day_counts = [(date(2030, 1, 8), True, 1), (date(2030, 1, 9), False, 1),
+                  (datetime(2030, 1, 13, 23), True, 2), (date(2030, 1, 22), False, 1),
+                  (date(2029, 6, 1), True, 4)]  # outside the range: left out
+    assert weekly_counts(day_counts, date(2030, 1, 7), date(2030, 1, 25)) == [
+        WeekCount(date(2030, 1, 7), 3, 1), WeekCount(date(2030, 1, 14), 0, 0),
         WeekCount(date(2030, 1, 21), 0, 1)]
 
 
@@ -47,7 +48,9 @@ def test_per_week_figure_stacks_counted_and_not_counted():
 def test_by_group_figure_ranks_the_largest_groups_and_keeps_the_top():
     groups = [GroupCount("airbnb", 5, 1), GroupCount("vrbo", 0, 1), GroupCount("booking", 2, 2),
               GroupCount("google", 1, 0)]
-    fig = overbookings_by("source", groups, top=3)
+    ranked = rank_groups(groups, top=3)
+    assert [g.name for g in ranked] == ["airbnb", "booking", "google"]
+    fig = overbookings_by("source", ranked)
     counted, not_counted = fig.data
     assert counted.orientation == "h"
     # bottom to top, the largest on top; among equals, the one with more counted ranks higher
@@ -57,14 +60,14 @@ def test_by_group_figure_ranks_the_largest_groups_and_keeps_the_top():
 
 
 def test_score_bins_cover_zero_to_one_hundred():
-    bins = dict(score_bins([0, 9, 10, 55, 99, 100, 100]))
+    bins = dict(score_bins([(0, 1), (9, 1), (10, 1), (55, 1), (99, 1), (100, 2)]))
     assert list(bins)[0] == "0-9" and list(bins)[-1] == "90-100"
     assert (bins["0-9"], bins["10-19"], bins["50-59"], bins["90-100"]) == (2, 1, 1, 3)
     assert sum(bins.values()) == 7
 
 
 def test_score_distribution_counts_properties_per_band():
-    fig = score_distribution([95, 100, 42])
+    fig = score_distribution(score_bins([(95, 1), (100, 1), (42, 1)]))
     [bars] = fig.data
     assert dict(zip(bars.x, bars.y)) == {**{label: 0 for label, _ in score_bins([])},
                                          "40-49": 1, "90-100": 2}
@@ -73,7 +76,13 @@ def test_score_distribution_counts_properties_per_band():
 
 def test_empty_data_still_makes_a_figure():
     assert overbookings_by("city", []).data[0].y == ()
-    assert sum(score_distribution([]).data[0].y) == 0
+    assert sum(score_distribution(score_bins([])).data[0].y) == 0
+
+
+def test_legend_sits_below_the_plot_clear_of_the_title():
+    fig = overbookings_per_week([WeekCount(date(2030, 1, 7), 1, 1)])
+    assert fig.layout.legend.yref == "container" and fig.layout.legend.y < 0.1
+    assert fig.layout.legend.yanchor == "bottom"
 
 
 def test_figure_html_is_a_div_with_its_data_and_no_script_to_run():

@@ -120,7 +120,7 @@ def test_property_page_explains_why_the_score_changed(live_server, page, make_us
     assert rows.count() == 2
     newest = rows.first
     assert newest.locator("[data-test=score-reason]").first.is_visible()
-    assert "2 h ago" in newest.inner_text() and "(-20)" in newest.inner_text()
+    assert "2 hours ago" in newest.inner_text() and "(-20)" in newest.inner_text()
     assert "Overbookings: 1 counted against the owner (was 0): 50 to 30 points." in \
         newest.inner_text()
     assert "First score for this property." in rows.nth(1).inner_text()
@@ -241,7 +241,7 @@ def test_admin_changes_an_alert_threshold_on_the_settings_page(live_server, page
     page.click("[data-action=save-thresholds]")
     page.wait_for_selector("text=Thresholds saved")
     row = page.locator("[data-threshold=ALERT_AFTER_FAILURES]")
-    assert row.get_attribute("data-value") == "2" and "admin@example.com at" in row.inner_text()
+    assert row.get_attribute("data-value") == "2" and "admin@example.com, just now" in row.inner_text()
     db.session.expire_all()
     assert {s.name: s.value for s in db.session.execute(db.select(AlertSetting)).scalars()} == \
         {"ALERT_AFTER_FAILURES": "2", "ALERT_QUIET_START_HOUR": "22", "ALERT_QUIET_END_HOUR": "7"}

@@ -185,7 +185,7 @@ def test_property_page_shows_overbookings_risk_score_and_why_it_changed(login, m
     assert "8 of 10 syncs succeeded in 30 days" in html
     # History: newest first, with when and why.
     assert html.index(f'data-snapshot-id="{newest.id}"') < html.index(f'data-snapshot-id="{first.id}"')
-    assert "3 h ago" in html and "27 h ago" in html
+    assert "3 hours ago" in html and "27 hours ago" in html
     assert f"({newest.score - first.score:+d})" in html
     assert "Overbookings: 1 counted against the owner (was 0): 50 to 30.15 points." in html
     assert "Sync success: 80% of 10 syncs in 30 days succeeded (was 100%): 20 to 16 points." in html

@@ -29,7 +29,7 @@ def test_a_threshold_saved_by_an_admin_is_what_the_evaluation_uses(app, login, h
     client = login("admin")
     page = post(client, ALERT_AFTER_FAILURES="1").get_data(as_text=True)
     assert "Thresholds saved: ALERT_AFTER_FAILURES." in page
-    assert 'data-threshold="ALERT_AFTER_FAILURES" data-value="1"' in page and "admin@example.com at" in page
+    assert 'data-threshold="ALERT_AFTER_FAILURES" data-value="1"' in page and "admin@example.com, <time" in page
     assert app.config["ALERT_AFTER_FAILURES"] == 3  # the environment is untouched; the database wins
     link = make_link(make_property("Casa Azul"), url=failing_feed(httpserver).url, source="airbnb")
     sync_links([link.id])  # one failure is enough now

@@ -1,0 +1,107 @@
+"""The figures of the managers' page, each from one grouped query: the charts and their CSV files both
+read these rows, so a download always holds what the chart draws."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import and_, func, select
+
+from console import charts
+from console.date_range import DateRange
+from console.extensions import db
+from console.models import Overbooking, Owner, Property, ScoreSnapshot
+from jobs.rules.score import explain_change
+
+TOP_GROUPS = 15
+LIST_SIZE = 100
+FELL_MOST = 10
+WEEK = timedelta(days=7)
+GROUP_COLUMNS = {"source": Overbooking.link_source, "city": Property.city, "owner": Owner.email}
+
+
+def _in_range(r: DateRange):
+    return and_(Overbooking.detected_at >= datetime.combine(r.first, time()),
+                Overbooking.detected_at < datetime.combine(r.last + timedelta(days=1), time()))
+
+
+def weekly(r: DateRange) -> list[charts.WeekCount]:
+    """Overbookings per week of the range, by blame: counted per day in SQL, summed into weeks here."""
+    day = func.date(Overbooking.detected_at)
+    rows = db.session.execute(select(day, Overbooking.counts_against_owner, func.count())
+                              .where(_in_range(r)).group_by(day, Overbooking.counts_against_owner)).all()
+    # SQLite's date() answers text, PostgreSQL's a date.
+    return charts.weekly_counts([(d if isinstance(d, date) else date.fromisoformat(d), counts, n)
+                                 for d, counts, n in rows], r.first, r.last)
+
+
+def by_group(dimension: str, r: DateRange) -> list[charts.GroupCount]:
+    """The largest groups (source, city or owner) of the range, largest first, by blame."""
+    column = GROUP_COLUMNS[dimension]
+    rows = db.session.execute(
+        select(column, Overbooking.counts_against_owner, func.count())
+        .select_from(Overbooking).join(Property, Property.id == Overbooking.property_id)
+        .join(Owner, Owner.id == Property.owner_id).where(_in_range(r))
+        .group_by(column, Overbooking.counts_against_owner)).all()
+    totals: dict[str, list[int]] = {}
+    for name, counts, n in rows:
+        totals.setdefault(name or "unknown", [0, 0])[0 if counts else 1] += n
+    return charts.rank_groups([charts.GroupCount(name, c, nc) for name, (c, nc) in totals.items()],
+                              TOP_GROUPS)
+
+
+def score_bands() -> list[tuple[str, int]]:
+    """Properties per band of ten of their newest score (the copy on the property row)."""
+    rows = db.session.execute(select(Property.score_value, func.count())
+                              .where(Property.score_value.is_not(None))
+                              .group_by(Property.score_value)).all()
+    return charts.score_bins(rows)
+
+
+def newest_overbookings(r: DateRange, state: str | None, counts: bool | None) -> list[tuple]:
+    """(overbooking, property name) detected in the range, newest first, at most LIST_SIZE."""
+    query = (select(Overbooking, Property.name).join(Property, Property.id == Overbooking.property_id)
+             .where(_in_range(r)))
+    if state:
+        query = query.where(Overbooking.state == state)
+    if counts is not None:
+        query = query.where(Overbooking.counts_against_owner.is_(counts))
+    return db.session.execute(query.order_by(Overbooking.detected_at.desc(), Overbooking.id.desc())
+                              .limit(LIST_SIZE)).all()
+
+
+def fell_most(now: datetime, limit: int = FELL_MOST) -> list[dict]:
+    """The properties whose score fell most since their snapshot of about a week ago, with why.
+
+    One statement: the newest snapshot of each property computed 7 to 14 days ago (a range of the
+    computed_at index) against the newest score copied on the property row."""
+    cutoff = now - WEEK
+    then = (select(ScoreSnapshot.property_id, func.max(ScoreSnapshot.computed_at).label("at"))
+            .where(ScoreSnapshot.computed_at <= cutoff, ScoreSnapshot.computed_at > cutoff - WEEK)
+            .group_by(ScoreSnapshot.property_id).subquery())
+    rows = db.session.execute(
+        select(Property.id, Property.name, Property.score_value, Property.score_components,
+               ScoreSnapshot.score, ScoreSnapshot.components, ScoreSnapshot.computed_at)
+        .join(then, then.c.property_id == Property.id)
+        .join(ScoreSnapshot, and_(ScoreSnapshot.property_id == then.c.property_id,
+                                  ScoreSnapshot.computed_at == then.c.at))
+        .where(Property.score_value < ScoreSnapshot.score)
+        .order_by((ScoreSnapshot.score - Property.score_value).desc(), Property.id)
+        .limit(limit * 2)).all()  # two snapshots may share a moment: twice as many, deduplicated
+    items, seen = [], set()
+    for pid, name, value, components, was, was_components, was_at in rows:
+        if pid in seen or len(items) == limit:
+            continue
+        seen.add(pid)
+        items.append({"property_id": pid, "name": name, "value": value, "was": was, "was_at": was_at,
+                      "change": value - was, "fell_most_in": _fell_most_in(was_components, components),
+                      "reasons": explain_change(was_components, components or {})})
+    return items
+
+
+def _fell_most_in(old: dict | None, new: dict | None) -> str | None:
+    """The component that lost the most points between two sets of components."""
+    losses = {name: float((old or {}).get(name, {}).get("points", 0))
+              - float((new or {}).get(name, {}).get("points", 0))
+              for name in ("overbookings", "sync_success", "sync_freshness", "hygiene")}
+    name, lost = max(losses.items(), key=lambda item: item[1])
+    return name if lost > 0 else None
