@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, cast, exists, false, func, not_, or_, select, true
+from sqlalchemy import String, and_, cast, exists, false, not_, or_, select, true
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import Select
 
@@ -67,7 +67,7 @@ def search_condition(search: str):
     """Name, city or external reference (folded: no case, no accents) or owner e-mail containing it."""
     term = fold(search).strip()
     return or_(Property.search_key.contains(term, autoescape=True),
-               func.lower(Owner.email).contains(term, autoescape=True))
+               Owner.email_key.contains(term, autoescape=True))
 
 
 def with_relations(query: Select) -> Select:

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.extensions import db
-from console.models.text_keys import NAME_KEY_MAX, SEARCH_KEY_MAX, name_key, search_key
+from console.models.text_keys import NAME_KEY_MAX, SEARCH_KEY_MAX, fold, name_key, search_key
 from console.timeutil import utcnow
 from jobs.rules.risk import property_health
 
@@ -21,6 +21,8 @@ class Owner(db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The e-mail folded (no case, no accents) for the property search; kept by the hook below.
+    email_key: Mapped[str] = mapped_column(String(254), default="")
     properties: Mapped[list["Property"]] = relationship(back_populates="owner")
 
 
@@ -77,3 +79,10 @@ def _keep_text_keys(_mapper, _connection, prop: Property) -> None:
     """The folded search text and the sort key follow the name, city and reference."""
     prop.search_key = search_key(prop.name, prop.city, prop.external_ref)
     prop.name_key = name_key(prop.name)
+
+
+@event.listens_for(Owner, "before_insert")
+@event.listens_for(Owner, "before_update")
+def _keep_email_key(_mapper, _connection, owner: Owner) -> None:
+    """The folded e-mail follows the e-mail."""
+    owner.email_key = fold(owner.email)[:254]
