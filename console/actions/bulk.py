@@ -126,8 +126,8 @@ def run(action_plan: Plan) -> Outcome:
     """Carry the plan out: queue, pause or resume its links (in batches) and say what was done."""
     ids = action_plan.link_ids
     if action_plan.action == "resync":
-        jobs, already = _queued(ids)
-        return Outcome(action_plan, len(jobs), already)
+        queued, already = _queued(ids)
+        return Outcome(action_plan, queued, already)
     if action_plan.action == "pause":
         done = _update(ids, CalendarLink.state != "paused", state="paused", next_sync_at=None)
         db.session.commit()
@@ -147,7 +147,7 @@ def _resume(action_plan: Plan) -> Outcome:
                    activated_at=func.coalesce(CalendarLink.activated_at, now))
     db.session.commit()
     try:
-        jobs, already = _queued(ids)
+        _, already = _queued(ids)
     except ActionError:
         _update(ids, CalendarLink.state == "active", state="paused", next_sync_at=None)
         _update(never, CalendarLink.id.is_not(None), activated_at=None)
@@ -167,7 +167,7 @@ def _update(ids: list[int], guard, **values) -> int:
                for chunk in _chunks(ids))
 
 
-def _queued(ids: list[int]) -> tuple[list[str], int]:
+def _queued(ids: list[int]) -> tuple[int, int]:
     try:
         return enqueue_link_syncs(ids)
     except QueueUnavailable as exc:

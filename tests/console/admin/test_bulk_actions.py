@@ -153,3 +153,17 @@ def test_a_post_without_csrf_token_is_refused(login, fleet):
     before = _states()
     resp = client.post("/properties/bulk/run", data={"all": "1", "action": "pause"})
     assert resp.status_code == 400 and _states() == before
+
+
+def test_a_large_resync_is_fanned_out_and_each_link_gets_its_own_job(app, fleet, redis_conn):
+    from jobs.queue import FAN_OUT_JOB, enqueue_link_syncs
+    from jobs.tasks import fan_out_link_syncs_job
+    ids = sorted(fleet[f"forbidden{n}"].id for n in range(3))
+    assert enqueue_link_syncs(ids, fan_out_above=2) == (3, 0)
+    fan_outs = Queue("forced", connection=redis_conn).jobs
+    assert [(job.func_name, job.args[0]) for job in fan_outs] == [(FAN_OUT_JOB, ids)]
+    assert fan_out_link_syncs_job(*fan_outs[0].args) == "3 link syncs queued, 0 already queued or running"
+    fan_outs[0].delete()
+    assert _queued(redis_conn) == ids
+    assert enqueue_link_syncs(ids, fan_out_above=2) == (0, 3)  # their jobs are live: not queued twice
+    assert _queued(redis_conn) == ids

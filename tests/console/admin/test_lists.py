@@ -219,3 +219,14 @@ def test_migration_0009_fills_the_keys_of_existing_properties(tmp_path):
     assert rows == [("atico 5\nmalaga\nref-1", "atico 000000000005", 0),
                     ("flat 43\n\nref-2", "flat 000000000043", 0)]
     assert owner_key == "o@example.com"
+
+
+@pytest.mark.parametrize("template", [
+    "/properties/?sort={sort}&q=a&health=failing".format(sort=sort)
+    for sort in ("property", "owner", "health", "risk", "exposure", "last_sync", "score")] + [
+    "/properties/", "/properties/?format=csv", "/properties/?page=400"])
+def test_every_order_and_the_csv_send_the_same_statements_at_two_fleet_sizes(login, template):
+    from tests.console.test_list_statements import _growth
+    client = login("staff")
+    small, large = _growth(client.get, template)
+    assert large == small, f"{template}: {small} statements for 3 rows, {large} for 12"
