@@ -40,8 +40,7 @@ class PropertiesView(BulkPages, LinkPages, ConsoleView):
         total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar()
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(state.page, pages)  # past the end: the last page, and a word about it
-        props = db.session.execute(with_relations(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
-                                   ).scalars().all()
+        props = page_of(query, page)
         items = properties_json(props)
         last_sync = {p["id"]: max((link["last_sync_at"] for link in p["links"] if link["last_sync_at"]),
                                   default=None) for p in items}
@@ -101,6 +100,18 @@ class PropertiesView(BulkPages, LinkPages, ConsoleView):
                 abort(404)
             flash(err.message, "error")
         return redirect(url_for(".detail", property_id=property_id))
+
+
+def page_of(query, page: int) -> list[Property]:
+    """One page of the ordered list: the ids are sorted first (narrow rows sort fast, even on page 300),
+    then those properties are loaded with their owners and links."""
+    ids = db.session.execute(query.with_only_columns(Property.id).limit(PAGE_SIZE)
+                             .offset((page - 1) * PAGE_SIZE)).scalars().all()
+    if not ids:
+        return []
+    found = {p.id: p for p in db.session.execute(with_relations(select(Property).where(
+        Property.id.in_(ids)))).scalars()}
+    return [found[i] for i in ids if i in found]
 
 
 def csv_response(query) -> Response:
