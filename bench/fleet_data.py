@@ -12,6 +12,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import text
 
+from console.models.text_keys import fold, name_key, search_key
+from jobs.rules.alerts import exposure
+
 SOURCES = ("airbnb", "vrbo", "booking", "google")
 CITIES = ("Sevilla", "Madrid", "Valencia", "Málaga", "Barcelona")
 # The newest snapshot of each property copied onto its row, as migration 0008 does.
@@ -61,13 +64,9 @@ def build(conn, properties: int, *, stays: int = 50, runs: int = 31, snapshots: 
     rng = random.Random(seed)
     done: dict[str, int] = {}
     owners = (properties + 9) // 10
-    done["owners"] = bulk(conn, "owners", ("id", "email", "created_at"),
-                          ((i, f"owner{i}@example.com", now) for i in range(1, owners + 1)))
-    done["properties"] = bulk(
-        conn, "properties", ("id", "name", "owner_id", "timezone", "instant_booking", "external_ref",
-                             "city", "export_token", "risk_level", "risk_factors", "created_at"),
-        ((i, f"Flat {i}", (i - 1) // 10 + 1, "Europe/Madrid", True, f"REF-{i}", CITIES[i % 5],
-          uuid.uuid4().hex, "none", "[]", now) for i in range(1, properties + 1)))
+    done["owners"] = bulk(conn, "owners", ("id", "email", "email_key", "created_at"),
+                          ((i, f"owner{i}@example.com", fold(f"owner{i}@example.com"), now)
+                           for i in range(1, owners + 1)))
     links = [(i, i) for i in range(1, properties + 1)] + \
         [(properties + n, i) for n, i in enumerate(range(2, properties + 1, 2), start=1)]
 
@@ -80,12 +79,28 @@ def build(conn, properties: int, *, stays: int = 50, runs: int = 31, snapshots: 
                    "active" if roll < 0.97 else "paused", now - timedelta(days=200),
                    now - timedelta(minutes=5), success, ok, now + timedelta(minutes=10),
                    0 if ok else 2, None if ok else "timeout", "[]", 0, "[]", False)
+    link_list = list(link_rows())  # first, so each property's nights at stake are known
+    # A failing or stale (600-minute-old success) link leaves the property's free nights at stake, as
+    # the risk pass stores it; every property has the same stays (below), so the same exposure.
+    unprotected = {row[1] for row in link_list if not row[8] or now - row[7] > timedelta(minutes=60)}
+    at_stake = exposure([("direct", start, start + timedelta(days=3)) for start in (
+        now.date() + timedelta(days=-300 + k * 10) for k in range(stays))], now.date()).sellable_nights
+
+    def property_rows():
+        for i in range(1, properties + 1):
+            name, city, ref = f"Flat {i}", CITIES[i % 5], f"REF-{i}"
+            yield (i, name, (i - 1) // 10 + 1, "Europe/Madrid", True, ref, city, uuid.uuid4().hex, "none",
+                   "[]", now, search_key(name, city, ref), name_key(name), at_stake if i in unprotected else 0)
+    done["properties"] = bulk(
+        conn, "properties", ("id", "name", "owner_id", "timezone", "instant_booking", "external_ref",
+                             "city", "export_token", "risk_level", "risk_factors", "created_at",
+                             "search_key", "name_key", "exposure_nights"), property_rows())
     done["calendar_links"] = bulk(
         conn, "calendar_links", ("id", "property_id", "source", "url", "state", "created_at",
                                  "last_sync_at", "last_success_at", "last_attempt_ok", "next_sync_at",
                                  "consecutive_failures", "last_error_kind", "warnings",
                                  "ignored_events", "ignored_detail", "accept_next_change"),
-        link_rows())
+        link_list)
     today = now.date()
 
     def stay_rows():

@@ -8,6 +8,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import Select
 
 from console.models import CalendarLink, Owner, Property
+from console.models.text_keys import fold
 
 HEALTHS = ("failing", "stale", "never_synced", "ok", "none")
 RISKS = ("none", "low", "medium", "high")
@@ -44,7 +45,7 @@ def property_query(*, now: datetime, interval_minutes: int, health: str | None =
                    risk: str | None = None, source: str | None = None,
                    search: str | None = None, error: str | None = None,
                    held: bool = False) -> Select:
-    """Properties matching every given filter, ordered by name then id."""
+    """Properties matching every given filter, in natural order of names (then id)."""
     query = select(Property).join(Owner, Property.owner_id == Owner.id)
     if health:
         query = query.where(health_condition(health, now, interval_minutes))
@@ -57,11 +58,16 @@ def property_query(*, now: datetime, interval_minutes: int, health: str | None =
                                          CalendarLink.last_error_kind == error))
     if held:
         query = query.where(held_condition())
-    if search:
-        like = f"%{search.strip().lower()}%"
-        query = query.where(or_(Property.name.ilike(like), Owner.email.ilike(like),
-                                Property.external_ref.ilike(like), Property.city.ilike(like)))
-    return query.order_by(Property.name, Property.id)
+    if search and fold(search).strip():
+        query = query.where(search_condition(search))
+    return query.order_by(Property.name_key, Property.id)
+
+
+def search_condition(search: str):
+    """Name, city or external reference (folded: no case, no accents) or owner e-mail containing it."""
+    term = fold(search).strip()
+    return or_(Property.search_key.contains(term, autoescape=True),
+               Owner.email_key.contains(term, autoescape=True))
 
 
 def with_relations(query: Select) -> Select:
@@ -69,4 +75,5 @@ def with_relations(query: Select) -> Select:
     return query.options(selectinload(Property.owner), selectinload(Property.links))
 
 
-__all__ = ["HEALTHS", "RISKS", "health_condition", "held_condition", "property_query", "with_relations"]
+__all__ = ["HEALTHS", "RISKS", "health_condition", "held_condition", "property_query", "search_condition",
+           "with_relations"]

@@ -1,4 +1,4 @@
-"""The RQ queues: queue a link's sync (once at a time), queue batches, tell live jobs from dead ones."""
+"""The RQ queues: queue a link's sync (once at a time), many at once, batches; tell live jobs from dead ones."""
 from __future__ import annotations
 
 import os
@@ -21,9 +21,12 @@ LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobSta
 SYNC_JOB_TIMEOUT = 600
 # Named, not imported: the queue sits below the tasks it runs (tasks import the whole pipeline).
 SYNC_LINK_JOB = "jobs.tasks.sync_link_job"
+FAN_OUT_JOB = "jobs.tasks.fan_out_link_syncs_job"
 # A running job's worker beats every DEFAULT_JOB_MONITORING_INTERVAL seconds; silence for this long
 # means the worker died (killed, machine gone) without saying so.
 HEARTBEAT_SILENCE = timedelta(seconds=3 * DEFAULT_JOB_MONITORING_INTERVAL + 30)
+# Links whose jobs go to Redis in one pipeline (one round trip to read their markers, one to write).
+PIPELINE_BATCH = 500
 
 
 def get_queue(name: str = "sync", app: Flask | None = None) -> Queue:
@@ -70,6 +73,64 @@ def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
             return job.id
     except (redis.RedisError, OSError) as exc:
         raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc
+
+
+def enqueue_link_syncs(link_ids: list[int], *, queue_name: str = "forced",
+                       fan_out_above: int = PIPELINE_BATCH) -> tuple[int, int]:
+    """Queue a sync of each link as enqueue_link_sync does (one job per link, its marker; a link
+    already queued or running is not queued again), PIPELINE_BATCH links per Redis pipeline;
+    (links queued, links that already had a live job). Above `fan_out_above` links, one fan-out job
+    per PIPELINE_BATCH links queues them from a worker, so that the request answers at once."""
+    conn = redis_connection()
+    queue = get_queue(queue_name)
+    queued = already = 0
+    fan_out = len(link_ids) > fan_out_above and queue.is_async
+    try:
+        with conn.pipeline() as fan_outs:
+            for start in range(0, len(link_ids), PIPELINE_BATCH):
+                chunk = link_ids[start:start + PIPELINE_BATCH]
+                live = _links_with_live_jobs(chunk, conn)
+                already += len(live)
+                todo = [i for i in chunk if i not in live]
+                queued += len(todo)
+                if not queue.is_async:  # inline (tests): each job runs as it is queued, one by one
+                    for link_id in todo:
+                        enqueue_link_sync(link_id, queue_name=queue_name)
+                elif fan_out and todo:
+                    queue.enqueue_many([Queue.prepare_data(FAN_OUT_JOB, args=(todo, queue_name),
+                                                           timeout=SYNC_JOB_TIMEOUT, result_ttl=600,
+                                                           failure_ttl=7 * 86400)], pipeline=fan_outs)
+                elif todo:
+                    _enqueue_each(todo, queue, conn)
+            fan_outs.execute()
+    except (redis.RedisError, OSError) as exc:
+        raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc
+    return queued, already
+
+
+def _enqueue_each(link_ids: list[int], queue: Queue, conn: redis.Redis) -> None:
+    """One sync job per link and its marker, in one pipeline."""
+    # No per-link lock as enqueue_link_sync takes (5,000 locks cost seconds): a single
+    # "Synchronize now" racing this batch can at worst queue one extra sync of its link.
+    with conn.pipeline() as pipe:
+        jobs = queue.enqueue_many([Queue.prepare_data(
+            SYNC_LINK_JOB, args=(i,), timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
+            failure_ttl=7 * 86400) for i in link_ids], pipeline=pipe)
+        for link_id, job in zip(link_ids, jobs):
+            pipe.set(_link_key(link_id), job.id, ex=SYNC_JOB_TIMEOUT + 60)
+        pipe.execute()
+
+
+def _links_with_live_jobs(link_ids: list[int], conn: redis.Redis) -> set[int]:
+    """The links among these whose marked job is still queued or running (two round trips)."""
+    marked = [(i, m.decode()) for i, m in zip(link_ids, conn.mget([_link_key(i) for i in link_ids])) if m]
+    if not marked:
+        return set()
+    jobs = Job.fetch_many([job_id for _, job_id in marked], connection=conn)
+    # fetch_many read each job's status already: only a running one costs more (its worker's check).
+    return {i for (i, _), job in zip(marked, jobs) if job is not None and (
+        job.get_status(refresh=False) in LIVE_STATUSES - {JobStatus.STARTED}
+        or (job.get_status(refresh=False) == JobStatus.STARTED and _worker_alive(job, conn)))}
 
 
 def job_is_live(job: Job, conn: redis.Redis) -> bool:

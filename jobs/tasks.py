@@ -116,6 +116,15 @@ def sync_link_job(link_id: int) -> str:
     return line
 
 
+def fan_out_link_syncs_job(link_ids: list[int], queue_name: str = "forced") -> str:
+    """Queue one sync job per link of a bulk resync (the request queued this job instead, to answer at once)."""
+    from jobs.queue import enqueue_link_syncs
+    queued, already = enqueue_link_syncs(link_ids, queue_name=queue_name, fan_out_above=len(link_ids))
+    line = f"{queued} link syncs queued, {already} already queued or running"
+    log.info("[job %s] %s", _job_id(), line)
+    return line
+
+
 def sync_batch_job(link_ids: list[int]) -> list[str]:
     """Sync a batch of due links concurrently."""
     from jobs.sync.runner import sync_links

@@ -126,19 +126,28 @@ def activate_link(link: CalendarLink) -> str:
                              activated_at=link.activated_at or utcnow())
 
 
+def check_resumable(state: str) -> None:
+    """Only a paused link resumes (the 409 otherwise); shared with bulk actions."""
+    if state != "paused":
+        raise ActionError("link_not_paused", f"the link is {state}, not paused", status=409)
+
+
+def check_syncable(state: str) -> None:
+    """Only an active link is resynced (the 409 otherwise); shared with bulk actions."""
+    if state != "active":
+        raise ActionError("link_not_active", f"the link is {state}: activate it first "
+                          "(POST /links/<id>/activate)", status=409)
+
+
 def resume_link(link: CalendarLink) -> str:
     """A paused link syncs again, starting now; the job id."""
-    if link.state != "paused":
-        raise ActionError("link_not_paused", f"the link is {link.state}, not paused",
-                          status=409)
+    check_resumable(link.state)
     return activate_link(link)
 
 
 def sync_link_now(link: CalendarLink) -> str:
     """Force a resync of an active link; while one is queued or running, that job's id."""
-    if link.state != "active":
-        raise ActionError("link_not_active", f"the link is {link.state}: activate it first "
-                          "(POST /links/<id>/activate)", status=409)
+    check_syncable(link.state)
     return _queued(link.id)
 
 

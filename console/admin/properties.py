@@ -1,7 +1,7 @@
-"""Console pages: the property list (filters, search) and one property's full picture."""
+"""Console pages: the property list (filters, search, order, bulk actions, CSV) and one property's full picture."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
 from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -10,13 +10,16 @@ from console.actions import links as link_actions
 from console.actions.errors import ActionError
 from console.actions.links import ICAL_SOURCES
 from console.admin.base import ConsoleView
+from console.admin.bulk_pages import BulkPages
 from console.admin.link_pages import LinkPages
 from console.admin.notifications import alert_history
+from console.admin.property_list import CSV_HEADER, csv_rows, list_state, page_window
 from console.extensions import db
 from console.link_jobs import link_job_states
 from console.models import SOURCES, Overbooking, Property, Reservation, SyncRun
-from console.property_filters import HEALTHS, RISKS, property_query, with_relations
+from console.property_filters import HEALTHS, RISKS, with_relations
 from console.serialize import properties_json, property_json, run_json, score_history_items
+from console.spreadsheet import csv_lines
 from console.timeutil import utcnow
 from jobs.rules.advice import ERROR_KINDS
 
@@ -25,31 +28,29 @@ SCORE_HISTORY_SIZE = 5
 LINK_ALERTS = 5  # beside each link: its newest alerts (the whole list is one click away)
 
 
-def _choice(name: str, choices) -> str | None:
-    value = request.args.get(name) or None
-    return value if value in choices else None
-
-
-class PropertiesView(LinkPages, ConsoleView):
+class PropertiesView(BulkPages, LinkPages, ConsoleView):
     """The fleet of properties and each property's page."""
 
     @expose("/")
     def index(self):
-        """Properties with health, links and last errors; filter by health, risk, source, name."""
-        filters = {"health": _choice("health", HEALTHS), "risk": _choice("risk", RISKS),
-                   "source": _choice("source", SOURCES), "error": _choice("error", ERROR_KINDS),
-                   "held": request.args.get("held") == "1",
-                   "search": (request.args.get("q") or "").strip()[:200] or None}
-        page = max(1, request.args.get("page", 1, type=int) or 1)
-        query = property_query(now=utcnow(), interval_minutes=current_app.config[
-            "SYNC_INTERVAL_MINUTES"], **filters)
-        total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
-        props = db.session.execute(with_relations(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
-                                   ).scalars().all()
-        return self.render("properties/list.html", items=properties_json(props), total=total,
-                           page=page, pages=max(1, -(-total // PAGE_SIZE)), filters=filters,
-                           healths=HEALTHS, risks=RISKS, sources=SOURCES, error_kinds=ERROR_KINDS,
-                           args={k: v for k, v in request.args.items() if k != "page"})
+        """Properties with health, exposure, links and last errors; filters, search, any order, CSV."""
+        state = list_state(request.args)
+        query = state.query(utcnow())
+        if request.args.get("format") == "csv":
+            return csv_response(query)
+        total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar()
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(state.page, pages)  # past the end: the last page, and a word about it
+        props = page_of(query, page)
+        items = properties_json(props)
+        last_sync = {p["id"]: max((link["last_sync_at"] for link in p["links"] if link["last_sync_at"]),
+                                  default=None) for p in items}
+        return self.render("properties/list.html", items=items, total=total, last_sync=last_sync,
+                           page=page, pages=pages, window=page_window(page, pages),
+                           asked_page=state.page if state.page > pages else None,
+                           at_stake={p.id: p.exposure_nights for p in props}, state=state,
+                           filters=state.filters, healths=HEALTHS, risks=RISKS, sources=SOURCES,
+                           error_kinds=ERROR_KINDS, can_act=current_user.can("staff"))
 
     @expose("/<int:property_id>")
     def detail(self, property_id: int):
@@ -100,3 +101,22 @@ class PropertiesView(LinkPages, ConsoleView):
                 abort(404)
             flash(err.message, "error")
         return redirect(url_for(".detail", property_id=property_id))
+
+
+def page_of(query, page: int) -> list[Property]:
+    """One page of the ordered list: the ids are sorted first (narrow rows sort fast, even on page 300),
+    then those properties are loaded with their owners and links."""
+    ids = db.session.execute(query.with_only_columns(Property.id).limit(PAGE_SIZE)
+                             .offset((page - 1) * PAGE_SIZE)).scalars().all()
+    if not ids:
+        return []
+    found = {p.id: p for p in db.session.execute(with_relations(select(Property).where(
+        Property.id.in_(ids)))).scalars()}
+    return [found[i] for i in ids if i in found]
+
+
+def csv_response(query) -> Response:
+    """The whole filtered list as CSV, streamed (every page, in the list's order)."""
+    body = stream_with_context(csv_lines(CSV_HEADER, csv_rows(query)))
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename=properties-{utcnow():%Y-%m-%d}.csv"})

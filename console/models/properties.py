@@ -4,10 +4,11 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.extensions import db
+from console.models.text_keys import NAME_KEY_MAX, SEARCH_KEY_MAX, fold, name_key, search_key
 from console.timeutil import utcnow
 from jobs.rules.risk import property_health
 
@@ -20,6 +21,8 @@ class Owner(db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The e-mail folded (no case, no accents) for the property search; kept by the hook below.
+    email_key: Mapped[str] = mapped_column(String(254), default="")
     properties: Mapped[list["Property"]] = relationship(back_populates="owner")
 
 
@@ -49,6 +52,17 @@ class Property(db.Model):
     score_components: Mapped[dict | None] = mapped_column(JSON)
     score_computed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Kept by the ORM hooks below (and by every bulk writer, with the same functions): a search
+    # without case or accents, a natural order of names, on SQLite and PostgreSQL alike.
+    search_key: Mapped[str] = mapped_column(String(SEARCH_KEY_MAX), default="")
+    # Byte order ("C") on PostgreSQL, as SQLite compares: a locale collation skips spaces and
+    # punctuation, which would put "Flat 5b" among other names than on SQLite.
+    name_key: Mapped[str] = mapped_column(
+        String(NAME_KEY_MAX).with_variant(String(NAME_KEY_MAX, collation="C"), "postgresql"),
+        default="", index=True)
+    # Sellable nights of the next 30 days a failing, stale or never-synced link (or a held change)
+    # leaves unprotected; 0 when every link is well. Kept by the risk passes (jobs/sync/property_state.py).
+    exposure_nights: Mapped[int] = mapped_column(default=0, server_default="0", index=True)
 
     owner: Mapped[Owner] = relationship(back_populates="properties")
     links: Mapped[list["CalendarLink"]] = relationship(  # noqa: F821
@@ -57,3 +71,18 @@ class Property(db.Model):
     def health(self, now: datetime, interval_minutes: int) -> str:
         """The worst health of this property's links; `none` without links."""
         return property_health([link.health(now, interval_minutes) for link in self.links])
+
+
+@event.listens_for(Property, "before_insert")
+@event.listens_for(Property, "before_update")
+def _keep_text_keys(_mapper, _connection, prop: Property) -> None:
+    """The folded search text and the sort key follow the name, city and reference."""
+    prop.search_key = search_key(prop.name, prop.city, prop.external_ref)
+    prop.name_key = name_key(prop.name)
+
+
+@event.listens_for(Owner, "before_insert")
+@event.listens_for(Owner, "before_update")
+def _keep_email_key(_mapper, _connection, owner: Owner) -> None:
+    """The folded e-mail follows the e-mail."""
+    owner.email_key = fold(owner.email)[:254]

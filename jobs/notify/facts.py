@@ -64,16 +64,23 @@ def exposure_over(property_ids, today: date) -> Exposure:
     ids = set(property_ids)
     if not ids:
         return Exposure(direct_bookings=0, sellable_nights=0)
-    end = today + timedelta(days=EXPOSURE_DAYS)
-    stays: dict[int, list] = {pid: [] for pid in ids}
-    rows = db.session.execute(select(Reservation.property_id, Reservation.origin, Reservation.check_in,
-                                     Reservation.check_out).where(
-        Reservation.property_id.in_(ids), Reservation.check_out > today, Reservation.check_in < end))
-    for pid, origin, check_in, check_out in rows:
-        stays[pid].append((origin, check_in, check_out))
-    each = [exposure(found, today) for found in stays.values()]
+    stays = upcoming_stays(lambda column: column.in_(ids), today)
+    each = [exposure(stays.get(pid, []), today) for pid in ids]
     return Exposure(direct_bookings=sum(e.direct_bookings for e in each),
                     sellable_nights=sum(e.sellable_nights for e in each))
+
+
+def upcoming_stays(scope, today: date) -> dict[int, list[tuple[str, date, date]]]:
+    """(origin, check-in, check-out) of the stays within the next EXPOSURE_DAYS of each property
+    whose id `scope(column)` accepts, in one query (properties without any are absent)."""
+    end = today + timedelta(days=EXPOSURE_DAYS)
+    stays: dict[int, list] = {}
+    rows = db.session.execute(select(Reservation.property_id, Reservation.origin, Reservation.check_in,
+                                     Reservation.check_out).where(
+        scope(Reservation.property_id), Reservation.check_out > today, Reservation.check_in < end))
+    for pid, origin, check_in, check_out in rows:
+        stays.setdefault(pid, []).append((origin, check_in, check_out))
+    return stays
 
 
 def exposure_json(stake: Exposure | None) -> dict | None:

@@ -21,7 +21,8 @@ Scope = Callable[[object], object]
 LINK_COLUMNS = (CalendarLink.id, CalendarLink.property_id, CalendarLink.source, CalendarLink.state,
                 CalendarLink.last_attempt_ok, CalendarLink.last_sync_at, CalendarLink.last_success_at,
                 CalendarLink.last_error_kind, cast(CalendarLink.warnings, Text).label("warnings"),
-                CalendarLink.ignored_events, CalendarLink.kigo_instant_booking_raw)
+                CalendarLink.ignored_events, CalendarLink.kigo_instant_booking_raw,
+                cast(CalendarLink.hold_state, Text).label("hold_state"))
 
 
 @dataclass
@@ -39,6 +40,7 @@ class PropertyRecord:
     overbookings: list[OverbookingRecord] = field(default_factory=list)
     attempts: int = 0
     successes: int = 0
+    exposure_nights: int = 0  # as stored
 
 
 def link_facts(link, now: datetime, interval: int) -> LinkFacts:
@@ -63,6 +65,11 @@ def link_facts(link, now: datetime, interval: int) -> LinkFacts:
                      failure_is_ours=link.last_error_kind in OUR_FAILURES)
 
 
+def is_held(link) -> bool:
+    """The suspicious-change guard holds a change of this link (a row's JSON text, or the object's)."""
+    return link.hold_state not in (None, "null", {})
+
+
 def property_facts(record: PropertyRecord, now: datetime, interval: int) -> PropertyFacts:
     """The risk rules' input for one property."""
     recent = now - timedelta(days=RECENT_OVERBOOKING_DAYS)
@@ -82,8 +89,10 @@ def read_records(scope: Scope, now: datetime, *, scores: bool,
     components = Property.score_components if scores else Property.score_value.is_(None)
     for row in db.session.execute(select(
             Property.id, Property.risk_level, cast(Property.risk_factors, Text),
-            Property.risk_computed_at, Property.score_value, components).where(scope(Property.id))):
-        records[row[0]] = PropertyRecord(*row[:5], score_components=row[5] if scores else None)
+            Property.risk_computed_at, Property.score_value, components,
+            Property.exposure_nights).where(scope(Property.id))):
+        records[row[0]] = PropertyRecord(*row[:5], score_components=row[5] if scores else None,
+                                         exposure_nights=row[6])
     for link in db.session.execute(select(*LINK_COLUMNS).where(scope(CalendarLink.property_id))
                                    .order_by(CalendarLink.id)):
         if link.property_id in records:

@@ -12,14 +12,17 @@ from sqlalchemy import and_, or_, select
 from console.extensions import db
 from console.models import Property, ScoreSnapshot
 from console.timeutil import utcnow
-from jobs.rules.risk import Risk, assess_risk
+from jobs.notify.facts import upcoming_stays
+from jobs.rules.alerts import exposure
+from jobs.rules.risk import Risk, assess_risk, link_health
 from jobs.rules.score import OwnerRecord, Score, compute_score
-from jobs.sync.property_facts import PropertyRecord, Scope, property_facts, read_records
+from jobs.sync.property_facts import PropertyRecord, Scope, is_held, property_facts, read_records
 from jobs.sync.set_updates import update_rows
 
 RISK_CHUNK = 500  # properties named by id (an IN list) read in one set of queries
 FLEET_CHUNK = 2000  # properties of a whole-fleet pass (an id range) read and written per commit
-_RISK_COLUMNS = ("risk_level", "risk_factors", "risk_computed_at")
+_RISK_COLUMNS = ("risk_level", "risk_factors", "risk_computed_at", "exposure_nights")
+UNPROTECTING = ("failing", "stale", "never_synced")
 _SCORE_COLUMNS = ("score_snapshot_id", "score_value", "score_components", "score_computed_at")
 
 
@@ -47,6 +50,23 @@ def risks_of(property_ids: Iterable[int], now: datetime, interval: int) -> dict[
 def property_risk(prop: Property, now: datetime, interval: int) -> Risk:
     """The risk factors of one property, from its links, stays and overbookings."""
     return risks_of([prop.id], now, interval)[prop.id]
+
+
+def unprotected(record: PropertyRecord, now: datetime, interval: int) -> bool:
+    """A link of the property is failing, stale or never synced, or has a held change."""
+    return any(is_held(link) or link_health(link.state, link.last_attempt_ok, link.last_sync_at,
+                                            link.last_success_at, now, interval) in UNPROTECTING
+               for link in record.links)
+
+
+def exposures(scope: Scope, records: dict[int, PropertyRecord], now: datetime,
+              interval: int) -> dict[int, int]:
+    """Each property's nights at stake (jobs.rules.alerts.exposure) when it is unprotected, else 0;
+    the stays are read (one query) only when some property in scope is unprotected."""
+    open_ids = {i for i, record in records.items() if unprotected(record, now, interval)}
+    stays = upcoming_stays(scope, now.date()) if open_ids else {}
+    return {i: exposure(stays.get(i, []), now.date()).sellable_nights if i in open_ids else 0
+            for i in records}
 
 
 def _factors(risk: Risk) -> list[dict]:
@@ -106,6 +126,7 @@ def recompute_property(prop: Property, now: datetime | None = None, *, scores: b
         PropertyRecord(prop.id)
     risk = assess_risk(property_facts(record, now, interval))
     store_risk(prop, risk, now)
+    prop.exposure_nights = exposures(_ids_in([prop.id]), {prop.id: record}, now, interval)[prop.id]
     if scores:
         score = compute_score(_owner_record(record, risk, interval), now)
         if _score_moved(record, score):
@@ -134,6 +155,7 @@ def _refresh(scope: Scope, now: datetime, *, scores: bool) -> int:
     statement each (the caller commits). Returns how many properties were looked at."""
     interval = _interval()
     records = read_records(scope, now, scores=scores)
+    at_stake = exposures(scope, records, now, interval)
     risk_rows, snapshots = [], []
     for record in records.values():
         risk = assess_risk(property_facts(record, now, interval))
@@ -141,9 +163,10 @@ def _refresh(scope: Scope, now: datetime, *, scores: bool) -> int:
         # An unchanged risk is not written: the hourly pass over a quiet fleet costs reads only.
         # Compared as the JSON text it is stored as (written by json.dumps, as SQLAlchemy does).
         if record.risk_computed_at is None or record.risk_level != risk.level or \
-                record.risk_factors != json.dumps(factors):
+                record.risk_factors != json.dumps(factors) or \
+                record.exposure_nights != at_stake[record.id]:
             risk_rows.append({"id": record.id, "risk_level": risk.level, "risk_factors": factors,
-                              "risk_computed_at": now})
+                              "risk_computed_at": now, "exposure_nights": at_stake[record.id]})
         if scores:
             score = compute_score(_owner_record(record, risk, interval), now)
             if _score_moved(record, score):
