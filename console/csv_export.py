@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from flask import Response
 
@@ -27,11 +27,19 @@ def safe_cell(value) -> str:
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence]) -> str:
     """The header and rows as CSV text, every cell made safe."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([safe_cell(h) for h in header])
-    writer.writerows([safe_cell(v) for v in row] for row in rows)
-    return out.getvalue()
+    return "".join(csv_lines(header, rows))
+
+
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]:
+    """The CSV text of the header and rows, one line per item, every cell made safe (a streamed response)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for group in ([header], rows):
+        for cells in group:
+            writer.writerow([safe_cell(cell) for cell in cells])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence]) -> Response:

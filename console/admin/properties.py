@@ -14,12 +14,12 @@ from console.admin.bulk_pages import BulkPages
 from console.admin.link_pages import LinkPages
 from console.admin.notifications import alert_history
 from console.admin.property_list import CSV_HEADER, csv_rows, list_state, page_window
+from console.csv_export import csv_lines
 from console.extensions import db
 from console.link_jobs import link_job_states
 from console.models import SOURCES, Overbooking, Property, Reservation, SyncRun
 from console.property_filters import HEALTHS, RISKS, with_relations
 from console.serialize import properties_json, property_json, run_json, score_history_items
-from console.spreadsheet import csv_lines
 from console.timeutil import utcnow
 from jobs.rules.advice import ERROR_KINDS
 
@@ -117,6 +117,12 @@ def page_of(query, page: int) -> list[Property]:
 
 def csv_response(query) -> Response:
     """The whole filtered list as CSV, streamed (every page, in the list's order)."""
-    body = stream_with_context(csv_lines(CSV_HEADER, csv_rows(query)))
+    body = stream_with_context(_with_bom(csv_lines(CSV_HEADER, csv_rows(query))))
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename=properties-{utcnow():%Y-%m-%d}.csv"})
+
+
+def _with_bom(lines):
+    """UTF-8 with a BOM first, as every console CSV: Excel then reads accents right."""
+    yield "\ufeff"
+    yield from lines
