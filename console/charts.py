@@ -1,12 +1,13 @@
-"""Pure chart builders for managers: plain data in, plotly figure out (no database, no Flask)."""
+"""Pure chart builders for managers: plain data in, a plotly figure out as plain JSON data (no database,
+no Flask). Plain dicts, not plotly's figure objects: building and validating those cost ~60 ms per chart."""
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-
-import plotly.graph_objects as go
+from functools import lru_cache
 
 COUNTS_COLOR, NOT_COUNTED_COLOR, SCORE_COLOR = "#c0392b", "#95a5a6", "#2980b9"
 COUNTS_NAME, NOT_COUNTED_NAME = "counts against the owner", "does not count"
@@ -80,11 +81,12 @@ def score_bins(score_counts: Iterable[tuple[int, int]]) -> list[tuple[str, int]]
 
 
 def _stacked(x: Sequence, counted: Sequence[int], not_counted: Sequence[int], *,
-             horizontal: bool = False) -> list[go.Bar]:
-    def bar(values: Sequence[int], name: str, color: str) -> go.Bar:
+             horizontal: bool = False) -> list[dict]:
+    def bar(values: Sequence[int], name: str, color: str) -> dict:
         if horizontal:
-            return go.Bar(y=list(x), x=list(values), name=name, marker_color=color, orientation="h")
-        return go.Bar(x=list(x), y=list(values), name=name, marker_color=color)
+            return {"type": "bar", "y": list(x), "x": list(values), "name": name,
+                    "marker": {"color": color}, "orientation": "h"}
+        return {"type": "bar", "x": list(x), "y": list(values), "name": name, "marker": {"color": color}}
     return [bar(counted, COUNTS_NAME, COUNTS_COLOR), bar(not_counted, NOT_COUNTED_NAME, NOT_COUNTED_COLOR)]
 
 
@@ -93,45 +95,58 @@ def _whole_counts(most: int) -> dict:
     return dict(rangemode="tozero", tick0=0, dtick=1) if most < 10 else dict(rangemode="tozero")
 
 
-def overbookings_per_week(weeks: Sequence[WeekCount]) -> go.Figure:
+def _layout(title: str, **extra) -> dict:
+    return {**_LAYOUT, "title": {"text": title}, **extra}
+
+
+def overbookings_per_week(weeks: Sequence[WeekCount]) -> dict:
     """Stacked weekly bars: overbookings that count against the owner and those that do not."""
-    fig = go.Figure(_stacked([w.week.isoformat() for w in weeks], [w.counted for w in weeks],
-                             [w.not_counted for w in weeks]))
-    fig.update_layout(title="Overbookings per week (by detection)", xaxis_title="week starting",
-                      yaxis_title="overbookings", **_LAYOUT)
-    fig.update_xaxes(type="category", tickangle=-45)
-    fig.update_yaxes(**_whole_counts(max((w.counted + w.not_counted for w in weeks), default=0)))
-    return fig
+    most = max((w.counted + w.not_counted for w in weeks), default=0)
+    return {"data": _stacked([w.week.isoformat() for w in weeks], [w.counted for w in weeks],
+                             [w.not_counted for w in weeks]),
+            "layout": _layout("Overbookings per week (by detection)",
+                              xaxis={"title": {"text": "week starting"}, "type": "category", "tickangle": -45},
+                              yaxis={"title": {"text": "overbookings"}, **_whole_counts(most)})}
 
 
-def overbookings_by(dimension: str, groups: Sequence[GroupCount]) -> go.Figure:
+def overbookings_by(dimension: str, groups: Sequence[GroupCount]) -> dict:
     """Horizontal stacked bars per source, city or owner, the first group on top."""
     shown = list(reversed(groups))  # plotly draws the first category at the bottom
-    fig = go.Figure(_stacked([plain_label(g.name) for g in shown], [g.counted for g in shown],
-                             [g.not_counted for g in shown], horizontal=True))
-    fig.update_layout(title=f"Overbookings by {dimension}", xaxis_title="overbookings", **_LAYOUT)
-    fig.update_layout(height=max(_LAYOUT["height"], 110 + 24 * len(shown)))
-    fig.update_xaxes(**_whole_counts(max((g.counted + g.not_counted for g in shown), default=0)))
-    fig.update_yaxes(automargin=True)
-    return fig
+    most = max((g.counted + g.not_counted for g in shown), default=0)
+    return {"data": _stacked([plain_label(g.name) for g in shown], [g.counted for g in shown],
+                             [g.not_counted for g in shown], horizontal=True),
+            "layout": _layout(f"Overbookings by {dimension}",
+                              height=max(_LAYOUT["height"], 110 + 24 * len(shown)),
+                              xaxis={"title": {"text": "overbookings"}, **_whole_counts(most)},
+                              yaxis={"automargin": True})}
 
 
-def score_distribution(bins: Sequence[tuple[str, int]]) -> go.Figure:
+def score_distribution(bins: Sequence[tuple[str, int]]) -> dict:
     """How many properties score in each band of ten (their newest score), from score_bins."""
     total = sum(n for _, n in bins)
-    fig = go.Figure(go.Bar(x=[label for label, _ in bins], y=[n for _, n in bins],
-                           marker_color=SCORE_COLOR, name="properties"))
-    fig.update_layout(title=f"Reward scores ({total} propert{'y' if total == 1 else 'ies'})",
-                      xaxis_title="score", yaxis_title="properties", **_LAYOUT)
-    fig.update_xaxes(type="category")
-    fig.update_yaxes(**_whole_counts(max((n for _, n in bins), default=0)))
-    return fig
+    return {"data": [{"type": "bar", "x": [label for label, _ in bins], "y": [n for _, n in bins],
+                      "marker": {"color": SCORE_COLOR}, "name": "properties"}],
+            "layout": _layout(f"Reward scores ({total} propert{'y' if total == 1 else 'ies'})",
+                              xaxis={"title": {"text": "score"}, "type": "category"},
+                              yaxis={"title": {"text": "properties"},
+                                     **_whole_counts(max((n for _, n in bins), default=0))})}
 
 
-def figure_html(fig: go.Figure, div_id: str) -> str:
+@lru_cache(maxsize=4)
+def _template(name: str) -> dict:
+    """A plotly template as the data plotly.js draws with (its name means nothing to plotly.js)."""
+    import plotly.io
+    return plotly.io.templates[name].to_plotly_json()
+
+
+def figure_html(fig: dict, div_id: str) -> str:
     """The figure as a <div> and its data in a JSON block, drawn by static/charts.js: no inline
     script, so the page's CSP needs no 'unsafe-inline'. plotly.js itself is served by our app."""
+    layout = fig["layout"]
+    if isinstance(layout.get("template"), str):
+        layout = {**layout, "template": _template(layout["template"])}
     # "<" escaped: the JSON sits inside a <script> element, whose end no value may fake.
-    data = fig.to_json().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    data = json.dumps({"data": fig["data"], "layout": layout}, separators=(",", ":")).replace(
+        "<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return (f'<div id="{div_id}" class="csc-chart"></div>'
             f'<script type="application/json" data-chart-for="{div_id}">{data}</script>')

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from console.admin.base import ConsoleIndexView
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property
-from console.property_filters import HEALTHS, health_condition, held_condition
+from console.property_filters import health_counts, held_condition
 from console.timeutil import utcnow
 from jobs.rules.advice import advice_for
 
@@ -20,8 +20,7 @@ class DashboardView(ConsoleIndexView):
     def index(self):
         """The dashboard."""
         now, interval = utcnow(), current_app.config["SYNC_INTERVAL_MINUTES"]
-        by_health = {h: db.session.execute(select(func.count()).select_from(Property).where(
-            health_condition(h, now, interval))).scalar() for h in HEALTHS}
+        by_health = health_counts(now, interval)
         by_risk = dict(db.session.execute(select(Property.risk_level, func.count())
                                           .group_by(Property.risk_level)).all())
         failing = db.session.execute(

@@ -71,6 +71,6 @@ def test_a_zone_id_ipv6_literal_is_a_blocked_address(api, make_property, url):
 def test_chart_labels_are_plain_text():
     city = '<a href="https://evil.example/">Málaga</a> & <b>co</b>'
     fig = charts.overbookings_by("city", [charts.GroupCount(city, 2, 1)])
-    [label] = set(fig.data[0].y)
+    [label] = set(fig["data"][0]["y"])
     assert "<a" not in label and "<b>" not in label
     assert label == "&lt;a href=\"https://evil.example/\"&gt;Málaga&lt;/a&gt; &amp; &lt;b&gt;co&lt;/b&gt;"
