@@ -1,4 +1,5 @@
 """The console pages a person uses: dashboard, property list with filters, property page."""
+import re
 from datetime import timedelta
 
 from console.extensions import db
@@ -279,6 +280,9 @@ def test_errors_are_pages_of_the_console_and_json_under_the_api(client, login, a
     missing = client.get("/properties/999999")
     assert missing.status_code == 404 and 'data-fault="404"' in missing.get_data(as_text=True)
     assert "Dashboard" in missing.get_data(as_text=True)  # inside the console's menu
+    # headed by what happened, not by the name of the view it came through
+    assert re.search(r'<h4 class="mb-3">\s*Not found', missing.get_data(as_text=True))
+    assert not re.search(r'<h4 class="mb-4">\s*Dashboard', missing.get_data(as_text=True))
     refused = client.post("/properties/1/links/new", data={})
     assert refused.status_code in (400, 403)  # CSRF first, then the role: never a bare page
     wrong = client.put("/properties/")
