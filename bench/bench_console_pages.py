@@ -23,15 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
-from bench.bench_fleet_costs import PASSWORD, Counter, fresh_database, logged_in, start_gunicorn  # noqa: E402
-from bench.fleet_data import build  # noqa: E402
+from bench.bench_fleet_costs import PASSWORD, Counter, fresh_database, load_fleet, logged_in, start_gunicorn  # noqa: E402
 from config import TestConfig  # noqa: E402
 from console import create_app  # noqa: E402
 from console.extensions import db  # noqa: E402
 from console.models import User  # noqa: E402
-from console.timeutil import utcnow  # noqa: E402
 
 GOAL_SECONDS = 0.150
 # Per 20,000 properties: 50 stays each (1M reservations), 33 runs for each of the 30,000 links (~1M runs),
@@ -91,16 +88,7 @@ def measure(backend: str, size: int, repeat: int) -> dict[str, tuple[float, int]
         try:
             app = create_app(TestConfig(env=env))
             with app.app_context():
-                from flask_migrate import upgrade
-                upgrade()
-                began = time.perf_counter()
-                with db.engine.begin() as conn:
-                    rows = build(conn, size, stays=STAYS, runs=RUNS, now=utcnow(),
-                                 overbooking_every=OVERBOOKING_EVERY)
-                with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                    conn.execute(text("ANALYZE"))
-                print(f"  loaded {backend} {size:,}: " + ", ".join(f"{k} {v:,}" for k, v in rows.items())
-                      + f" in {time.perf_counter() - began:.0f} s", flush=True)
+                load_fleet(backend, size, stays=STAYS, runs=RUNS, overbooking_every=OVERBOOKING_EVERY)
                 user = User(email="bench@example.com", role="staff")
                 user.set_password(PASSWORD)
                 db.session.add(user)

@@ -96,6 +96,19 @@ def fresh_database(backend: str, folder: str):
     return admin.url.set(database=name).render_as_string(hide_password=False), drop
 
 
+def load_fleet(backend: str, size: int, **shape) -> None:
+    """Migrate the app's empty database, load a fleet of `size` properties in bulk, ANALYZE it."""
+    from flask_migrate import upgrade
+    upgrade()
+    began = time.perf_counter()
+    with db.engine.begin() as conn:
+        rows = build(conn, size, now=utcnow(), **shape)
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))
+    print(f"  loaded {backend} {size:,}: " + ", ".join(f"{k} {v:,}" for k, v in rows.items())
+          + f" in {time.perf_counter() - began:.0f} s", flush=True)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -158,16 +171,7 @@ def measure(backend: str, size: int, args) -> dict[str, tuple[float, float, int 
         try:
             app = create_app(TestConfig(env=env))
             with app.app_context():
-                from flask_migrate import upgrade
-                upgrade()
-                began = time.perf_counter()
-                with db.engine.begin() as conn:
-                    rows = build(conn, size, stays=args.stays, runs=args.runs,
-                                 snapshots=args.snapshots, now=utcnow())
-                with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                    conn.execute(text("ANALYZE"))
-                print(f"  loaded {backend} {size}: " + ", ".join(f"{k} {v:,}" for k, v in rows.items())
-                      + f" in {time.perf_counter() - began:.0f} s", flush=True)
+                load_fleet(backend, size, stays=args.stays, runs=args.runs, snapshots=args.snapshots)
                 token_row, token = ApiToken.issue("bench", "viewer")
                 user = User(email="bench@example.com", role="staff")
                 user.set_password(PASSWORD)
