@@ -121,11 +121,34 @@ def default_session() -> FetchSession:
 
 _lookups: tuple[int, ThreadPoolExecutor] | None = None  # (owning pid, pool)
 _lookups_lock = threading.Lock()
+# Checked answers kept a minute: a fleet sync asks the same few hosts thousands of times, and a lookup
+# handed to the pool cost a third of the fetch threads' time (the pools share one lock). Safe against
+# rebinding: a cached answer is one that passed the address rule, and connections go to it.
+LOOKUP_TTL_SECONDS, LOOKUP_CACHE_SIZE = 60.0, 2048
+_answers: dict[tuple, tuple[float, list[IPAddress]]] = {}
+_answers_lock = threading.Lock()
 
 
 def resolve_within(host: str, port: int, allow: AllowList, resolver: Resolver,
                    deadline: float) -> list[IPAddress]:
-    """resolve_public, but a resolver that does not answer before the deadline is a dns failure."""
+    """resolve_public, but a resolver that does not answer before the deadline is a dns failure;
+    a checked answer is reused for LOOKUP_TTL_SECONDS (failures are never kept)."""
+    key, now = (host, port, allow, resolver), time.monotonic()
+    with _answers_lock:
+        kept = _answers.get(key)
+    if kept is not None and kept[0] > now:
+        return list(kept[1])
+    addresses = _resolve_in_pool(host, port, allow, resolver, deadline)
+    with _answers_lock:
+        if len(_answers) >= LOOKUP_CACHE_SIZE:
+            _answers.clear()
+        _answers[key] = (now + LOOKUP_TTL_SECONDS, list(addresses))
+    return addresses
+
+
+def _resolve_in_pool(host: str, port: int, allow: AllowList, resolver: Resolver,
+                     deadline: float) -> list[IPAddress]:
+    """One lookup in the lookup pool, given no more than the time left before the deadline."""
     global _lookups
     left = deadline - time.monotonic()
     if left <= 0:

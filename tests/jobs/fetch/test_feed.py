@@ -384,6 +384,23 @@ def test_connection_goes_to_the_checked_ip_not_a_second_lookup(httpserver, setti
     assert calls == ["rebind.test"]
 
 
+def test_a_checked_answer_is_reused_for_a_minute_and_a_failed_lookup_is_not(httpserver, settings):
+    httpserver.expect_request("/cal.ics").respond_with_data(ICS)
+    calls, names = [], {"calendar.test": "127.0.0.1"}
+    with FetchSession(resolver=name_resolver(names, calls)) as counted:
+        for _ in range(3):  # a fleet sync asks the same host again and again
+            assert fetch_feed(f"http://calendar.test:{httpserver.port}/cal.ics", settings,
+                              session=counted).body == ICS
+        assert calls == ["calendar.test"]
+        for _ in range(2):
+            assert fail(f"http://unknown.test:{httpserver.port}/cal.ics", settings, counted).kind == "dns"
+        assert calls == ["calendar.test", "unknown.test", "unknown.test"]  # asked again: never kept
+        # the answer was checked under that allow list only: without loopback allowed it is refused
+        strict = FetchSettings(allow=AllowList(), timeout_seconds=5)
+        assert fail(f"http://calendar.test:{httpserver.port}/cal.ics", strict, counted).kind == \
+            "blocked_address"
+
+
 def test_every_hop_is_resolved_and_checked(httpserver, settings):
     httpserver.expect_request("/a").respond_with_data(
         "", status=302, headers={"Location": f"http://other.test:{httpserver.port}/b"})
