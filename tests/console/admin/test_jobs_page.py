@@ -42,6 +42,7 @@ def test_staff_see_the_menu_entry_queues_and_the_failed_job(login, failed_job):
     assert 'href="/jobs/"' in client.get("/").get_data(as_text=True)
     page = client.get("/jobs/")
     assert page.status_code == 200 and "RQ dashboard" in page.get_data(as_text=True)
+    assert 'href="/" data-test="back-to-console"' in page.get_data(as_text=True)  # a way back
     assert "'unsafe-inline'" in page.headers["Content-Security-Policy"]
     [sync] = [q for q in client.get("/jobs/0/data/queues.json").get_json()["queues"]
               if q["name"] == "sync"]
