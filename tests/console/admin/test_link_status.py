@@ -3,8 +3,10 @@ and what its run did from the database, through queued, running, finished and fa
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
+import redis
 from rq.job import Job
 
 from console.extensions import db
@@ -139,6 +141,44 @@ def test_anonymous_is_refused_the_status_and_nothing_is_queued(client, make_prop
     assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "login_required"
     assert client.get(f"/properties/{prop.id}").status_code == 302  # the page itself: to the login
     assert redis_conn.keys("csc:link-last-job:*") == []
+
+
+def test_a_job_whose_worker_died_reads_failed_not_running(app, login, make_property, make_link, feed,
+                                                        redis_conn):
+    from rq.job import JobStatus
+
+    from jobs.queue import enqueue_link_sync
+    client = login("staff")
+    prop = make_property()
+    link = make_link(prop, url=feed.url, source="airbnb", state="active")
+    job = Job.fetch(enqueue_link_sync(link.id), connection=redis_conn)
+    # As RQ leaves a job whose worker was SIGKILLed: STARTED for ever, owned by a worker that is gone.
+    job.worker_name = "worker-that-was-killed"
+    job.set_status(JobStatus.STARTED)
+    job.save()
+    item = card(status(client, prop.id), link.id)
+    assert item["job"]["state"] == "failed"  # never "running" for ever
+    assert item["job"]["error"]["kind"] == "internal"
+    assert "stopped without finishing" in item["job"]["error"]["message"]
+
+
+def test_with_redis_gone_the_state_reads_unknown_and_the_page_still_answers(app, login, make_property,
+                                                                           make_link):
+    client = login("staff")
+    prop = make_property()
+    link = make_link(prop)
+    with socket.socket() as probe:  # a loopback port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    answering = app.extensions["csc_redis"]
+    app.extensions["csc_redis"] = redis.Redis(host="127.0.0.1", port=dead, socket_connect_timeout=1)
+    try:
+        item = card(status(client, prop.id), link.id)
+        assert item["job"]["state"] == "unknown"  # not "idle", not "finished": we cannot tell
+        assert "not answering" in item["job"]["error"]["message"]
+        assert client.get(f"/properties/{prop.id}").status_code == 200
+    finally:
+        app.extensions["csc_redis"] = answering
 
 
 def test_status_of_an_unknown_property_is_404(login):
