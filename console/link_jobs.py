@@ -17,6 +17,7 @@ from jobs.queue import job_is_live, latest_link_jobs
 from jobs.rules.advice import advice_for
 
 IN_FLIGHT = ("queued", "running")
+BATCH_JOB = "jobs.tasks.sync_batch_job"  # named, not imported: the console reads jobs, it does not run them
 WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 ENDED_BADLY = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 LOST_WORKER = ("Our own failure: the worker running this sync stopped without finishing (killed "
@@ -71,6 +72,8 @@ def _state(job: Job, conn: redis.Redis, link: CalendarLink, run: SyncRun | None)
     if status in WAITING:
         return {**body, "state": "queued"}
     if status == JobStatus.STARTED:
+        if body["run"] and job.func_name == BATCH_JOB:
+            return {**body, "state": "finished"}  # its link's part of a running batch is stored
         if job_is_live(job, conn):
             return {**body, "state": "running"}
         message = LOST_WORKER

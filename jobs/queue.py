@@ -180,7 +180,8 @@ def _process_runs(pid: int) -> bool:
 
 
 def latest_link_jobs(link_ids: list[int]) -> dict[int, str]:
-    """The id of each link's newest queued sync (Synchronize now, resync, resume, accept), one read."""
+    """The id of each link's newest queued sync (Synchronize now, resync, resume, accept, or the
+    scheduler's batch holding it), one read."""
     if not link_ids:
         return {}
     try:
@@ -200,10 +201,15 @@ def forget_link_job(link_id: int) -> None:
 
 def enqueue_batch(func, link_ids: list[int], *, queue_name: str = "sync",
                   timeout: int = SYNC_JOB_TIMEOUT) -> str:
-    """Queue one job that syncs a batch of links (the scheduler's path)."""
+    """Queue one job that syncs a batch of links (the scheduler's path); each link's page then shows
+    this job's state as its own (one pipeline of keys, as for a link's own sync)."""
     try:
         job = get_queue(queue_name).enqueue_call(func, args=(link_ids,), timeout=timeout,
                                                  result_ttl=600, failure_ttl=7 * 86400)
+        pipe = redis_connection().pipeline(transaction=False)
+        for link_id in link_ids:
+            pipe.set(_last_job_key(link_id), job.id, ex=LAST_JOB_TTL)
+        pipe.execute()
         return job.id
     except (redis.RedisError, OSError) as exc:
         raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc

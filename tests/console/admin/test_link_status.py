@@ -143,6 +143,26 @@ def test_anonymous_is_refused_the_status_and_nothing_is_queued(client, make_prop
     assert redis_conn.keys("csc:link-last-job:*") == []
 
 
+def test_a_link_synced_by_the_schedulers_batch_shows_the_batch_as_its_job(app, login, make_property,
+                                                                          make_link, feed):
+    from jobs.tasks import enqueue_batches
+    client = login("viewer")
+    prop = make_property()
+    first = make_link(prop, url=feed.url, source="airbnb", state="active")
+    second = make_link(prop, url=feed.url, source="airbnb", state="active")
+    [(links, job_id)] = enqueue_batches([first.id, second.id])  # as schedule_due_syncs queues them
+    body = status(client, prop.id)
+    assert links == 2 and body["in_flight"] is True
+    assert [card(body, i)["job"]["state"] for i in (first.id, second.id)] == ["queued", "queued"]
+    assert card(body, first.id)["job"]["job_id"] == job_id
+    run_worker(app, burst=True)
+    done = status(client, prop.id)
+    for link_id in (first.id, second.id):
+        item = card(done, link_id)["job"]
+        assert item["state"] == "finished" and item["run"]["outcome"] == "changed"
+    assert done["in_flight"] is False
+
+
 def test_a_job_whose_worker_died_reads_failed_not_running(app, login, make_property, make_link, feed,
                                                         redis_conn):
     from rq.job import JobStatus
