@@ -15,7 +15,6 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,11 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from bench.bench_fleet_costs import PASSWORD, Counter, fresh_database, load_fleet, logged_in, start_gunicorn  # noqa: E402
-from config import TestConfig  # noqa: E402
-from console import create_app  # noqa: E402
+from bench.bench_fleet_costs import PASSWORD, Counter, fleet_app, gunicorn, logged_in  # noqa: E402
 from console.extensions import db  # noqa: E402
-from console.models import User  # noqa: E402
 
 GOAL_SECONDS = 0.150
 # Per 20,000 properties: 50 stays each (1M reservations), 33 runs for each of the 30,000 links (~1M runs),
@@ -80,36 +76,17 @@ def statement_counts(app, paths: dict[str, str]) -> dict[str, int]:
 
 def measure(backend: str, size: int, repeat: int) -> dict[str, tuple[float, int]]:
     """Page name -> (median seconds, statements) on one backend and fleet size."""
-    with tempfile.TemporaryDirectory() as folder:
-        url, drop = fresh_database(backend, folder)
-        env = {"INSTANCE_PATH": folder, "DATABASE_URL": url,
-               "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")}
-        proc = None
-        try:
-            app = create_app(TestConfig(env=env))
-            with app.app_context():
-                load_fleet(backend, size, stays=STAYS, runs=RUNS, overbooking_every=OVERBOOKING_EVERY)
-                user = User(email="bench@example.com", role="staff")
-                user.set_password(PASSWORD)
-                db.session.add(user)
-                db.session.commit()
-                from jobs.sync.property_state import recompute_all
-                recompute_all(scores=False)  # health, risk and what the list orders by, as the hourly pass
-                db.session.remove()
-                paths = pages(size)
-                counts = statement_counts(app, paths)
-                proc, base = start_gunicorn(env, folder)
-                console = logged_in(base)
-                found = {name: (median_seconds(console, base + path, repeat), counts[name])
-                         for name, path in paths.items()}
-                db.session.remove()
-                db.engine.dispose()
-        finally:
-            if proc is not None:
-                proc.terminate()
-                proc.wait(timeout=30)
-            drop()
-    return found
+    shape = {"stays": STAYS, "runs": RUNS, "overbooking_every": OVERBOOKING_EVERY}
+    with fleet_app(backend, size, **shape) as (app, env, folder):
+        from jobs.sync.property_state import recompute_all
+        recompute_all(scores=False)  # health, risk and what the list orders by, as the hourly pass
+        db.session.remove()
+        paths = pages(size)
+        counts = statement_counts(app, paths)
+        with gunicorn(env, folder) as base:
+            console = logged_in(base)
+            return {name: (median_seconds(console, base + path, repeat), counts[name])
+                    for name, path in paths.items()}
 
 
 def report(results: dict, sizes: list[int]) -> None:

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,41 +161,59 @@ def logged_in(base: str) -> requests.Session:
     return session
 
 
-def measure(backend: str, size: int, args) -> dict[str, tuple[float, float, int | None]]:
-    """Figure -> (min s, max s, statements) for one backend and fleet size."""
-    figures: dict[str, tuple[float, float, int | None]] = {}
+@contextmanager
+def fleet_app(backend: str, size: int, **shape):
+    """(app, env, folder): an app on a fresh database holding a fleet and a staff user (PASSWORD),
+    inside its app context; the database is dropped afterwards."""
     with tempfile.TemporaryDirectory() as folder:
         url, drop = fresh_database(backend, folder)
         env = {"INSTANCE_PATH": folder, "DATABASE_URL": url,
                "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")}
-        proc = None
         try:
             app = create_app(TestConfig(env=env))
             with app.app_context():
-                load_fleet(backend, size, stays=args.stays, runs=args.runs, snapshots=args.snapshots)
-                token_row, token = ApiToken.issue("bench", "viewer")
+                load_fleet(backend, size, **shape)
                 user = User(email="bench@example.com", role="staff")
                 user.set_password(PASSWORD)
-                db.session.add_all([token_row, user])
+                db.session.add(user)
                 db.session.commit()
-                from console.metrics import FLEET_CACHE_KEY
-                from jobs.broker import redis_connection
-                cache = redis_connection(app)
-                cache.delete(FLEET_CACHE_KEY)
-                proc, base = start_gunicorn(env, folder)
-                api = requests.Session()
-                api.headers["Authorization"] = f"Bearer {token}"
-                api.get(f"{base}/api/v1/scores?per_page=1")  # warm the worker (imports, pool)
-                figures.update(http_figures(base, api, cache, FLEET_CACHE_KEY, args.repeat))
-                figures.update(statement_counts(app, token, cache, FLEET_CACHE_KEY, figures))
-                figures.update(job_figures(app))
+                yield app, env, folder
                 db.session.remove()
                 db.engine.dispose()
         finally:
-            if proc is not None:
-                proc.terminate()
-                proc.wait(timeout=30)
             drop()
+
+
+@contextmanager
+def gunicorn(env: dict, folder: str):
+    """The app's base URL, served by gunicorn (one worker, one thread) until the block ends."""
+    proc, base = start_gunicorn(env, folder)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def measure(backend: str, size: int, args) -> dict[str, tuple[float, float, int | None]]:
+    """Figure -> (min s, max s, statements) for one backend and fleet size."""
+    figures: dict[str, tuple[float, float, int | None]] = {}
+    shape = {"stays": args.stays, "runs": args.runs, "snapshots": args.snapshots}
+    with fleet_app(backend, size, **shape) as (app, env, folder):
+        token_row, token = ApiToken.issue("bench", "viewer")
+        db.session.add(token_row)
+        db.session.commit()
+        from console.metrics import FLEET_CACHE_KEY
+        from jobs.broker import redis_connection
+        cache = redis_connection(app)
+        cache.delete(FLEET_CACHE_KEY)
+        with gunicorn(env, folder) as base:
+            api = requests.Session()
+            api.headers["Authorization"] = f"Bearer {token}"
+            api.get(f"{base}/api/v1/scores?per_page=1")  # warm the worker (imports, pool)
+            figures.update(http_figures(base, api, cache, FLEET_CACHE_KEY, args.repeat))
+            figures.update(statement_counts(app, token, cache, FLEET_CACHE_KEY, figures))
+        figures.update(job_figures(app))
     return figures
 
 
