@@ -9,11 +9,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from flask_migrate import upgrade
-from sqlalchemy import text
 
-from config import TestConfig
-from console import create_app
 from console.admin import properties as property_pages
 from console.admin.property_list import page_window
 from console.extensions import db
@@ -194,31 +190,6 @@ def test_csv_has_the_rows_of_the_list_in_its_order_on_every_page(login, fleet, m
     busy = [r for r in rows if r["name"] == "Flat 2"][0]
     assert (busy["health"], busy["nights_at_stake"], busy["score"]) == ("failing", "10", "90")
     assert busy["links"] == "google active failing forbidden"
-
-
-def test_migration_0009_fills_the_keys_of_existing_properties(tmp_path):
-    app = create_app(TestConfig(env={"DATABASE_URL": f"sqlite:///{tmp_path}/old.db",
-                                     "INSTANCE_PATH": str(tmp_path)}))
-    with app.app_context():
-        upgrade(revision="0008")
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("INSERT INTO owners (id, email, created_at) VALUES (1, 'O@Example.com', "
-                                 "'2026-01-01 00:00:00.000000')")
-            for pid, name, city in ((1, "Ático 5", "Málaga"), (2, "Flat 43", None)):
-                conn.execute(text(
-                    "INSERT INTO properties (id, name, owner_id, timezone, instant_booking, export_token, "
-                    "risk_level, risk_factors, created_at, city, external_ref) VALUES (:id, :name, 1, 'UTC', 0, "
-                    ":tok, 'none', '[]', '2026-01-01 00:00:00.000000', :city, :ref)"),
-                    {"id": pid, "name": name, "tok": f"tok{pid}", "city": city, "ref": f"REF-{pid}"})
-        upgrade()
-        with db.engine.connect() as conn:
-            rows = conn.exec_driver_sql("SELECT search_key, name_key, exposure_nights FROM properties "
-                                        "ORDER BY name_key").all()
-            owner_key = conn.exec_driver_sql("SELECT email_key FROM owners").scalar()
-        db.engine.dispose()
-    assert rows == [("atico 5\nmalaga\nref-1", "atico 000000000005", 0),
-                    ("flat 43\n\nref-2", "flat 000000000043", 0)]
-    assert owner_key == "o@example.com"
 
 
 @pytest.mark.parametrize("template", [
