@@ -1,45 +1,15 @@
-"""Prometheus metrics: request counts per process; fleet and queue gauges whose cost does not grow
-with the fleet (a few grouped reads of indexed columns, shared through Redis for a few seconds)."""
+"""Prometheus metrics: request counts per process; fleet gauges from the fleet tally (console.fleet_tally:
+counted every 10 s by a job, read from Redis) and queue gauges, so a scrape does not grow with the fleet."""
 from __future__ import annotations
 
-import json
 import logging
 import time
-from datetime import timedelta
 
 from flask import Flask, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 log = logging.getLogger(__name__)
-# Every web process answers scrapes from one reading of the fleet this old at most: Prometheus
-# scrapes each process every 15 s, and a reading costs grouped scans of the links and properties.
-FLEET_CACHE_SECONDS = 10
-FLEET_CACHE_KEY = "csc:metrics:fleet"
-
-
-def fleet_reading(db, now, interval: int) -> dict:
-    """Links by (state, health), properties by risk, open overbookings: three grouped queries."""
-    from sqlalchemy import case, func, literal, select
-
-    from console.models import CalendarLink, Overbooking, Property
-    from jobs.rules.risk import STALE_AFTER_INTERVALS
-    link = CalendarLink
-    # jobs.rules.risk.link_health, as SQL: the database counts, no row reaches Python.
-    health = case(
-        (link.last_sync_at.is_(None) | link.last_attempt_ok.is_(None), literal("never_synced")),
-        (link.last_attempt_ok.is_(False), literal("failing")),
-        (link.last_success_at.is_(None) | (link.last_success_at < now - timedelta(
-            minutes=STALE_AFTER_INTERVALS * interval)), literal("stale")),
-        else_=literal("ok"))
-    links = db.session.execute(select(link.state, health, func.count())
-                               .group_by(link.state, health)).all()
-    risks = db.session.execute(select(Property.risk_level, func.count())
-                               .group_by(Property.risk_level)).all()
-    open_ob = db.session.execute(select(func.count()).select_from(Overbooking)
-                                 .where(Overbooking.state == "open")).scalar()
-    return {"links": [list(row) for row in links], "risks": [list(row) for row in risks],
-            "overbookings_open": open_ob}
 
 
 class FleetCollector:
@@ -71,32 +41,18 @@ class FleetCollector:
         from jobs.broker import redis_connection
         return redis_connection(self.app)
 
-    def _cached_reading(self, db) -> dict:
-        """The fleet reading, from Redis when a process took one within FLEET_CACHE_SECONDS."""
-        from console.timeutil import utcnow
-        ttl = self.app.config.get("METRICS_CACHE_SECONDS", FLEET_CACHE_SECONDS)
-        conn = None
-        if ttl:
-            try:
-                conn = self._redis()
-                cached = conn.get(FLEET_CACHE_KEY)
-                if cached:
-                    return json.loads(cached)
-            except Exception:  # noqa: BLE001 - without Redis every scrape reads the database
-                conn = None
-        reading = fleet_reading(db, utcnow(), self.app.config["SYNC_INTERVAL_MINUTES"])
-        if conn is not None:
-            try:
-                conn.set(FLEET_CACHE_KEY, json.dumps(reading), ex=ttl)
-            except Exception:  # noqa: BLE001 - the reading is served all the same
-                log.debug("could not cache the fleet reading", exc_info=True)
-        return reading
-
     def _fleet(self, db) -> list[GaugeMetricFamily]:
         """The gauges read from the database (raises SQLAlchemyError when it is down)."""
         from sqlalchemy import text
-        db.session.execute(text("SELECT 1"))  # csc_database_up says the truth even from the cache
-        reading = self._cached_reading(db)
+
+        from console import fleet_tally
+        from console.timeutil import utcnow
+        db.session.execute(text("SELECT 1"))  # csc_database_up says the truth even from the tally
+        try:
+            conn = self._redis()
+        except Exception:  # noqa: BLE001 - without Redis the scrape counts the fleet itself
+            conn = None
+        reading = fleet_tally.current(utcnow(), self.app.config["SYNC_INTERVAL_MINUTES"], conn)
         links = GaugeMetricFamily("csc_links", "Calendar links by state and health",
                                   labels=["state", "health"])
         for state, health, n in sorted(reading["links"]):
@@ -105,7 +61,10 @@ class FleetCollector:
         for level, n in sorted(reading["risks"]):
             risk.add_metric([level], n)
         return [links, risk, GaugeMetricFamily("csc_overbookings_open", "Open overbookings",
-                                               value=reading["overbookings_open"])]
+                                               value=reading["overbookings_open"]),
+                GaugeMetricFamily("csc_fleet_tally_age_seconds", "Age of the fleet counts in this scrape "
+                                  "(0: counted by the scrape itself; the tally job runs every 10 s)",
+                                  value=reading["age_seconds"])]
 
     def _queue(self) -> list[GaugeMetricFamily]:
         """Queue depth, failed jobs per queue and workers alive: a few O(1) Redis calls."""

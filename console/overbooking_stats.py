@@ -2,6 +2,7 @@
 read these rows, so a download always holds what the chart draws."""
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, select
@@ -37,25 +38,38 @@ def weekly(r: DateRange) -> list[charts.WeekCount]:
 
 def by_group(dimension: str, r: DateRange) -> list[charts.GroupCount]:
     """The largest groups (source, city or owner) of the range, largest first, by blame."""
-    column = GROUP_COLUMNS[dimension]
-    rows = db.session.execute(
-        select(column, Overbooking.counts_against_owner, func.count())
-        .select_from(Overbooking).join(Property, Property.id == Overbooking.property_id)
-        .join(Owner, Owner.id == Property.owner_id).where(_in_range(r))
-        .group_by(column, Overbooking.counts_against_owner)).all()
+    if dimension == "source":  # kept on the overbooking: no join
+        rows = db.session.execute(
+            select(Overbooking.link_source, Overbooking.counts_against_owner, func.count())
+            .where(_in_range(r)).group_by(Overbooking.link_source, Overbooking.counts_against_owner)).all()
+    else:
+        # Counted per property first, then each property's city or owner looked up by key: a join let
+        # PostgreSQL hash the whole properties table (a scan that grows with the fleet) for a range's
+        # few hundred properties.
+        per_property = (select(Overbooking.property_id, Overbooking.counts_against_owner,
+                               func.count().label("n"))
+                        .where(_in_range(r))
+                        .group_by(Overbooking.property_id, Overbooking.counts_against_owner).subquery())
+        if dimension == "city":
+            name = select(Property.city).where(Property.id == per_property.c.property_id)
+        else:
+            name = (select(Owner.email).join(Property, Property.owner_id == Owner.id)
+                    .where(Property.id == per_property.c.property_id))
+        named = select(name.scalar_subquery().label("name"), per_property.c.counts_against_owner,
+                       per_property.c.n).subquery()
+        rows = db.session.execute(select(named.c.name, named.c.counts_against_owner, func.sum(named.c.n))
+                                  .group_by(named.c.name, named.c.counts_against_owner)).all()
     totals: dict[str, list[int]] = {}
     for name, counts, n in rows:
-        totals.setdefault(name or "unknown", [0, 0])[0 if counts else 1] += n
+        totals.setdefault(name or "unknown", [0, 0])[0 if counts else 1] += int(n)
     return charts.rank_groups([charts.GroupCount(name, c, nc) for name, (c, nc) in totals.items()],
                               TOP_GROUPS)
 
 
-def score_bands() -> list[tuple[str, int]]:
-    """Properties per band of ten of their newest score (the copy on the property row)."""
-    rows = db.session.execute(select(Property.score_value, func.count())
-                              .where(Property.score_value.is_not(None))
-                              .group_by(Property.score_value)).all()
-    return charts.score_bins(rows)
+def score_bands(now: datetime, interval_minutes: int) -> list[tuple[str, int]]:
+    """Properties per band of ten of their newest score, from the fleet tally (console.fleet_tally)."""
+    from console import fleet_tally
+    return [tuple(band) for band in fleet_tally.current(now, interval_minutes)["score_bands"]]
 
 
 def newest_overbookings(r: DateRange, state: str | None, counts: bool | None) -> list[tuple]:
@@ -71,10 +85,9 @@ def newest_overbookings(r: DateRange, state: str | None, counts: bool | None) ->
 
 
 def fell_most(now: datetime, limit: int = FELL_MOST) -> list[dict]:
-    """fell_most_now, kept FELL_MOST_CACHE_SECONDS in Redis: a week's comparison of every property's
-    score costs ~100 ms at 20,000 properties, and scores move only when the score pass runs."""
-    import json
-
+    """fell_most_now, kept FELL_MOST_CACHE_SECONDS in Redis (and renewed before it ends by the fleet
+    tally's job, warm_fell_most): a week's comparison of every property's score costs ~0.5 s at 40,000
+    properties on PostgreSQL, and scores move only when syncs or the score pass write them."""
     from jobs.broker import redis_connection
     try:
         conn = redis_connection()
@@ -86,11 +99,24 @@ def fell_most(now: datetime, limit: int = FELL_MOST) -> list[dict]:
     items = fell_most_now(now, limit)
     if conn is not None:
         try:
-            conn.set(f"{FELL_MOST_CACHE_KEY}:{limit}", json.dumps(
-                [{**item, "was_at": item["was_at"].isoformat()} for item in items]), ex=FELL_MOST_CACHE_SECONDS)
+            _store_fell_most(conn, items, limit)
         except Exception:  # noqa: BLE001 - the answer stands; the next page computes it again
             pass
     return items
+
+
+def warm_fell_most(conn, now: datetime, limit: int = FELL_MOST) -> bool:
+    """Compute the fell-most list ahead of the page when the stored one is missing or ends within a
+    minute; True when it was computed."""
+    if conn.ttl(f"{FELL_MOST_CACHE_KEY}:{limit}") > 60:
+        return False
+    _store_fell_most(conn, fell_most_now(now, limit), limit)
+    return True
+
+
+def _store_fell_most(conn, items: list[dict], limit: int) -> None:
+    conn.set(f"{FELL_MOST_CACHE_KEY}:{limit}", json.dumps(
+        [{**item, "was_at": item["was_at"].isoformat()} for item in items]), ex=FELL_MOST_CACHE_SECONDS)
 
 
 def fell_most_now(now: datetime, limit: int = FELL_MOST) -> list[dict]:

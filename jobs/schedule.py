@@ -28,6 +28,9 @@ PERIODIC_JOBS: list[Periodic] = [
              timeout=1800),
     Periodic("recompute-risk-hourly", tasks.recompute_risk_job, interval=3600),
     Periodic("prune-sync-runs", tasks.prune_runs_job, cron="15 3 * * *"),
+    # The fleet's counts for pages and /metrics: small and frequent, so on the alerts queue that workers
+    # take before syncs; a minute without one and readers count for themselves (console.fleet_tally).
+    Periodic("fleet-tally", tasks.fleet_tally_job, queue="alerts", interval=10, timeout=120),
     # Alerts: reminders, stale links, export feeds not read, digests due, deliveries to retry.
     Periodic("alerts-tick", tasks.alerts_tick_job, queue="alerts", interval=60),
     Periodic("weekly-digest", tasks.weekly_digest_job, cron="0 7 * * 1"),

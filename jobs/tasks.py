@@ -253,6 +253,18 @@ def deliver_notification_job(delivery_id: int) -> str:
     return outcome
 
 
+def fleet_tally_job() -> int | None:
+    """Every 10 s: count the fleet for the dashboard, the managers' page and /metrics
+    (console.fleet_tally), and renew the managers' fell-most list before it ends; the fleet's size."""
+    from console import fleet_tally
+    from console.overbooking_stats import warm_fell_most
+    from jobs.broker import redis_connection
+    conn, now = redis_connection(), utcnow()
+    tally = fleet_tally.refresh(conn, now, current_app.config["SYNC_INTERVAL_MINUTES"])
+    warm_fell_most(conn, now)
+    return None if tally is None else tally["fleet"]
+
+
 def alerts_tick_job() -> int:
     """Every minute: reminders, stale links, export feeds no longer read, digests, deliveries to retry."""
     from jobs.notify.checks import periodic_checks

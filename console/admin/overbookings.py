@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 
@@ -42,7 +42,7 @@ def _table(name: str, r: DateRange) -> tuple[list[str], list[list]]:
         return ([name, *BLAME_HEADER], [[g.name, g.counted, g.not_counted, g.counted + g.not_counted]
                                         for g in stats.by_group(name, r)])
     if name == "scores":
-        return ["score", "properties"], [list(band) for band in stats.score_bands()]
+        return ["score", "properties"], [list(band) for band in stats.score_bands(*_tally_args())]
     if name == "fell":
         return FELL_HEADER, [[f["property_id"], f["name"], f["was"], f["value"], f["change"],
                               (f["fell_most_in"] or "").replace("_", " "), " ".join(f["reasons"])]
@@ -57,11 +57,15 @@ def _table(name: str, r: DateRange) -> tuple[list[str], list[list]]:
     abort(404)
 
 
+def _tally_args() -> tuple:
+    return utcnow(), current_app.config["SYNC_INTERVAL_MINUTES"]
+
+
 def chart_blocks(r: DateRange) -> list[dict]:
     """The page's charts: id, CSV name and HTML, each drawn from the rows its CSV holds."""
     figures = [("weekly", charts.overbookings_per_week(stats.weekly(r)))]
     figures += [(name, charts.overbookings_by(name, stats.by_group(name, r))) for name in stats.GROUP_COLUMNS]
-    figures.append(("scores", charts.score_distribution(stats.score_bands())))
+    figures.append(("scores", charts.score_distribution(stats.score_bands(*_tally_args()))))
     return [{"name": name, "html": charts.figure_html(fig, f"chart-{name}")} for name, fig in figures]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
 from flask_admin import expose
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from console.actions import links as link_actions
 from console.actions.errors import ActionError
@@ -18,7 +18,7 @@ from console.csv_export import csv_lines
 from console.extensions import db
 from console.link_jobs import link_job_states
 from console.models import SOURCES, Overbooking, Property, Reservation, SyncRun
-from console.property_filters import HEALTHS, RISKS, with_relations
+from console.property_filters import HEALTHS, RISKS, count_matching, with_relations
 from console.serialize import properties_json, property_json, run_json, score_history_items
 from console.timeutil import utcnow
 from jobs.rules.advice import ERROR_KINDS
@@ -38,7 +38,7 @@ class PropertiesView(BulkPages, LinkPages, ConsoleView):
         query = state.query(utcnow())
         if request.args.get("format") == "csv":
             return csv_response(query)
-        total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar()
+        total = count_matching(query)
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(state.page, pages)  # past the end: the last page, and a word about it
         props = page_of(query, page)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import current_app, jsonify, url_for
-from sqlalchemy import func, select
 
 from console.actions import properties as property_actions
 from console.actions.properties import get_property
@@ -19,7 +18,7 @@ from console.api.validate import (
 )
 from console.extensions import db
 from console.models import SOURCES
-from console.property_filters import HEALTHS, RISKS, property_query, with_relations
+from console.property_filters import HEALTHS, RISKS, count_matching, property_query, with_relations
 from console.serialize import properties_json, property_json
 from console.timeutil import utcnow
 from jobs.rules.advice import ERROR_KINDS
@@ -56,7 +55,7 @@ def list_properties():
         "SYNC_INTERVAL_MINUTES"], health=health, risk=risk, source=source,
         search=query_text("q"), error=query_choice("error", ERROR_KINDS),
         held=query_choice("held", ("true", "false")) == "true")
-    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    total = count_matching(query)
     props = db.session.execute(with_relations(query.limit(per_page).offset((page - 1) * per_page))
                                ).scalars().all()
     return jsonify(items=properties_json(props), page=page, per_page=per_page, total=total)

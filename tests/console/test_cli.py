@@ -327,13 +327,15 @@ def test_every_periodic_job_is_importable_by_name_and_runs_in_the_app_context(
         app, redis_conn, make_property, make_link):
     names = [spec.name for spec in PERIODIC_JOBS]
     assert names == ["schedule-due-syncs", "record-failed-sync-jobs", "recompute-scores-nightly",
-                     "recompute-risk-hourly", "prune-sync-runs", "alerts-tick", "weekly-digest"]
+                     "recompute-risk-hourly", "prune-sync-runs", "fleet-tally", "alerts-tick",
+                     "weekly-digest"]
     timing = {spec.name: (spec.interval, spec.cron, spec.queue) for spec in PERIODIC_JOBS}
     assert timing == {"schedule-due-syncs": (60, None, "maintenance"),
                       "record-failed-sync-jobs": (300, None, "maintenance"),
                       "recompute-scores-nightly": (None, "30 2 * * *", "maintenance"),
                       "recompute-risk-hourly": (3600, None, "maintenance"),
                       "prune-sync-runs": (None, "15 3 * * *", "maintenance"),
+                      "fleet-tally": (10, None, "alerts"),
                       "alerts-tick": (60, None, "alerts"),
                       "weekly-digest": (None, "0 7 * * 1", "maintenance")}
     prop = make_property()
@@ -348,7 +350,7 @@ def test_every_periodic_job_is_importable_by_name_and_runs_in_the_app_context(
     # The weekly digest has no manager address by default: stored, delivered to nobody (0 deliveries).
     assert results == {"schedule-due-syncs": 1, "record-failed-sync-jobs": 0,
                        "recompute-scores-nightly": 1, "recompute-risk-hourly": 1,
-                       "prune-sync-runs": 1, "alerts-tick": 0, "weekly-digest": 0}
+                       "prune-sync-runs": 1, "fleet-tally": 1, "alerts-tick": 0, "weekly-digest": 0}
     [batch] = Queue("sync", connection=redis_conn).get_jobs()
     assert batch.args == ([link.id],)
     db.session.expire_all()

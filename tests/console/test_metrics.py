@@ -1,14 +1,18 @@
 """/metrics costs the same whatever the fleet's size, agrees with the health rule, and shows the queue."""
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 
 from rq import Queue
 
+from console import fleet_tally
 from console.extensions import db
-from console.metrics import FLEET_CACHE_KEY
+from console.fleet_tally import TALLY_KEY
 from console.models import CalendarLink
-from console.timeutil import utcnow
+from console.timeutil import iso, utcnow
+from jobs.tasks import fleet_tally_job
 from tests.statements import counted
 
 
@@ -41,25 +45,36 @@ def test_link_gauges_follow_the_health_rule_link_by_link(client, make_property, 
     assert 'csc_properties{risk="none"} 1.0' in text
 
 
-def test_a_scrape_costs_the_same_statements_at_10_and_200_links(client, make_property, redis_conn):
+def test_with_the_tally_taken_a_scrape_reads_no_fleet_row_at_10_or_200_links(app, client, make_property,
+                                                                             redis_conn):
     prop = make_property()
     links(prop, 10)
+    fleet_tally_job()
     with counted() as small:
         scrape(client)
     links(prop, 190)
-    redis_conn.delete(FLEET_CACHE_KEY)
+    redis_conn.delete(TALLY_KEY)
+    fleet_tally_job()
     with counted() as large:
         text = scrape(client)
     assert 'csc_links{health="never_synced",state="active"} 200.0' in text
-    assert len(large) == len(small) <= 4
+    assert small == large == ["SELECT 1"]  # the database only asked whether it is up
+    age = float(re.search(r"^csc_fleet_tally_age_seconds (\S+)$", text, re.M).group(1))
+    assert 0 <= age < fleet_tally.TALLY_MAX_AGE
 
 
-def test_scrapes_within_the_cache_time_share_one_reading(client, make_property):
-    links(make_property(), 3)
-    scrape(client)
-    with counted() as again:
-        scrape(client)
-    assert again == ["SELECT 1"]  # the fleet read from Redis; the database only asked whether it is up
+def test_without_a_recent_tally_each_scrape_counts_the_fleet_itself(app, client, make_property, redis_conn):
+    prop = make_property()
+    links(prop, 3)
+    # A tally two minutes old (the scheduler stopped): never served as the fleet's state.
+    old = {**fleet_tally.take(utcnow(), 15), "taken_at": iso(utcnow() - timedelta(minutes=2))}
+    old["links"] = [["active", "ok", 999]]
+    redis_conn.set(TALLY_KEY, json.dumps(old))
+    text = scrape(client)
+    assert 'csc_links{health="never_synced",state="active"} 3.0' in text and "999" not in text
+    assert "csc_fleet_tally_age_seconds 0.0" in text
+    links(prop, 2)
+    assert 'csc_links{health="never_synced",state="active"} 5.0' in scrape(client)
 
 
 def test_queue_depth_failed_jobs_and_workers_are_gauges(client, redis_conn):

@@ -246,3 +246,22 @@ def test_admin_changes_an_alert_threshold_on_the_settings_page(live_server, page
     assert {s.name: s.value for s in db.session.execute(db.select(AlertSetting)).scalars()} == \
         {"ALERT_AFTER_FAILURES": "2", "ALERT_QUIET_START_HOUR": "22", "ALERT_QUIET_END_HOUR": "7"}
     assert thresholds(app.config)["ALERT_AFTER_FAILURES"] == 2
+
+
+def test_the_dashboard_counts_say_how_old_they_are_and_lead_to_the_list(live_server, page, make_user,
+                                                                         make_property, make_link):
+    from jobs.tasks import fleet_tally_job
+    make_user("viewer@example.com", "viewer", PASSWORD)
+    _failing_link(make_property("Málaga Penthouse"), make_link)
+    make_property("Quiet Flat")
+    fleet_tally_job()  # what the scheduler runs every 10 s
+    log_in(page, live_server, "viewer@example.com")
+    page.goto(f"{live_server}/")
+    age = page.locator("[data-test=tally-age]")
+    assert age.is_visible() and "s ago" in age.inner_text()
+    failing = page.locator("[data-health-count=failing]")
+    assert failing.locator(".h4").inner_text() == "1"
+    failing.click()
+    page.wait_for_url("**health=failing**")
+    rows = page.locator("#properties tbody tr")
+    assert rows.count() == 1 and "Málaga Penthouse" in rows.first.inner_text()
