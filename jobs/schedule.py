@@ -17,6 +17,10 @@ class Periodic:
     interval: int | None = None
     cron: str | None = None
     timeout: int = 600
+    # RQ's defaults (keep a result 500 s, a failure a year, wait in the queue for ever), unless said.
+    ttl: int | None = None
+    result_ttl: int = 500
+    failure_ttl: int | None = None
 
 
 PERIODIC_JOBS: list[Periodic] = [
@@ -30,7 +34,9 @@ PERIODIC_JOBS: list[Periodic] = [
     Periodic("prune-sync-runs", tasks.prune_runs_job, cron="15 3 * * *"),
     # The fleet's counts for pages and /metrics: small and frequent, so on the alerts queue that workers
     # take before syncs; a minute without one and readers count for themselves (console.fleet_tally).
-    Periodic("fleet-tally", tasks.fleet_tally_job, queue="alerts", interval=10, timeout=120),
+    # One queued for more than 30 s is dropped (the next is due); a day of failures is kept, not a year's.
+    Periodic("fleet-tally", tasks.fleet_tally_job, queue="alerts", interval=10, timeout=120, ttl=30,
+             result_ttl=60, failure_ttl=86400),
     # Alerts: reminders, stale links, export feeds not read, digests due, deliveries to retry.
     Periodic("alerts-tick", tasks.alerts_tick_job, queue="alerts", interval=60),
     Periodic("weekly-digest", tasks.weekly_digest_job, cron="0 7 * * 1"),

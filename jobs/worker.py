@@ -228,6 +228,7 @@ def run_scheduler(app: Flask) -> None:
     scheduler = CronScheduler(connection=conn, logging_level="INFO")
     for spec in PERIODIC_JOBS:
         scheduler.register(spec.func, queue_name=spec.queue, interval=spec.interval,
-                           cron=spec.cron, job_timeout=spec.timeout, name=spec.name)
+                           cron=spec.cron, job_timeout=spec.timeout, ttl=spec.ttl,
+                           result_ttl=spec.result_ttl, failure_ttl=spec.failure_ttl, name=spec.name)
     log.info("scheduler: %d periodic jobs", len(PERIODIC_JOBS))
     scheduler.start()

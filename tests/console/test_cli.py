@@ -385,10 +385,14 @@ def test_scheduler_process_registers_exactly_the_periodic_jobs_and_queues_the_du
         [scheduler] = CronScheduler.all(redis_conn)
         assert scheduler.pid == proc.pid
         registered = {(job.name, job.func_name, job.queue_name, job.interval, job.cron,
-                       job.job_options.get("job_timeout")) for job in scheduler.get_jobs()}
+                       *(job.job_options.get(k) for k in ("job_timeout", "ttl", "result_ttl", "failure_ttl")))
+                      for job in scheduler.get_jobs()}
         assert registered == {(spec.name, f"{spec.func.__module__}.{spec.func.__name__}",
-                               spec.queue, spec.interval, spec.cron, spec.timeout)
+                               spec.queue, spec.interval, spec.cron, spec.timeout, spec.ttl,
+                               spec.result_ttl, spec.failure_ttl)
                               for spec in PERIODIC_JOBS}
+        [tally] = [job for job in scheduler.get_jobs() if job.name == "fleet-tally"]
+        assert (tally.interval, tally.job_options["ttl"], tally.job_options["failure_ttl"]) == (10, 30, 86400)
         assert len(scheduler.get_jobs()) == len(PERIODIC_JOBS)
         # Interval jobs are queued at start; the nightly cron jobs wait for their hour.
         assert sorted(job.func_name for job in maintenance.get_jobs()) == at_start

@@ -129,7 +129,8 @@ def test_the_dashboard_shows_the_tallys_counts_and_says_how_old_they_are(login, 
 def test_a_tally_older_than_a_minute_is_never_shown(login, make_property, make_link, redis_conn):
     client = login("viewer")
     _fleet(make_property, make_link)
-    old = {**fleet_tally.take(utcnow(), INTERVAL), "taken_at": iso(utcnow() - timedelta(seconds=TALLY_MAX_AGE + 5))}
+    taken = utcnow() - timedelta(seconds=TALLY_MAX_AGE + 5)
+    old = {**fleet_tally.take(utcnow(), INTERVAL), "taken_at": iso(taken)}
     old["health"] = {**old["health"], "failing": 999}
     redis_conn.set(TALLY_KEY, json.dumps(old))
     html = client.get("/").get_data(as_text=True)
