@@ -7,7 +7,7 @@ from sqlalchemy import case, false, func, select
 from sqlalchemy.sql import Select
 
 from console.models import CalendarLink, Owner, Property
-from jobs.rules.risk import LEVELS, STALE_AFTER_INTERVALS
+from jobs.rules.risk import STALE_AFTER_INTERVALS
 
 ATTENTION = "attention"
 # Each sortable column and the direction a first click sorts it in (the worst or newest first).
@@ -28,10 +28,6 @@ def health_rank(now: datetime, interval_minutes: int):
     return func.coalesce(worst, -1)
 
 
-def _risk_rank():
-    return case({level: rank for rank, level in enumerate(LEVELS)}, value=Property.risk_level, else_=0)
-
-
 def _last_sync():
     newest = select(func.max(CalendarLink.last_sync_at)).where(
         CalendarLink.property_id == Property.id).scalar_subquery()
@@ -42,9 +38,9 @@ def _last_sync():
 def ordered(query: Select, sort: str, direction: str, *, now: datetime, interval_minutes: int) -> Select:
     """The query in the list's order `sort` (a SORTS key) and `direction`, ties by natural name and id."""
     keys = {"property": [], "owner": [Owner.email], "health": [health_rank(now, interval_minutes)],
-            "risk": [_risk_rank()], "score": [func.coalesce(Property.score_value, -1)],
+            "risk": [Property.risk_rank], "score": [func.coalesce(Property.score_value, -1)],
             "last_sync": [_last_sync()], "exposure": [Property.exposure_nights],
-            ATTENTION: [Property.exposure_nights, _risk_rank()]}[sort]
+            ATTENTION: [Property.exposure_nights, Property.risk_rank]}[sort]
     flip = (lambda key: key.desc()) if direction == "desc" else (lambda key: key.asc())
     tie = Property.name_key.desc() if sort == "property" and direction == "desc" else Property.name_key
     return query.order_by(None).order_by(*(flip(key) for key in keys), tie, Property.id)

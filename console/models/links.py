@@ -18,8 +18,8 @@ class CalendarLink(db.Model):
     """One external calendar (iCal URL or Kigo property) feeding blocks into a property."""
 
     __tablename__ = "calendar_links"
-    # The dashboard's failing links, longest failing first (migration 0010).
-    __table_args__ = (Index("ix_calendar_links_failing", "last_attempt_ok", "consecutive_failures"),)
+    # The dashboard's failing links, longest failing first, ties newest first (migration 0010).
+    __table_args__ = (Index("ix_calendar_links_failing", "last_attempt_ok", "consecutive_failures", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     property_id: Mapped[int] = mapped_column(ForeignKey("properties.id"), index=True)
     source: Mapped[str] = mapped_column(String(20))
