@@ -224,8 +224,8 @@ def measure(backend: str, size: int, args) -> dict[str, tuple[float, float, int 
 
 def tally_figures(cache) -> dict:
     """The fleet tally's job and the fell-most list it renews, each timed alone."""
-    from console import fleet_tally
-    from console.overbooking_stats import fell_most_now
+    from jobs.sync import fleet_tally
+    from jobs.sync.fell_most import fell_most_now
     from jobs.tasks import fleet_tally_job
     found = {}
     with Counter() as counter:
@@ -265,7 +265,7 @@ def timed_calls(fn, repeat: int) -> tuple[float, float]:
 
 def http_figures(base, api, cache, repeat) -> dict:
     """Times over HTTP (statements filled in later)."""
-    from console.fleet_tally import TALLY_KEY
+    from jobs.sync.fleet_tally import TALLY_KEY
     found = {}
 
     def no_tally(path, session=requests):
@@ -293,7 +293,7 @@ def http_figures(base, api, cache, repeat) -> dict:
 
 def statement_counts(app, token, cache, figures) -> dict:
     """The same requests in-process, counting their statements."""
-    from console.fleet_tally import TALLY_KEY
+    from jobs.sync.fleet_tally import TALLY_KEY
     from jobs.tasks import fleet_tally_job
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}

@@ -255,13 +255,12 @@ def deliver_notification_job(delivery_id: int) -> str:
 
 def fleet_tally_job() -> int | None:
     """Every 10 s: count the fleet for the dashboard, the managers' page and /metrics
-    (console.fleet_tally), and renew the managers' fell-most list before it ends; the fleet's size."""
-    from console import fleet_tally
-    from console.overbooking_stats import warm_fell_most
+    (jobs/sync/fleet_tally.py), and renew the managers' fell-most list before it ends; the fleet's size."""
     from jobs.broker import redis_connection
+    from jobs.sync import fell_most, fleet_tally
     conn, now = redis_connection(), utcnow()
     tally = fleet_tally.refresh(conn, now, current_app.config["SYNC_INTERVAL_MINUTES"])
-    warm_fell_most(conn, now)
+    fell_most.warm(conn, now)
     return None if tally is None else tally["fleet"]
 
 

@@ -8,12 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from console import charts, fleet_tally
+from console import charts
 from console.extensions import db
-from console.fleet_tally import TALLY_KEY, TALLY_MAX_AGE
 from console.models import CalendarLink, Overbooking, Property
 from console.property_filters import HEALTHS, RISKS, count_matching, property_query
 from console.timeutil import iso, utcnow
+from jobs.sync import fleet_tally
+from jobs.sync.fleet_tally import TALLY_KEY, TALLY_MAX_AGE
 from jobs.tasks import fleet_tally_job
 from tests.statements import counted
 
@@ -66,7 +67,8 @@ def test_the_tally_agrees_with_the_filters_and_the_rows(make_property, make_link
     assert tally["failing_by_kind"] == [["forbidden", 2, 2], ["not_found", 2, 2]]
     assert tally["failing_by_source"] == [["airbnb", 2, 2], ["google", 2, 2]]
     scores = [p.score_value for p in db.session.query(Property) if p.score_value is not None]
-    assert [tuple(b) for b in tally["score_bands"]] == charts.score_bins((s, 1) for s in scores)
+    assert charts.score_bins(tally["scores"]) == charts.score_bins((s, 1) for s in scores)
+    assert sorted(tally["scores"]) == [[s, scores.count(s)] for s in sorted(set(scores))]
 
 
 def test_the_job_stores_one_tally_and_skips_when_a_fresh_one_is_stored(app, make_property, make_link,

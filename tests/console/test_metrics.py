@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from rq import Queue
 
-from console import fleet_tally
 from console.extensions import db
-from console.fleet_tally import TALLY_KEY
 from console.models import CalendarLink
 from console.timeutil import iso, utcnow
+from jobs.sync import fleet_tally
+from jobs.sync.fleet_tally import TALLY_KEY
 from jobs.tasks import fleet_tally_job
 from tests.statements import counted
 
