@@ -21,6 +21,8 @@ class Periodic:
     ttl: int | None = None
     result_ttl: int = 500
     failure_ttl: int | None = None
+    # Left out of the worker's and scheduler's INFO lines (its warnings and errors still show).
+    quiet: bool = False
 
 
 PERIODIC_JOBS: list[Periodic] = [
@@ -36,7 +38,7 @@ PERIODIC_JOBS: list[Periodic] = [
     # take before syncs; a minute without one and readers count for themselves (console.fleet_tally).
     # One queued for more than 30 s is dropped (the next is due); a day of failures is kept, not a year's.
     Periodic("fleet-tally", tasks.fleet_tally_job, queue="alerts", interval=10, timeout=120, ttl=30,
-             result_ttl=60, failure_ttl=86400),
+             result_ttl=60, failure_ttl=86400, quiet=True),
     # Alerts: reminders, stale links, export feeds not read, digests due, deliveries to retry.
     Periodic("alerts-tick", tasks.alerts_tick_job, queue="alerts", interval=60),
     Periodic("weekly-digest", tasks.weekly_digest_job, cron="0 7 * * 1"),

@@ -165,6 +165,27 @@ def wait_for_redis(app: Flask, who: str) -> redis.Redis | None:
             signal.signal(sig, handler)
 
 
+class QuietJobs(logging.Filter):
+    """Drops RQ's INFO lines about the quiet periodic jobs (the fleet tally: three lines every 10 s
+    drowned the worker's and scheduler's output); their warnings and errors pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.names = tuple(spec.func.__name__ for spec in PERIODIC_JOBS if spec.quiet)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not any(
+            name in record.getMessage() for name in self.names)
+
+
+def quiet_periodic_logs() -> None:
+    """Put QuietJobs on RQ's worker and scheduler loggers (once)."""
+    for name in ("rq.worker", "rq.cron"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, QuietJobs) for f in logger.filters):
+            logger.addFilter(QuietJobs())
+
+
 def run_worker(app: Flask, *, burst: bool = False) -> bool:
     """Work the console's queues until stopped (or until empty with burst); when Redis goes away,
     wait for it and work on, instead of exiting with the syncs it holds."""
@@ -175,6 +196,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     import jobs.sync.kigo_reading  # noqa: F401
     import jobs.sync.runner  # noqa: F401
     import jobs.tasks  # noqa: F401
+    quiet_periodic_logs()
     if burst:
         queue_due_deliveries(app)
     while True:
@@ -225,6 +247,7 @@ def run_scheduler(app: Flask) -> None:
     conn = wait_for_redis(app, "scheduler")
     if conn is None:
         return
+    quiet_periodic_logs()
     scheduler = CronScheduler(connection=conn, logging_level="INFO")
     for spec in PERIODIC_JOBS:
         scheduler.register(spec.func, queue_name=spec.queue, interval=spec.interval,

@@ -154,3 +154,25 @@ def test_prune_batches_grow_while_quick_and_shrink_when_slow():
     assert next_batch(5000, 0.01) == 10_000  # at most doubled
     assert next_batch(5000, 1.0) == 1250  # a second-long transaction: a quarter of it next
     assert next_batch(40_000, 0.01) == PRUNE_MAX_BATCH and next_batch(600, 30) == PRUNE_MIN_BATCH
+
+
+def test_the_fleet_tally_job_runs_in_a_real_worker_without_filling_its_log(app, redis_conn, caplog,
+                                                                            make_property):
+    import json
+    import logging
+
+    from jobs.sync.fleet_tally import TALLY_KEY
+    from jobs.worker import QuietJobs
+    make_property()
+    queue = Queue("alerts", connection=redis_conn)
+    queue.enqueue("jobs.tasks.fleet_tally_job")
+    queue.enqueue("jobs.tasks.alerts_tick_job")  # a job that is logged as before
+    with caplog.at_level(logging.INFO):
+        run_worker(app, burst=True)
+    assert json.loads(redis_conn.get(TALLY_KEY))["fleet"] == 1
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("rq.")]
+    assert [line for line in lines if "alerts_tick_job" in line]
+    assert not [line for line in lines if "fleet_tally_job" in line]
+    failed = logging.LogRecord("rq.worker", logging.WARNING, __file__, 1, "jobs.tasks.fleet_tally_job() "
+                               "failed", None, None)
+    assert QuietJobs().filter(failed)  # its warnings and errors still show
