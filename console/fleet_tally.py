@@ -12,18 +12,18 @@ from jobs.sync.fleet_tally import current as _current
 __all__ = ["TALLY_EVERY", "TALLY_KEY", "TALLY_MAX_AGE", "current", "failing_groups", "redis_or_none"]
 
 
-def redis_or_none(app=None):
+def redis_or_none():
     """This process's Redis connection, or None when it cannot be had (the tally is then counted)."""
     try:
         from jobs.broker import redis_connection
-        return redis_connection(app)
+        return redis_connection()
     except Exception:  # noqa: BLE001 - without Redis every reader counts for itself
         return None
 
 
-def current(now: datetime, interval_minutes: int, conn=None) -> dict:
+def current(now: datetime, interval_minutes: int) -> dict:
     """The fleet tally for a page or a scrape, with `score_bands` (properties per band of ten)."""
-    tally = _current(now, interval_minutes, conn if conn is not None else redis_or_none())
+    tally = _current(now, interval_minutes, redis_or_none())
     return {**tally, "score_bands": charts.score_bins(tally["scores"])}
 
 

@@ -48,11 +48,8 @@ class FleetCollector:
         from console import fleet_tally
         from console.timeutil import utcnow
         db.session.execute(text("SELECT 1"))  # csc_database_up says the truth even from the tally
-        try:
-            conn = self._redis()
-        except Exception:  # noqa: BLE001 - without Redis the scrape counts the fleet itself
-            conn = None
-        reading = fleet_tally.current(utcnow(), self.app.config["SYNC_INTERVAL_MINUTES"], conn)
+        # Without Redis the scrape counts the fleet itself (fleet_tally.current).
+        reading = fleet_tally.current(utcnow(), self.app.config["SYNC_INTERVAL_MINUTES"])
         links = GaugeMetricFamily("csc_links", "Calendar links by state and health",
                                   labels=["state", "health"])
         for state, health, n in sorted(reading["links"]):
