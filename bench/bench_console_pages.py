@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from bench.bench_fleet_costs import PASSWORD, Counter, fleet_app, gunicorn, logged_in  # noqa: E402
+from bench.bench_fleet_costs import PASSWORD, Counter, fleet_app, gunicorn, keep_tally, logged_in  # noqa: E402
 from console.extensions import db  # noqa: E402
 
 GOAL_SECONDS = 0.150
@@ -57,13 +57,6 @@ def median_seconds(session: requests.Session, url: str, repeat: int) -> float:
         session.get(url).raise_for_status()
         times.append(time.perf_counter() - began)
     return statistics.median(times)
-
-
-def keep_tally() -> None:
-    """The fleet tally stored, as the scheduler keeps it (the job does nothing while it is fresh)."""
-    from jobs.tasks import fleet_tally_job
-    fleet_tally_job()
-    db.session.remove()
 
 
 def statement_counts(app, paths: dict[str, str]) -> dict[str, int]:

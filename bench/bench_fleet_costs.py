@@ -139,15 +139,23 @@ def start_gunicorn(env: dict, folder: str) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"gunicorn did not start: {Path(folder, 'gunicorn.log').read_text()[-2000:]}")
 
 
-def timed(fn, repeat: int) -> tuple[float, float]:
-    """(min, max) seconds of `repeat` calls, after one that is not counted (caches, the worker)."""
-    fn()
+def timed(fn, repeat: int, before=lambda: None) -> tuple[float, float]:
+    """(min, max) seconds of `repeat` calls, after one that is not counted (caches, the worker);
+    `before` runs ahead of each call, untimed."""
     times = []
-    for _ in range(repeat):
+    for _ in range(repeat + 1):
+        before()
         began = time.perf_counter()
         fn()
         times.append(time.perf_counter() - began)
-    return min(times), max(times)
+    return min(times[1:]), max(times[1:])
+
+
+def keep_tally() -> None:
+    """The fleet tally stored, as the scheduler keeps it (the job does nothing while it is fresh)."""
+    from jobs.tasks import fleet_tally_job
+    fleet_tally_job()
+    db.session.remove()
 
 
 def whole_fleet(get) -> int:
@@ -224,47 +232,24 @@ def measure(backend: str, size: int, args) -> dict[str, tuple[float, float, int 
     return figures
 
 
+def once(fn) -> tuple[tuple[float, float, int], Counter]:
+    """((seconds, seconds, statements), its Counter) of one call of fn."""
+    with Counter() as counter:
+        began = time.perf_counter()
+        fn()
+        took = time.perf_counter() - began
+    return (took, took, counter.count), counter
+
+
 def tally_figures(cache) -> dict:
     """The fleet tally's job and the fell-most list it renews, each timed alone."""
     from jobs.sync import fleet_tally
     from jobs.sync.fell_most import fell_most_now
-    from jobs.tasks import fleet_tally_job
-    found = {}
-    with Counter() as counter:
-        began = time.perf_counter()
-        fleet_tally.refresh(cache, utcnow(), 15)
-        took = time.perf_counter() - began
-    found["fleet tally (job, every 10 s)"] = (took, took, counter.count)
-    with Counter() as counter:
-        began = time.perf_counter()
-        fell_most_now(utcnow())
-        took = time.perf_counter() - began
-    found["fell-most list (job, every 4 min)"] = (took, took, counter.count)
+    found = {"fleet tally (job, every 10 s)": once(lambda: fleet_tally.refresh(cache, utcnow(), 15))[0],
+             "fell-most list (job, every 4 min)": once(lambda: fell_most_now(utcnow()))[0]}
     cache.flushdb()
-    fleet_tally_job()  # what the scheduler keeps in Redis: the tally and the fell-most list
-    db.session.remove()
+    keep_tally()  # what the scheduler keeps in Redis: the tally and the fell-most list
     return found
-
-
-def with_tally(fn):
-    """fn, after the tally job (which does nothing while the stored tally is fresh, as in production)."""
-    from jobs.tasks import fleet_tally_job
-
-    def call():
-        fleet_tally_job()
-        db.session.remove()
-        began = time.perf_counter()
-        fn()
-        return time.perf_counter() - began
-    return call
-
-
-def timed_calls(fn, repeat: int) -> tuple[float, float]:
-    """(min, max) seconds of `repeat` calls of fn (which returns the seconds it measured itself), after
-    one that is not counted."""
-    fn()
-    times = [fn() for _ in range(repeat)]
-    return min(times), max(times)
 
 
 def http_figures(base, api, cache, repeat) -> dict:
@@ -272,16 +257,12 @@ def http_figures(base, api, cache, repeat) -> dict:
     from jobs.sync.fleet_tally import TALLY_KEY
     found = {}
 
-    def no_tally(path, session=requests):
-        def call():
-            cache.delete(TALLY_KEY)
-            began = time.perf_counter()
-            session.get(base + path).raise_for_status()
-            return time.perf_counter() - began
-        return call
-    found["metrics scrape, no tally (counts itself)"] = (*timed_calls(no_tally("/metrics"), repeat), None)
-    found["metrics scrape (tally stored)"] = (*timed_calls(with_tally(
-        lambda: requests.get(f"{base}/metrics").raise_for_status()), repeat), None)
+    def no_tally():
+        cache.delete(TALLY_KEY)
+    found["metrics scrape, no tally (counts itself)"] = (*timed(
+        lambda: requests.get(f"{base}/metrics").raise_for_status(), repeat, no_tally), None)
+    found["metrics scrape (tally stored)"] = (*timed(
+        lambda: requests.get(f"{base}/metrics").raise_for_status(), repeat, keep_tally), None)
     found["GET /scores, whole fleet"] = (*timed(lambda: whole_fleet(
         lambda path: api.get(base + path).json()), repeat), None)
     found["GET /scores, one page of 1,000"] = (*timed(lambda: api.get(
@@ -289,18 +270,18 @@ def http_figures(base, api, cache, repeat) -> dict:
     found["GET /properties?per_page=500"] = (*timed(
         lambda: api.get(f"{base}/api/v1/properties?per_page=500").raise_for_status(), repeat), None)
     console = logged_in(base)
-    found["page / (dashboard, no tally)"] = (*timed_calls(no_tally("/", console), repeat), None)
+    found["page / (dashboard, no tally)"] = (*timed(
+        lambda: console.get(f"{base}/").raise_for_status(), repeat, no_tally), None)
     for name, path in (("page /overbookings/ (tally stored)", "/overbookings/"),
                        ("page /properties/", "/properties/"), ("page / (dashboard, tally stored)", "/")):
-        found[name] = (*timed_calls(with_tally(lambda path=path: console.get(base + path).raise_for_status()),
-                                    repeat), None)
+        found[name] = (*timed(lambda path=path: console.get(base + path).raise_for_status(), repeat,
+                              keep_tally), None)
     return found
 
 
 def statement_counts(app, token, cache, figures) -> dict:
     """The same requests in-process, counting their statements."""
     from jobs.sync.fleet_tally import TALLY_KEY
-    from jobs.tasks import fleet_tally_job
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
     counted = {}
@@ -308,7 +289,7 @@ def statement_counts(app, token, cache, figures) -> dict:
     def count(name, fn, tally=True):
         fn()  # the token's or session's once-a-minute write is not the request's own cost
         if tally:
-            fleet_tally_job()
+            keep_tally()
         else:
             cache.delete(TALLY_KEY)
         db.session.expunge_all()
@@ -345,11 +326,7 @@ def job_figures(app) -> dict:
                      ("score job, first run", lambda: recompute_all(scores=True)),
                      ("score job, quiet", lambda: recompute_all(scores=True)),
                      ("prune (25% of runs)", prune_runs_job)):
-        with Counter() as counter:
-            began = time.perf_counter()
-            fn()
-            took = time.perf_counter() - began
-        found[name] = (took, took, counter.count)
+        found[name], counter = once(fn)
         if name.startswith("prune"):
             found["prune, longest write transaction"] = (counter.longest_write, counter.longest_write, None)
         db.session.remove()

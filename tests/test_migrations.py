@@ -1,6 +1,8 @@
 """The Alembic migrations build exactly the schema the models describe, and init-db is idempotent."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -27,11 +29,19 @@ def test_migrations_match_the_models_and_upgrade_twice(tmp_path):
     assert version == head and head is not None
 
 
-def test_0004_dates_existing_reservations_by_their_last_change(tmp_path):
+@contextmanager
+def older_database(tmp_path, revision: str):
+    """Inside the app context of a new SQLite file migrated only up to `revision` (an older install)."""
     app = create_app(TestConfig(env={"DATABASE_URL": f"sqlite:///{tmp_path}/old.db",
                                      "INSTANCE_PATH": str(tmp_path)}))
     with app.app_context():
-        upgrade(revision="0003")
+        upgrade(revision=revision)
+        yield
+        db.engine.dispose()
+
+
+def test_0004_dates_existing_reservations_by_their_last_change(tmp_path):
+    with older_database(tmp_path, "0003"):
         with db.engine.begin() as conn:
             conn.exec_driver_sql("INSERT INTO owners (id, email, created_at) VALUES (1, 'o@example.com', "
                                  "'2026-01-01 00:00:00.000000')")
@@ -46,7 +56,6 @@ def test_0004_dates_existing_reservations_by_their_last_change(tmp_path):
         upgrade()
         with db.engine.connect() as conn:
             dated = conn.exec_driver_sql("SELECT dates_changed_at FROM reservations WHERE id = 1").scalar()
-        db.engine.dispose()
     assert str(dated).startswith("2026-01-05 12:00:00")
 
 
@@ -87,10 +96,7 @@ def test_the_migrated_database_indexes_every_foreign_key(app):
 
 
 def test_migration_0009_fills_the_keys_of_existing_properties(tmp_path):
-    app = create_app(TestConfig(env={"DATABASE_URL": f"sqlite:///{tmp_path}/old.db",
-                                     "INSTANCE_PATH": str(tmp_path)}))
-    with app.app_context():
-        upgrade(revision="0008")
+    with older_database(tmp_path, "0008"):
         with db.engine.begin() as conn:
             conn.exec_driver_sql("INSERT INTO owners (id, email, created_at) VALUES (1, 'O@Example.com', "
                                  "'2026-01-01 00:00:00.000000')")
@@ -105,7 +111,6 @@ def test_migration_0009_fills_the_keys_of_existing_properties(tmp_path):
             rows = conn.exec_driver_sql("SELECT search_key, name_key, exposure_nights FROM properties "
                                         "ORDER BY name_key").all()
             owner_key = conn.exec_driver_sql("SELECT email_key FROM owners").scalar()
-        db.engine.dispose()
     assert rows == [("atico 5\nmalaga\nref-1", "atico 000000000005", 0),
                     ("flat 43\n\nref-2", "flat 000000000043", 0)]
     assert owner_key == "o@example.com"
