@@ -1,12 +1,14 @@
-"""Prometheus metrics: request counts per process; fleet gauges from the fleet tally (console.fleet_tally:
-counted every 10 s by a job, read from Redis) and queue gauges, so a scrape does not grow with the fleet."""
+"""Prometheus metrics: request counts (of every gunicorn worker together, in multiprocess mode); fleet gauges
+from the fleet tally (console.fleet_tally: counted every 10 s by a job, read from Redis) and queue gauges, so
+a scrape does not grow with the fleet."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from flask import Flask, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
 log = logging.getLogger(__name__)
@@ -95,8 +97,15 @@ def init_metrics(app: Flask) -> None:
                              ["method", "endpoint", "status"], registry=registry)
     latency = Histogram("csc_http_request_seconds", "HTTP request latency", ["endpoint"],
                         registry=registry)
-    registry.register(FleetCollector(app))
-    app.extensions["csc_metrics"] = registry
+    scrape = registry
+    # prometheus-client reads this variable too, at import. Set (gunicorn.conf.py does), each worker writes
+    # its counts to files in that folder, and a scrape sums every worker's files, not only its own.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        scrape = CollectorRegistry()
+        multiprocess.MultiProcessCollector(scrape)
+    # The fleet and queue gauges stay computed per scrape, by whichever worker answers it.
+    scrape.register(FleetCollector(app))
+    app.extensions["csc_metrics"] = scrape
 
     @app.before_request
     def _start_timer():
