@@ -92,15 +92,18 @@ class FleetCollector:
 
 def init_metrics(app: Flask) -> None:
     """Give the app its own registry (tests build many apps) and time every request."""
+    # prometheus-client reads this variable too, at import. Set (gunicorn.conf.py does), each worker writes
+    # its counts to files in that folder, and a scrape sums every worker's files, not only its own.
+    multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiprocess_dir:  # written from the first count on; set by hand, it may not exist yet
+        os.makedirs(multiprocess_dir, exist_ok=True)
     registry = CollectorRegistry()
     requests_total = Counter("csc_http_requests_total", "HTTP requests",
                              ["method", "endpoint", "status"], registry=registry)
     latency = Histogram("csc_http_request_seconds", "HTTP request latency", ["endpoint"],
                         registry=registry)
     scrape = registry
-    # prometheus-client reads this variable too, at import. Set (gunicorn.conf.py does), each worker writes
-    # its counts to files in that folder, and a scrape sums every worker's files, not only its own.
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if multiprocess_dir:
         scrape = CollectorRegistry()
         multiprocess.MultiProcessCollector(scrape)
     # The fleet and queue gauges stay computed per scrape, by whichever worker answers it.
