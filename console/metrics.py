@@ -1,12 +1,14 @@
-"""Prometheus metrics: request counts per process; fleet gauges from the fleet tally (console.fleet_tally:
-counted every 10 s by a job, read from Redis) and queue gauges, so a scrape does not grow with the fleet."""
+"""Prometheus metrics: request counts (of every gunicorn worker together, in multiprocess mode); fleet gauges
+from the fleet tally (console.fleet_tally: counted every 10 s by a job, read from Redis) and queue gauges, so
+a scrape does not grow with the fleet."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from flask import Flask, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
 log = logging.getLogger(__name__)
@@ -90,13 +92,23 @@ class FleetCollector:
 
 def init_metrics(app: Flask) -> None:
     """Give the app its own registry (tests build many apps) and time every request."""
+    # prometheus-client reads this variable too, at import. Set (gunicorn.conf.py does), each worker writes
+    # its counts to files in that folder, and a scrape sums every worker's files, not only its own.
+    multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiprocess_dir:  # written from the first count on; set by hand, it may not exist yet
+        os.makedirs(multiprocess_dir, exist_ok=True)
     registry = CollectorRegistry()
     requests_total = Counter("csc_http_requests_total", "HTTP requests",
                              ["method", "endpoint", "status"], registry=registry)
     latency = Histogram("csc_http_request_seconds", "HTTP request latency", ["endpoint"],
                         registry=registry)
-    registry.register(FleetCollector(app))
-    app.extensions["csc_metrics"] = registry
+    scrape = registry
+    if multiprocess_dir:
+        scrape = CollectorRegistry()
+        multiprocess.MultiProcessCollector(scrape)
+    # The fleet and queue gauges stay computed per scrape, by whichever worker answers it.
+    scrape.register(FleetCollector(app))
+    app.extensions["csc_metrics"] = scrape
 
     @app.before_request
     def _start_timer():

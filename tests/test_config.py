@@ -1,4 +1,4 @@
-"""Settings: CONTRACT defaults, strict parsing, and no side effects when the app is built."""
+"""Settings: documented defaults, strict parsing, and no side effects when the app is built."""
 import pytest
 
 from config import Config

@@ -106,7 +106,7 @@ def _parse_property(record: object, method: str) -> KigoProperty:
 
 
 def instant_booking_is_on(raw: object) -> bool:
-    """PROP_INSTANT_BOOK read as FORMATS.md says: true means on; also 1 and "true" seen from loose encoders."""
+    """PROP_INSTANT_BOOK as Kigo documents it: true means on; also 1 and "true" seen from loose encoders."""
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, int):

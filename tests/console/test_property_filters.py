@@ -1,4 +1,4 @@
-"""The fleet's health counts (one grouped pass) agree with the per-health filter (the CONTRACT rule)."""
+"""The fleet's health counts (one grouped pass) agree with the per-health filter (the documented rule)."""
 from __future__ import annotations
 
 from datetime import timedelta

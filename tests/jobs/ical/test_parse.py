@@ -1,4 +1,4 @@
-"""parse_feed on each channel's feeds, on dates and times, and on which events block (shapes from FORMATS.md)."""
+"""parse_feed on each channel's feeds, on dates and times, and on which events block (real feeds' shapes)."""
 from __future__ import annotations
 
 from datetime import datetime, time

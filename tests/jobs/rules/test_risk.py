@@ -1,4 +1,4 @@
-"""assess_risk, link_health and property_health follow the CONTRACT kinds, levels and health rule."""
+"""assess_risk, link_health and property_health follow the documented kinds, levels and health rule."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -9,7 +9,7 @@ TODAY = date(2025, 6, 1)
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 OK_LINK = LinkFacts(link_id=1, source="airbnb", state="active", health="ok")
 
-CONTRACT_LEVELS = {"unprotected_bookings": "high", "link_failing": "high", "free_busy_only": "high",
+DOCUMENTED_LEVELS = {"unprotected_bookings": "high", "link_failing": "high", "free_busy_only": "high",
                    "kigo_not_instant_booking": "high", "no_active_link": "medium", "link_stale": "medium",
                    "manual_blocks": "medium", "recent_overbooking": "medium", "ignored_events": "low"}
 
@@ -99,7 +99,7 @@ def test_every_factor_has_its_contract_level_and_plain_words():
     everything = PropertyFacts(TODAY, links=links, manual_blocks=1, upcoming_direct_bookings=1,
                                counted_overbooking_dates=[TODAY])
     risk = assess_risk(everything)
-    expected = {kind: level for kind, level in CONTRACT_LEVELS.items() if kind != "no_active_link"}
+    expected = {kind: level for kind, level in DOCUMENTED_LEVELS.items() if kind != "no_active_link"}
     assert {f.kind: f.level for f in risk.factors} == expected
     assert all(f.message and f.advice for f in risk.factors)
     levels = [f.level for f in risk.factors]
