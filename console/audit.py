@@ -11,6 +11,13 @@ from flask_login import current_user
 from console.extensions import db
 from console.models import AuditEntry
 
+# Every action the trail records (docs/audit.md says when each is written).
+ACTIONS = ("link.added", "link.tested", "link.activated", "link.synced", "link.paused", "link.resumed",
+           "link.accepted", "link.deleted", "bulk.resync", "bulk.pause", "bulk.resume", "reservation.reported",
+           "reservation.cancelled", "overbooking.resolved", "property.created", "export_token.rotated",
+           "token.created", "token.revoked", "user.created", "user.updated", "alert_settings.changed",
+           "alert_recipient.added", "alert_recipient.removed", "delivery.retried", "login.succeeded",
+           "login.failed", "login.locked_out")
 ID_LIST_MAX = 1000  # a bulk action's link ids kept in its entry; the count is always whole
 
 
