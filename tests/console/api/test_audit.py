@@ -184,3 +184,12 @@ def test_cli_token_and_user_commands_are_recorded_with_the_system_as_actor(runne
     assert {e.actor_kind for e in entries()} == {"system"} and entries()[0].actor_name.startswith("cli")
     assert only("user.created").details["role"] == {"before": None, "after": "viewer"}
     assert only("token.revoked").details["revoked"] == {"before": False, "after": True}
+
+
+def test_a_kigo_link_added_is_recorded_with_its_kigo_property_and_no_address(api, make_property):
+    prop = make_property()
+    data = {"source": "kigo", "kigo_code": "ACC1", "kigo_property_id": 101}
+    assert api("staff").post(f"/properties/{prop.id}/links", json=data).status_code == 201
+    assert api("staff").post(f"/properties/{prop.id}/links", json=data).status_code == 422  # refused: no entry
+    entry = only("link.added")
+    assert entry.details == {"source": "kigo", "calendar": None, "kigo_property_id": 101, "state": "linked"}
