@@ -135,8 +135,6 @@ def _within_limit(test) -> dict:
 
 def activate_link(link: CalendarLink) -> str:
     """"Synchronize now": the link becomes active and its first sync is queued; the job id."""
-    # The queued job syncs it now; the scheduler must not queue it a second time meanwhile, so
-    # its regular turn starts one interval from now (the job sets the real next time).
     before = link.state
     job_id = _activated(link)
     _audit_link(link, "link.activated", job_id, state=audit.change(before, link.state))
@@ -144,6 +142,9 @@ def activate_link(link: CalendarLink) -> str:
 
 
 def _activated(link: CalendarLink) -> str:
+    """The link made active and its sync queued (activate and resume); the job id."""
+    # The queued job syncs it now; the scheduler must not queue it a second time meanwhile, so
+    # its regular turn starts one interval from now (the job sets the real next time).
     turn = utcnow() + timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])
     return _change_and_queue(link, state="active", next_sync_at=turn,
                              activated_at=link.activated_at or utcnow())
