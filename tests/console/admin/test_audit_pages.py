@@ -168,11 +168,18 @@ def test_admins_filter_the_trail_newest_first_and_page_back(login, trail):
     assert len(rest) == 54 and max(rest) < min(ids)  # 153 entries and the admin's own login
 
 
-def test_the_admin_page_offers_no_edit_or_delete(login, trail):
-    page = login("admin").get("/audit/").get_data(as_text=True)
+def test_the_admin_page_offers_no_edit_or_delete_and_takes_no_writes(login, trail):
+    client = login("admin")
+    page = client.get("/audit/").get_data(as_text=True)
     body = page.split('data-test="audit-entries"')[1]
     assert "<form" not in body and "method=\"post\"" not in body.lower()
     assert not re.search(r">\s*(Edit|Delete|Remove)\s*<", body)
+    before = [(e.id, e.action, e.details) for e in entries()]
+    first = before[0][0]
+    for path in ("/audit/", f"/audit/{first}", f"/audit/{first}/delete", f"/audit/edit/?id={first}"):
+        resp = client.post(path, data={"csrf_token": _token(page), "action": "nothing.happened"})
+        assert resp.status_code in (404, 405), path
+    assert [(e.id, e.action, e.details) for e in entries()] == before
 
 
 def test_a_bad_filter_is_said_and_every_entry_shown(login, trail):
