@@ -115,6 +115,7 @@ class Config:
         self.KIGO_MAX_RETRY_WAIT_SECONDS = _int(env, "KIGO_MAX_RETRY_WAIT_SECONDS", 10)
         self.DEMO_FEEDS = _bool(env, "DEMO_FEEDS", False)
         self.SYNC_RUN_RETENTION_DAYS = _int(env, "SYNC_RUN_RETENTION_DAYS", 90, minimum=1)
+        self.AUDIT_RETENTION_DAYS = _int(env, "AUDIT_RETENTION_DAYS", 400, minimum=1)  # the audit trail's age
         # Alerts (jobs/notify): without SMTP_URL every notification is kept in the database and shown.
         self.SMTP_URL = _str(env, "SMTP_URL", None)
         self.SMTP_FROM = _str(env, "SMTP_FROM", "alerts@only-apartments.com")

@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, Length
 
-from console import login_limits
+from console import audit, login_limits
 from console.extensions import db, login_manager
 from console.models import User
 
@@ -72,6 +72,7 @@ def login():
         email, address = form.email.data.strip().lower(), request.remote_addr or "unknown"
         wait = login_limits.refused_for(email, address)
         if wait:
+            _audit_login("login.locked_out", email, None, retry_after_seconds=wait)
             flash(f"Too many failed logins: try again in {_minutes(wait)}.", "error")
             return render_template("auth/login.html", form=form), 429, {"Retry-After": str(wait)}
         user = db.session.execute(db.select(User).filter_by(email=email)).scalar_one_or_none()
@@ -80,8 +81,10 @@ def login():
         if user is not None and user.active and good:
             login_limits.forget_account(email, address)
             login_user(user)
+            _audit_login("login.succeeded", email, user)
             return redirect(_safe_next(request.args.get("next")))
         login_limits.count_failure(email, address)
+        _audit_login("login.failed", email, user, known_email=user is not None)
         flash("Wrong email or password.", "error")
         status = 401
     elif request.method == "POST":
@@ -99,6 +102,12 @@ def logout():
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+def _audit_login(action: str, email: str, user: User | None, **details) -> None:
+    """A login attempt's entry: the e-mail typed is the actor, even when no user has it."""
+    audit.record(action, "user", user.id if user else None, None, details, actor=("user", email))
+    db.session.commit()
 
 
 def _minutes(seconds: int) -> str:

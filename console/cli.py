@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from console import audit
 from console.actions.errors import ActionError
 from console.actions.tokens import issue_token, revoke_tokens
 from console.extensions import db
@@ -62,8 +63,12 @@ def create_user(email: str, role: str, password: str | None):
     if created:
         user = User(email=email)
         db.session.add(user)
+    before = None if created else user.role
     user.role = role
     user.set_password(password)
+    db.session.flush()
+    audit.record("user.created" if created else "user.updated", "user", user.id, None,
+                 {"email": email, "role": audit.change(before, role), "password_set": True})
     db.session.commit()
     click.echo(f"{'created' if created else 'updated'} {role} {email}")
 

@@ -224,11 +224,20 @@ def schedule_due_syncs() -> int:
 
 
 def prune_runs_job() -> int:
-    """Delete sync runs older than SYNC_RUN_RETENTION_DAYS, except overbooking evidence."""
+    """Delete sync runs older than SYNC_RUN_RETENTION_DAYS, except overbooking evidence, and audit entries
+    older than AUDIT_RETENTION_DAYS."""
     from jobs.sync.history import prune_runs
     pruned = prune_runs(utcnow() - timedelta(days=current_app.config["SYNC_RUN_RETENTION_DAYS"]))
     log.info("[job %s] pruned %d sync runs", _job_id(), pruned)
+    _prune_audit()
     return pruned
+
+
+def _prune_audit() -> None:
+    """The audit trail's retention, beside the sync runs' (AUDIT_RETENTION_DAYS)."""
+    from jobs.sync.history import prune_audit
+    gone = prune_audit(utcnow() - timedelta(days=current_app.config["AUDIT_RETENTION_DAYS"]))
+    log.info("[job %s] pruned %d audit entries", _job_id(), gone)
 
 
 def recompute_scores_job() -> int:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete
 
+from console import audit
 from console.actions.errors import ActionError, invalid, not_found, required_text
 from console.extensions import db
 from console.models import SOURCES, CalendarLink, Property, Reservation
@@ -72,6 +73,10 @@ def add_kigo_link(prop: Property, kigo_code, kigo_property_id) -> CalendarLink:
 
 def _saved(link: CalendarLink) -> CalendarLink:
     db.session.add(link)
+    db.session.flush()
+    audit.record("link.added", "link", link.id, link.property_id, {
+        "source": link.source, "calendar": audit.calendar_shown(link.url),
+        "kigo_property_id": link.kigo_property_id, "state": link.state})
     db.session.commit()
     return link
 
@@ -79,8 +84,10 @@ def _saved(link: CalendarLink) -> CalendarLink:
 def preview_link(link: CalendarLink) -> dict:
     """Dry run: fetch and parse now, say what a sync would do; nothing is stored."""
     from jobs.sync.dry_run import dry_run_link  # late: pulls in the whole pipeline
-    link_id = link.id
-    return _within_limit(lambda: dry_run_link(db.session.get(CalendarLink, link_id)))
+    link_id, property_id = link.id, link.property_id
+    answer = _within_limit(lambda: dry_run_link(db.session.get(CalendarLink, link_id)))
+    _audit_test("link", link_id, property_id, answer)
+    return answer
 
 
 def preview_address(prop: Property, url, source: str | None = None) -> dict:
@@ -90,7 +97,16 @@ def preview_address(prop: Property, url, source: str | None = None) -> dict:
     url, source = checked_ical_address(prop, url, source)
     property_id, zone = prop.id, prop.timezone
     answer = _within_limit(lambda: dry_run_url(property_id, zone, url, source))
+    _audit_test("property", property_id, property_id, answer, calendar=audit.calendar_shown(url), source=source)
     return {**answer, "url": url, "source": source}
+
+
+def _audit_test(target_kind: str, target_id: int, property_id: int, answer: dict, **details) -> None:
+    """One "link.tested" entry: a test stores nothing else, but who read which calendar is recorded."""
+    error = answer.get("error") or {}
+    audit.record("link.tested", target_kind, target_id, property_id,
+                 {**details, "ok": answer.get("ok"), "error_kind": error.get("kind")})
+    db.session.commit()
 
 
 def _within_limit(test) -> dict:
@@ -119,6 +135,14 @@ def _within_limit(test) -> dict:
 
 def activate_link(link: CalendarLink) -> str:
     """"Synchronize now": the link becomes active and its first sync is queued; the job id."""
+    before = link.state
+    job_id = _activated(link)
+    _audit_link(link, "link.activated", job_id, state=audit.change(before, link.state))
+    return job_id
+
+
+def _activated(link: CalendarLink) -> str:
+    """The link made active and its sync queued (activate and resume); the job id."""
     # The queued job syncs it now; the scheduler must not queue it a second time meanwhile, so
     # its regular turn starts one interval from now (the job sets the real next time).
     turn = utcnow() + timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])
@@ -142,25 +166,35 @@ def check_syncable(state: str) -> None:
 def resume_link(link: CalendarLink) -> str:
     """A paused link syncs again, starting now; the job id."""
     check_resumable(link.state)
-    return activate_link(link)
+    before = link.state
+    job_id = _activated(link)
+    _audit_link(link, "link.resumed", job_id, state=audit.change(before, link.state))
+    return job_id
 
 
 def sync_link_now(link: CalendarLink) -> str:
     """Force a resync of an active link; while one is queued or running, that job's id."""
     check_syncable(link.state)
-    return _queued(link.id)
+    job_id = _queued(link.id)
+    _audit_link(link, "link.synced", job_id)
+    return job_id
 
 
 def accept_held_change(link: CalendarLink) -> str:
     """Staff accept the change the suspicious-change guard holds; a sync applies it now."""
     if not link.hold_state:
         raise ActionError("nothing_held", "this link has no held change to accept", status=409)
-    return _change_and_queue(link, accept_next_change=True)
+    held = link.hold_state
+    job_id = _change_and_queue(link, accept_next_change=True)
+    _audit_link(link, "link.accepted", job_id, held=held)
+    return job_id
 
 
 def pause_link(link: CalendarLink) -> CalendarLink:
     """Stop syncing a link; its blocks stay until it is deleted."""
+    before = link.state
     link.state, link.next_sync_at = "paused", None
+    audit.record("link.paused", "link", link.id, link.property_id, {"state": audit.change(before, "paused")})
     db.session.commit()
     return link
 
@@ -169,9 +203,20 @@ def delete_link(link: CalendarLink) -> int:
     """Unlink a calendar and remove the EX- blocks it brought; how many were removed."""
     removed = db.session.execute(delete(Reservation).where(
         Reservation.link_id == link.id, Reservation.origin == "external")).rowcount
+    audit.record("link.deleted", "link", link.id, link.property_id, {
+        "source": link.source, "calendar": audit.calendar_shown(link.url),
+        "kigo_property_id": link.kigo_property_id, "state": audit.change(link.state, None),
+        "blocks_removed": removed})
     db.session.delete(link)
     db.session.commit()
     return removed
+
+
+def _audit_link(link: CalendarLink, action: str, job_id: str, **details) -> None:
+    """The entry of a link action that queued a sync (written once the sync is queued: a refusal records
+    nothing, as it changes nothing)."""
+    audit.record(action, "link", link.id, link.property_id, {**details, "job_id": job_id})
+    db.session.commit()
 
 
 def _change_and_queue(link: CalendarLink, **changes) -> str:

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
+from console import audit
 from console.actions.errors import ActionError, invalid, not_found
 from console.extensions import db
 from console.models import AlertRecipient, AlertSetting, NotificationDelivery, User
@@ -72,6 +73,8 @@ def add_recipient(channel: str, address, audience: str = "team", digest_mode: st
                          quiet_end_hour=_hour(quiet_end, "quiet_end"), timezone=(timezone or "UTC")[:64],
                          secret=(secret or None) if channel == "webhook" else None)
     db.session.add(row)
+    db.session.flush()
+    audit.record("alert_recipient.added", "alert_recipient", row.id, None, _recipient(row))
     db.session.commit()
     return row
 
@@ -81,6 +84,7 @@ def remove_recipient(recipient_id: int) -> None:
     row = db.session.get(AlertRecipient, recipient_id)
     if row is None:
         raise not_found(f"recipient {recipient_id}")
+    audit.record("alert_recipient.removed", "alert_recipient", row.id, None, _recipient(row))
     db.session.delete(row)
     db.session.commit()
 
@@ -105,7 +109,9 @@ def retry_delivery(delivery_id: int) -> NotificationDelivery:
         raise not_found(f"delivery {delivery_id}")
     if delivery.state not in ("failed", "dead"):
         raise ActionError("not_retryable", f"delivery {delivery_id} is {delivery.state}", status=409)
+    before = delivery.state
     delivery.state, delivery.next_attempt_at, delivery.queued_at = "pending", None, None
+    audit.record("delivery.retried", "delivery", delivery.id, None, {"state": audit.change(before, "pending")})
     db.session.commit()
     enqueue_deliveries([delivery.id])
     return delivery
@@ -118,6 +124,8 @@ def set_user_digest(user_id: int, mode: str) -> User:
         raise not_found(f"user {user_id}")
     if mode not in USER_DIGEST_MODES:
         raise invalid("digest_mode", f"must be one of {', '.join(USER_DIGEST_MODES)}")
+    audit.record("alert_settings.changed", "user", user.id, None,
+                 {"user": user.email, "alert_digest_mode": audit.change(user.alert_digest_mode, mode)})
     user.alert_digest_mode = mode
     db.session.commit()
     return user
@@ -138,9 +146,10 @@ def save_thresholds(form, by: str) -> list[str]:
     end = values.get("ALERT_QUIET_END_HOUR", config.get("ALERT_QUIET_END_HOUR"))
     if (start is None) != (end is None):
         raise invalid("ALERT_QUIET_START_HOUR", "quiet hours need both a start and an end hour")
-    changed = []
+    changed, was = [], {}
     for name, value in values.items():
         row = rows.get(name)
+        was[name] = row.value if row is not None else _text(config.get(name))
         if value == config.get(name):
             if row is not None:
                 db.session.delete(row)
@@ -154,5 +163,18 @@ def save_thresholds(form, by: str) -> list[str]:
         else:
             continue
         changed.append(name)
+    if changed:
+        audit.record("alert_settings.changed", "alert_settings", None, None,
+                     {name: audit.change(was[name], _text(values[name])) for name in changed})
     db.session.commit()
     return changed
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _recipient(row: AlertRecipient) -> dict:
+    """What the trail keeps of a recipient (never its webhook secret)."""
+    return {"channel": row.channel, "address": row.address, "audience": row.audience,
+            "digest_mode": row.digest_mode}

@@ -5,6 +5,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from console import audit
 from console.actions.errors import ActionError, invalid
 from console.extensions import db
 from console.models import Property, Reservation, new_reservation_code
@@ -38,8 +39,9 @@ def add_reservation(prop: Property, origin, check_in: date, check_out: date,
                       check_in=check_in, check_out=check_out, guest_name=guest_name,
                       summary=summary)
     db.session.add(res)
+    db.session.flush()
+    audit.record("reservation.reported", "reservation", res.id, prop.id, _stay(res))
     if origin == "manual":  # manual blocks beside a sync are a risk factor: show it at once
-        db.session.flush()
         refresh_risks([prop.id])
     db.session.commit()
     if origin == "direct":
@@ -57,8 +59,15 @@ def delete_reservation(code: str) -> Reservation:
         raise ActionError("owned_by_link", f"{code} was brought by link {res.link_id}; it goes "
                           "away when the external calendar drops it or the link is deleted",
                           status=409)
+    audit.record("reservation.cancelled", "reservation", res.id, res.property_id, _stay(res))
     db.session.delete(res)
     db.session.flush()
     refresh_risks([res.property_id])  # fewer bookings or blocks: the risk may drop at once
     db.session.commit()
     return res
+
+
+def _stay(res: Reservation) -> dict:
+    """What the trail keeps of a stay (no guest name: the trail outlives the booking)."""
+    return {"code": res.code, "origin": res.origin, "check_in": res.check_in.isoformat(),
+            "check_out": res.check_out.isoformat()}

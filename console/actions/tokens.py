@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from console import audit
 from console.actions.errors import ActionError, required_text
 from console.extensions import db
 from console.models import ROLES, ApiToken
@@ -25,6 +26,9 @@ def issue_token(name, role: str, expires_in_days: int | None = None) -> tuple[Ap
     if expires_in_days:
         row.expires_at = utcnow() + timedelta(days=expires_in_days)
     db.session.add(row)
+    db.session.flush()
+    audit.record("token.created", "token", row.id, None, {
+        "name": row.name, "role": row.role, "expires_at": row.expires_at.isoformat() if row.expires_at else None})
     db.session.commit()
     return row, clear
 
@@ -36,6 +40,7 @@ def revoke_tokens(name: str) -> list[ApiToken]:
         raise ActionError("not_found", f"no live API token is named {name!r}", status=404)
     for row in rows:
         row.revoked = True
+        _audit_revoked(row)
     db.session.commit()
     return rows
 
@@ -45,6 +50,13 @@ def revoke_token(token_id: int) -> ApiToken:
     row = db.session.get(ApiToken, token_id)
     if row is None:
         raise ActionError("not_found", f"API token {token_id} not found", status=404)
+    before = row.revoked
     row.revoked = True
+    _audit_revoked(row, before)
     db.session.commit()
     return row
+
+
+def _audit_revoked(row: ApiToken, before: bool = False) -> None:
+    audit.record("token.revoked", "token", row.id, None,
+                 {"name": row.name, "role": row.role, "revoked": audit.change(before, True)})

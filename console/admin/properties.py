@@ -14,18 +14,20 @@ from console.admin.bulk_pages import BulkPages
 from console.admin.link_pages import LinkPages
 from console.admin.notifications import alert_history
 from console.admin.property_list import CSV_HEADER, csv_rows, list_state, page_window
+from console.audit_search import recent_for_property
 from console.csv_export import csv_lines
 from console.extensions import db
 from console.link_jobs import link_job_states
 from console.models import SOURCES, Overbooking, Property, Reservation, SyncRun
 from console.property_filters import HEALTHS, RISKS, count_matching, with_relations
 from console.serialize import properties_json, property_json, run_json, score_history_items
-from console.timeutil import utcnow
+from console.timeutil import iso, utcnow
 from jobs.rules.advice import ERROR_KINDS
 
 PAGE_SIZE = 50
 SCORE_HISTORY_SIZE = 5
 LINK_ALERTS = 5  # beside each link: its newest alerts (the whole list is one click away)
+CHANGES_SHOWN = 10  # the property's newest audit entries (admins; the whole trail is one click away)
 
 
 class PropertiesView(BulkPages, LinkPages, ConsoleView):
@@ -77,7 +79,9 @@ class PropertiesView(BulkPages, LinkPages, ConsoleView):
                            link_alerts={i: alert_history(link_id=i, limit=LINK_ALERTS) for i in link_ids},
                            ignored={link.id: link.ignored_detail or [] for link in prop.links},
                            sources=ICAL_SOURCES, can_act=current_user.can("staff"),
-                           jobs=link_job_states(prop.links), **panels), status
+                           jobs=link_job_states(prop.links), iso=iso,
+                           changes=recent_for_property(prop.id, CHANGES_SHOWN) if current_user.can("admin") else None,
+                           **panels), status
 
     @expose("/<int:property_id>/links/<int:link_id>/<action>", methods=["POST"])
     def link_action(self, property_id: int, link_id: int, action: str):

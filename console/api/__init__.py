@@ -1,6 +1,7 @@
 """The JSON API (/api/v1) for the main site, the ranking service and operators' scripts: request
 parsing and JSON answers around console.actions."""
 from console.api import (  # noqa: F401
+                         audit,
                          calendar_export,
                          kigo,
                          links,

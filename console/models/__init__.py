@@ -1,4 +1,5 @@
 """The data model, split by domain; import models from here."""
+from console.models.audit import AuditEntry
 from console.models.bookings import ExportFetch, Overbooking, Reservation, ScoreSnapshot, new_reservation_code
 from console.models.links import LINK_STATES, SOURCES, CalendarLink, SyncRun
 from console.models.notifications import (
@@ -16,4 +17,4 @@ __all__ = ["ApiToken", "User", "ROLES", "role_at_least", "Owner", "Property", "C
            "SyncRun", "LINK_STATES", "SOURCES", "ExportFetch", "Overbooking", "Reservation",
            "ScoreSnapshot", "new_reservation_code", "AlertIncident", "AlertRecipient", "AlertSetting",
            "LinkAlertState",
-           "Notification", "NotificationDelivery"]
+           "Notification", "NotificationDelivery", "AuditEntry"]

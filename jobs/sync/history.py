@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from console.extensions import db
-from console.models import Overbooking, SyncRun
+from console.models import AuditEntry, Overbooking, SyncRun
+from console.models.audit import PRUNE_OPTION
 
 # Each transaction aims at this long (SQLite's write lock is held that long): syncs and API reads go on
 # between batches (one transaction for 234,000 runs held it for 9 minutes). The batch size follows the
@@ -40,3 +41,17 @@ def prune_runs(cutoff: datetime, batch: int = PRUNE_BATCH, *, adapt: bool = True
         pruned += len(ids)
         if adapt:
             batch = next_batch(batch, time.perf_counter() - began)
+
+
+def prune_audit(cutoff: datetime, batch: int = PRUNE_BATCH) -> int:
+    """Delete audit entries recorded before `cutoff` (the one deletion the trail allows); commits each batch."""
+    pruned = 0
+    while True:
+        ids = list(db.session.execute(select(AuditEntry.id).where(AuditEntry.at < cutoff)
+                                      .order_by(AuditEntry.at).limit(batch)).scalars())
+        if not ids:
+            return pruned
+        db.session.execute(delete(AuditEntry).where(AuditEntry.id.in_(ids)),
+                           execution_options={"synchronize_session": False, PRUNE_OPTION: True})
+        db.session.commit()
+        pruned += len(ids)
