@@ -1,7 +1,7 @@
 """The audit trail: one append-only entry per change a person or a token made (who, what, which object,
 which property, what changed, from where, when); pruned after AUDIT_RETENTION_DAYS.
 
-Revision ID: 0013
+Revision ID: 0011
 Revises: 0010
 Create Date: 2027-02-01 12:00:00.000000
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0013'
+revision = '0011'
 down_revision = '0010'
 branch_labels = None
 depends_on = None
