@@ -108,7 +108,7 @@ def recent_for_property(property_id: int, limit: int) -> list[AuditEntry]:
 
 
 def entry_json(entry: AuditEntry) -> dict:
-    """One entry as the API gives it (CONTRACT "Audit trail")."""
+    """One entry as the API gives it (docs/audit.md)."""
     return {"id": entry.id, "at": iso(entry.at), "actor": {"kind": entry.actor_kind, "name": entry.actor_name},
             "action": entry.action, "target": {"kind": entry.target_kind, "id": entry.target_id},
             "property_id": entry.property_id, "details": entry.details or {}, "remote_addr": entry.remote_addr}
