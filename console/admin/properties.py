@@ -12,6 +12,7 @@ from console.actions.links import ICAL_SOURCES
 from console.admin.base import ConsoleView
 from console.admin.bulk_pages import BulkPages
 from console.admin.link_pages import LinkPages
+from console.admin.owner_share import OwnerSharePages, owner_share_panel
 from console.admin.notifications import alert_history
 from console.admin.property_list import CSV_HEADER, csv_rows, list_state, page_window
 from console.csv_export import csv_lines
@@ -28,7 +29,7 @@ SCORE_HISTORY_SIZE = 5
 LINK_ALERTS = 5  # beside each link: its newest alerts (the whole list is one click away)
 
 
-class PropertiesView(BulkPages, LinkPages, ConsoleView):
+class PropertiesView(OwnerSharePages, BulkPages, LinkPages, ConsoleView):
     """The fleet of properties and each property's page."""
 
     @expose("/")
@@ -77,7 +78,9 @@ class PropertiesView(BulkPages, LinkPages, ConsoleView):
                            link_alerts={i: alert_history(link_id=i, limit=LINK_ALERTS) for i in link_ids},
                            ignored={link.id: link.ignored_detail or [] for link in prop.links},
                            sources=ICAL_SOURCES, can_act=current_user.can("staff"),
-                           jobs=link_job_states(prop.links), **panels), status
+                           jobs=link_job_states(prop.links),
+                           owner_share=owner_share_panel(prop) if current_user.can("staff") else None,
+                           **panels), status
 
     @expose("/<int:property_id>/links/<int:link_id>/<action>", methods=["POST"])
     def link_action(self, property_id: int, link_id: int, action: str):
