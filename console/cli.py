@@ -75,7 +75,10 @@ def create_user(email: str, role: str, password: str | None):
               help="the token stops working after this many days (default: never)")
 def create_token(name: str, role: str, expires_in_days: int | None):
     """Create an API token; the token alone is the last line printed (shown once)."""
-    row, clear = issue_token(name, role, expires_in_days)
+    try:
+        row, clear = issue_token(name, role, expires_in_days)
+    except ActionError as err:
+        raise click.ClickException(err.message) from None
     until = f", valid until {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else ""
     click.echo(f"token {name!r} ({role}) created{until}; it is shown once:", err=False)
     click.echo(clear)

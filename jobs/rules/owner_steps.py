@@ -127,11 +127,12 @@ def warning_advice(kind: str) -> OwnerAdvice | None:
 
 
 def mask_address(url: str | None) -> str:
-    """A calendar address an owner recognises and nobody can use: the site, and the path's last 4 characters."""
+    """A calendar address an owner recognises and nobody can use: the site, and the path's last 8 characters
+    (never the query, where most sites keep the secret)."""
     if not url:
         return ""
     rest = url.split("://", 1)[-1]
     host, _, path = rest.partition("/")
     host = host.rsplit("@", 1)[-1]  # never show credentials written into an address
     path = path.split("?", 1)[0].split("#", 1)[0]
-    return f"{host}/…{path[-4:]}" if len(path) > 4 else f"{host}/…"
+    return f"{host}/…{path[-8:]}" if len(path) > 12 else f"{host}/…"
