@@ -1,0 +1,45 @@
+"""The rough edges a new user met (issue 23), each held by a test: tokens, plurals, wording, limits."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from console.extensions import db
+from console.models import ApiToken
+from console.timeutil import ago, utcnow
+
+
+def test_a_token_made_for_30_days_says_in_30_days():
+    now = utcnow()
+    assert ago(now + timedelta(days=30) - timedelta(seconds=5), now) == "in 30 days"
+    assert ago(now + timedelta(hours=3) - timedelta(seconds=1), now) == "in 3 hours"
+    assert ago(now - timedelta(days=2, hours=23), now) == "2 days ago"  # the past still counts whole days
+
+
+def test_two_live_tokens_cannot_share_a_name_from_the_cli(app, runner):
+    assert runner.invoke(args=["create-token", "ranking", "--role", "viewer"]).exit_code == 0
+    again = runner.invoke(args=["create-token", "ranking", "--role", "staff"])
+    assert again.exit_code != 0 and "already named 'ranking'" in again.output
+    assert db.session.execute(select(ApiToken).filter_by(name="ranking")).scalars().all().__len__() == 1
+    assert runner.invoke(args=["revoke-token", "ranking"]).exit_code == 0
+    assert runner.invoke(args=["create-token", "ranking", "--role", "viewer"]).exit_code == 0, \
+        "a revoked token's name may be used again"
+
+
+def test_two_live_tokens_cannot_share_a_name_on_the_tokens_page(app, client, login):
+    login("admin")
+    page = client.get("/tokens/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/tokens/", data={"csrf_token": token, "name": "main-site", "role": "staff"})
+    resp = client.post("/tokens/", data={"csrf_token": token, "name": "main-site", "role": "viewer"},
+                       follow_redirects=True)
+    assert "already named" in resp.get_data(as_text=True)
+    assert len(db.session.execute(select(ApiToken).filter_by(name="main-site")).scalars().all()) == 1
+
+
+def test_the_tokens_page_names_itself_once(app, client, login):
+    login("admin")
+    page = client.get("/tokens/").get_data(as_text=True)
+    assert len(re.findall(r"<h4[^>]*>\s*API tokens", page)) == 1
