@@ -43,3 +43,11 @@ def test_the_tokens_page_names_itself_once(app, client, login):
     login("admin")
     page = client.get("/tokens/").get_data(as_text=True)
     assert len(re.findall(r"<h4[^>]*>\s*API tokens", page)) == 1
+
+
+def test_the_404_page_highlights_no_menu_item(app, client, login):
+    login("staff")
+    resp = client.get("/properties/999999")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 404 and "Not found" in html
+    assert 'class="active"' not in html and "active " not in html.split("</nav>")[0].split("navbar-nav")[1]
