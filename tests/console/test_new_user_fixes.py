@@ -51,3 +51,34 @@ def test_the_404_page_highlights_no_menu_item(app, client, login):
     html = resp.get_data(as_text=True)
     assert resp.status_code == 404 and "Not found" in html
     assert 'class="active"' not in html and "active " not in html.split("</nav>")[0].split("navbar-nav")[1]
+
+
+def test_not_a_url_at_all_is_told_so_and_a_too_long_one_is_told_its_length():
+    import pytest
+
+    from jobs.fetch.addresses import AllowList
+    from jobs.fetch.link_urls import LinkUrlError, check_link_url
+    with pytest.raises(LinkUrlError) as not_url:
+        check_link_url("not a url at all", AllowList.parse(""))
+    assert "not a web address" in str(not_url.value) and "too long" not in str(not_url.value)
+    with pytest.raises(LinkUrlError) as spaced:
+        check_link_url("https://example.com/a b.ics", AllowList.parse(""))
+    assert "spaces" in str(spaced.value) and "too long" not in str(spaced.value)
+    with pytest.raises(LinkUrlError) as long_one:
+        check_link_url("https://example.com/" + "a" * 5000, AllowList.parse(""))
+    assert "5,020 characters long" in str(long_one.value)
+
+
+def test_a_5000_character_address_is_refused_whole_on_the_property_page(app, client, login, make_property):
+    from console.models import CalendarLink
+    prop = make_property()
+    login("staff")
+    page = client.get(f"/properties/{prop.id}").get_data(as_text=True)
+    assert 'maxlength="2048"' not in page, "the browser must not cut a pasted address silently"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    url = "https://www.airbnb.com/calendar/ical/1.ics?s=" + "a" * 5000
+    resp = client.post(f"/properties/{prop.id}/links/new", data={"csrf_token": token, "url": url, "step": "save"})
+    html = resp.get_data(as_text=True)
+    assert "5,045 characters long" in html and "at most 2,048" in html
+    assert url in html, "the address is kept in the form"
+    assert db.session.execute(select(CalendarLink)).first() is None
