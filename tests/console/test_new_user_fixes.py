@@ -82,3 +82,17 @@ def test_a_5000_character_address_is_refused_whole_on_the_property_page(app, cli
     assert "5,045 characters long" in html and "at most 2,048" in html
     assert url in html, "the address is kept in the form"
     assert db.session.execute(select(CalendarLink)).first() is None
+
+
+def test_notifications_count_one_direct_booking_in_the_singular(app, client, login, make_property):
+    from jobs.notify.messages import stake_line
+    from jobs.notify.store import raise_notification
+    from jobs.rules.alerts import Exposure
+    prop = make_property()
+    raise_notification("link_failing", "Failing: Test Flat", body="b", property_id=prop.id, targets=[],
+                       exposure={"direct_bookings": 1, "sellable_nights": 1})
+    db.session.commit()
+    login("staff")
+    html = client.get("/notifications/").get_data(as_text=True)
+    assert "1 direct booking," in html and "1 sellable night" in html and "1 direct bookings" not in html
+    assert "1 upcoming direct booking and 1 sellable night we" in stake_line(Exposure(1, 1))
