@@ -33,15 +33,18 @@ def init_db():
 @click.option("--if-empty", is_flag=True, help="Only when the database holds no property yet.")
 def demo(if_empty: bool):
     """Load demo data (idempotent)."""
-    from console.demo import DEMO_PASSWORD, DEMO_USERS, database_is_empty, load_demo
+    from console.demo import DEMO_MANAGER, DEMO_PASSWORD, DEMO_USERS, database_is_empty, load_demo
     if if_empty and not database_is_empty():
         click.echo("database not empty: demo data not loaded")
         click.echo(f"demo admin login (if the demo was loaded before): {DEMO_USERS[0][0]} / "
+                   f"{DEMO_PASSWORD}")
+        click.echo(f"demo manager login (viewer, if the demo was loaded before): {DEMO_MANAGER} / "
                    f"{DEMO_PASSWORD}")
         return
     email, password, created = load_demo()
     click.echo("demo data loaded" if created else "demo data already present")
     click.echo(f"demo admin login: {email} / {password}")
+    click.echo(f"demo manager login (viewer): {DEMO_MANAGER} / {password}")
 
 
 @click.command("create-user")

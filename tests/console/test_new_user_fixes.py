@@ -96,3 +96,14 @@ def test_notifications_count_one_direct_booking_in_the_singular(app, client, log
     html = client.get("/notifications/").get_data(as_text=True)
     assert "1 direct booking," in html and "1 sellable night" in html and "1 direct bookings" not in html
     assert "1 upcoming direct booking and 1 sellable night we" in stake_line(Exposure(1, 1))
+
+
+def test_viewers_are_not_told_to_link_a_kigo_property(app, client, login):
+    login("viewer")
+    html = client.get("/kigo/").get_data(as_text=True)
+    assert "then link one" not in html and "Linking one is for staff" in html
+
+
+def test_staff_are_told_to_link_a_kigo_property(app, client, login):
+    login("staff")
+    assert "then link one" in client.get("/kigo/").get_data(as_text=True)
