@@ -34,7 +34,8 @@ def calendar_status(link: CalendarLink, blocks: int, next_block, now: datetime, 
                                      "that it blocks dates."
     elif health == "failing":
         state, words = "failing", "Not working: we could not read this calendar the last " + (
-            f"{link.consecutive_failures} times." if (link.consecutive_failures or 0) > 1 else "time.")
+            f"{link.consecutive_failures} times" if (link.consecutive_failures or 0) > 1 else "time") + \
+            ". The dates it blocked before stay blocked meanwhile."
     elif health == "stale":
         state, words = "late", "Late: we have not read this calendar successfully for a while. We keep trying."
     elif health == "never_synced":

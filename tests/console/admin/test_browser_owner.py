@@ -47,6 +47,11 @@ def test_staff_share_the_status_and_the_owner_reads_it_on_a_phone(live_server, p
     expect(page.locator("[data-test=copy-owner-link]")).to_have_text("Copied")
     page.locator("#owner-share").scroll_into_view_if_needed()
     shot(page, "owner-1-share-panel")
+    page.set_viewport_size(PHONE)
+    assert _fits(page)
+    page.locator("#owner-share").screenshot(path=str(shot(page, "owner-1-share-390").with_name(
+        "owner-1-share-panel-390.png")))
+    page.set_viewport_size(DESK)
 
     owner = browser.new_context(viewport=PHONE).new_page()  # the owner: no cookie, a phone
     owner.goto(live_server + "/" + url.split("/", 3)[3])
