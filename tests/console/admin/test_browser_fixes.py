@@ -36,13 +36,15 @@ def test_tokens_revoke_asks_first_long_names_keep_revoke_in_view_and_30_days_rea
     db.session.commit()
     for size, name in ((DESK, "1366"), (PHONE, "390")):
         page.set_viewport_size(size)
-        log_in(page, live_server, "admin@example.com") if name == "1366" else None
+        if name == "1366":
+            log_in(page, live_server, "admin@example.com")
         page.goto(f"{live_server}/tokens/")
         expect(page.locator("h4", has_text="API tokens")).to_have_count(1)
         revoke = page.locator(f"[data-token='{row.id}'] [data-test=revoke-token] summary")
         box = revoke.bounding_box()
         cell = page.locator(f"[data-token='{row.id}'] .token-name").bounding_box()
-        assert cell["width"] <= (260 if name == "1366" else size["width"]), "a long name wraps instead of widening its column"
+        # a long name wraps instead of widening its column
+        assert cell["width"] <= (260 if name == "1366" else size["width"])
         assert box["x"] + box["width"] <= size["width"], "Revoke is in view (beside the name, or below it)"
         shot(page, f"fixes-tokens-{name}")
     page.set_viewport_size(DESK)
@@ -132,7 +134,8 @@ def test_bulk_confirm_says_one_link_is_left_as_it_is(live_server, page, make_use
     shot(page, "fixes-bulk-confirm")
     page.click("[data-test=bulk-confirm]")
     expect(page.locator(".alert")).to_contain_text("1 left as it is: 1 paused")
-    assert paused.id
+    db.session.expire_all()
+    assert db.session.get(CalendarLink, paused.id).state == "paused"
 
 
 def test_jobs_page_intro_clears_the_table_and_its_icon_loads(live_server, page, make_user):
