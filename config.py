@@ -129,6 +129,8 @@ class Config:
         self.ALERT_WEBHOOK_SECRET = _str(env, "ALERT_WEBHOOK_SECRET", None)
         self.ALERT_SLACK_WEBHOOK_URL = _str(env, "ALERT_SLACK_WEBHOOK_URL", None)
         self.ALERT_NOTIFY_OWNERS = _bool(env, "ALERT_NOTIFY_OWNERS", False)
+        # Where the owner status page sends owners with a question (no e-mail address on that page).
+        self.OWNER_CONTACT_URL = _str(env, "OWNER_CONTACT_URL", "https://www.only-apartments.com/contact")
         self.ALERT_INCIDENT_MIN_LINKS = _int(env, "ALERT_INCIDENT_MIN_LINKS", 20, minimum=1)
         self.ALERT_INCIDENT_MIN_PERCENT = _int(env, "ALERT_INCIDENT_MIN_PERCENT", 20, minimum=1)
         self.ALERT_INCIDENT_WINDOW_MINUTES = _int(env, "ALERT_INCIDENT_WINDOW_MINUTES", 15, minimum=1)

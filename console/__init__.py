@@ -87,6 +87,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(ops_bp)
     app.register_blueprint(export_bp)
+    from console.owner_status import owner_status_bp
+    app.register_blueprint(owner_status_bp)
     if app.config.get("DEMO_FEEDS"):
         from console.demo_feeds import demo_feeds_bp
         app.register_blueprint(demo_feeds_bp)

@@ -17,14 +17,15 @@ ACTIONS = ("link.added", "link.tested", "link.activated", "link.synced", "link.p
            "reservation.cancelled", "overbooking.resolved", "property.created", "export_token.rotated",
            "token.created", "token.revoked", "user.created", "user.updated", "alert_settings.changed",
            "alert_recipient.added", "alert_recipient.removed", "delivery.retried", "login.succeeded",
-           "login.failed", "login.locked_out")
+           "login.failed", "login.locked_out", "owner_link.created", "owner_link.emailed")
 ID_LIST_MAX = 1000  # a bulk action's link ids kept in its entry; the count is always whole
 
 
 def current_actor() -> tuple[str, str]:
     """(kind, name) of whoever asks now: the API token, the logged-in console user, or the system (CLI)."""
     if has_request_context():
-        token = g.get("api_token")
+        # Only in an API request: g outlives a request where an app context is held around several (tests).
+        token = g.get("api_token") if (request.blueprint or "").startswith("api") else None
         if token is not None:
             return "token", token.name
         if current_user.is_authenticated:

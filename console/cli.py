@@ -34,15 +34,18 @@ def init_db():
 @click.option("--if-empty", is_flag=True, help="Only when the database holds no property yet.")
 def demo(if_empty: bool):
     """Load demo data (idempotent)."""
-    from console.demo import DEMO_PASSWORD, DEMO_USERS, database_is_empty, load_demo
+    from console.demo import DEMO_MANAGER, DEMO_PASSWORD, DEMO_USERS, database_is_empty, load_demo
     if if_empty and not database_is_empty():
         click.echo("database not empty: demo data not loaded")
         click.echo(f"demo admin login (if the demo was loaded before): {DEMO_USERS[0][0]} / "
+                   f"{DEMO_PASSWORD}")
+        click.echo(f"demo manager login (viewer, if the demo was loaded before): {DEMO_MANAGER} / "
                    f"{DEMO_PASSWORD}")
         return
     email, password, created = load_demo()
     click.echo("demo data loaded" if created else "demo data already present")
     click.echo(f"demo admin login: {email} / {password}")
+    click.echo(f"demo manager login (viewer): {DEMO_MANAGER} / {password}")
 
 
 @click.command("create-user")
@@ -80,7 +83,10 @@ def create_user(email: str, role: str, password: str | None):
               help="the token stops working after this many days (default: never)")
 def create_token(name: str, role: str, expires_in_days: int | None):
     """Create an API token; the token alone is the last line printed (shown once)."""
-    row, clear = issue_token(name, role, expires_in_days)
+    try:
+        row, clear = issue_token(name, role, expires_in_days)
+    except ActionError as err:
+        raise click.ClickException(err.message) from None
     until = f", valid until {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else ""
     click.echo(f"token {name!r} ({role}) created{until}; it is shown once:", err=False)
     click.echo(clear)

@@ -13,7 +13,8 @@ from console.timeutil import utcnow
 
 DEMO_PASSWORD = "only-apartments-demo"
 DEMO_USERS = (("admin@only-apartments.com", "admin"), ("staff@only-apartments.com", "staff"),
-              ("property@only-apartments.com", "viewer"))
+              ("property@only-apartments.com", "viewer"), ("manager@only-apartments.com", "viewer"))
+DEMO_MANAGER = "manager@only-apartments.com"  # managers read the charts: the viewer role is theirs
 
 # name, city, owner, [(source, feed name or full URL, state)], extra stays [(origin, +in, +out)]
 DEMO_PROPERTIES = [

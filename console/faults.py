@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
+from flask_admin import BaseView, expose
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import default_exceptions
@@ -25,6 +26,25 @@ PAGES = {
     500: ("Something went wrong on our side", "The error is logged for the tech team; nothing was "
           "changed. Try again, and tell the tech team if it lasts."),
 }
+
+
+class FaultView(BaseView):
+    """Draws the error pages inside the console's frame: a view of no menu item, so the menu highlights
+    nothing (a 404 is not the Dashboard)."""
+
+    @expose("/")
+    def index(self):  # Flask-Admin wants a default view; this one is never mounted
+        abort(404)
+
+
+def fault_view(admin) -> FaultView:
+    """The admin's error-page view, made once (never added to the menu)."""
+    view = admin.__dict__.get("_csc_fault_view")
+    if view is None:
+        view = FaultView(name="Error", endpoint="csc_fault")
+        view.admin = admin
+        admin._csc_fault_view = view
+    return view
 
 
 def register_fault_pages(app: Flask) -> None:
@@ -49,8 +69,8 @@ def register_fault_pages(app: Flask) -> None:
             return err
         headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"] \
             if hasattr(err, "get_headers") else []  # Allow on a 405
-        return admin.index_view.render("errors/page.html", code=code, title=title,
-                                       message=message), code, headers
+        return fault_view(admin).render("errors/page.html", code=code, title=title,
+                                        message=message), code, headers
 
     for status in (403, 404, 405):
         app.register_error_handler(status, console_page)

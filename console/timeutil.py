@@ -38,8 +38,8 @@ def ago(value: str | datetime | None, now: datetime | None = None) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     seconds = ((now or utcnow()) - value).total_seconds()
-    if seconds < 0:
-        return "in " + _span(-seconds)
+    if seconds < 0:  # to come: rounded, so a token made to last 30 days says "in 30 days", not 29
+        return "in " + _span(_rounded(-seconds))
     return "just now" if seconds < 60 else _span(seconds) + " ago"
 
 
@@ -57,6 +57,12 @@ def exact_utc(value: str | datetime | None) -> str:
         return ""
     text = value if isinstance(value, str) else iso(value)
     return text.replace("T", " ").replace("Z", "")[:19] + " UTC"
+
+
+def _rounded(seconds: float) -> float:
+    """A span to the nearest unit `_span` names (minute, hour or day)."""
+    unit = 60 if seconds < 3600 else 3600 if seconds < 48 * 3600 else 86400
+    return round(seconds / unit) * unit
 
 
 def _span(seconds: float) -> str:

@@ -46,6 +46,9 @@ def test_make_run_serves_the_demo_the_printed_login_works_and_ctrl_c_stops_all(t
         email, password = re.search(r"login: (\S+) / (\S+)", login).groups()
         page = _log_in(f"http://127.0.0.1:{port}", email, password)
         assert 'id="properties"' in page and page.count("<tr") > 10  # a dozen demo properties
+        manager = out.wait_for(lambda line: "demo manager login (viewer):" in line, timeout=30)
+        assert 'id="properties"' in _log_in(f"http://127.0.0.1:{port}",
+                                            *re.search(r"\): (\S+) / (\S+)", manager).groups())
         sock = embedded_redis.socket_path(str(tmp_path))
         family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True),
                   *_servers_on(sock)]

@@ -59,7 +59,8 @@ class Plan:
         text = (f"{verb} {links_word(len(self.link_ids))} of {self.properties} "
                 f"propert{'y' if self.properties == 1 else 'ies'}: {WHAT_HAPPENS[self.action]}.")
         if self.refused:
-            text += f" {links_word(sum(self.refused.values()))} will be left as they are: {self.refusals()}."
+            n = sum(self.refused.values())
+            text += f" {links_word(n)} will be left as {'it is' if n == 1 else 'they are'}: {self.refusals()}."
         return text
 
 
@@ -72,14 +73,14 @@ class Outcome:
     already: int = 0  # resync: links whose sync was already queued or running
 
     def summary(self) -> str:
-        """The flash after the action: '412 links queued, 3 refused: 3 paused (...)'."""
+        """The flash after the action: '412 links queued, 3 left as they are: 3 paused (...)'."""
         word = {"resync": "queued", "pause": "paused", "resume": "resumed and queued"}[self.plan.action]
         text = f"{links_word(self.done)} {word}"
         if self.already:
             text += f" ({self.already} already queued or running, not queued twice)"
         refused = sum(self.plan.refused.values())
         if refused:
-            text += f", {refused} refused: {self.plan.refusals()}"
+            text += f", {refused} left as {'it is' if refused == 1 else 'they are'}: {self.plan.refusals()}"
         return text + "."
 
 

@@ -40,6 +40,9 @@ def add_ical_link(prop: Property, url, source: str | None = None) -> CalendarLin
 
 def checked_ical_address(prop: Property, url, source: str | None = None) -> tuple[str, str]:
     """(the address as stored, its source) after every URL check, or the refusal."""
+    if isinstance(url, str) and len(url.strip()) > URL_MAX:  # said plainly, never cut to fit
+        raise invalid("url", f"the address is {len(url.strip()):,} characters long; a calendar address has at "
+                             f"most {URL_MAX:,}. Copy the calendar's export link alone.")
     url = required_text(url, "url", URL_MAX)
     if source is not None and source not in ICAL_SOURCES:
         raise invalid("source", f"must be one of {', '.join(ICAL_SOURCES)}")

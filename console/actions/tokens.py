@@ -22,9 +22,14 @@ def issue_token(name, role: str, expires_in_days: int | None = None) -> tuple[Ap
     if expires_in_days is not None and not 0 < expires_in_days <= MAX_EXPIRY_DAYS:
         raise ActionError("invalid_field", f"expires_in_days: must be 1 to {MAX_EXPIRY_DAYS}",
                           field="expires_in_days")
+    now = utcnow()
+    namesakes = db.session.execute(select(ApiToken).filter_by(name=name, revoked=False)).scalars()
+    if any(t.live(now) for t in namesakes):  # `revoke-token NAME` must name one client, not two
+        raise ActionError("duplicate_name", f"name: a live token is already named {name!r}; choose another "
+                          "name, or revoke that token first", status=409, field="name")
     row, clear = ApiToken.issue(name, role)
     if expires_in_days:
-        row.expires_at = utcnow() + timedelta(days=expires_in_days)
+        row.expires_at = now + timedelta(days=expires_in_days)
     db.session.add(row)
     db.session.flush()
     audit.record("token.created", "token", row.id, None, {

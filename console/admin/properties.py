@@ -12,6 +12,7 @@ from console.actions.links import ICAL_SOURCES
 from console.admin.base import ConsoleView
 from console.admin.bulk_pages import BulkPages
 from console.admin.link_pages import LinkPages
+from console.admin.owner_share import OwnerSharePages, owner_share_panel
 from console.admin.notifications import alert_history
 from console.admin.property_list import CSV_HEADER, csv_rows, list_state, page_window
 from console.audit_search import recent_for_property
@@ -30,7 +31,7 @@ LINK_ALERTS = 5  # beside each link: its newest alerts (the whole list is one cl
 CHANGES_SHOWN = 10  # the property's newest audit entries (admins; the whole trail is one click away)
 
 
-class PropertiesView(BulkPages, LinkPages, ConsoleView):
+class PropertiesView(OwnerSharePages, BulkPages, LinkPages, ConsoleView):
     """The fleet of properties and each property's page."""
 
     @expose("/")
@@ -81,6 +82,7 @@ class PropertiesView(BulkPages, LinkPages, ConsoleView):
                            sources=ICAL_SOURCES, can_act=current_user.can("staff"),
                            jobs=link_job_states(prop.links), iso=iso,
                            changes=recent_for_property(prop.id, CHANGES_SHOWN) if current_user.can("admin") else None,
+                           owner_share=owner_share_panel(prop) if current_user.can("staff") else None,
                            **panels), status
 
     @expose("/<int:property_id>/links/<int:link_id>/<action>", methods=["POST"])

@@ -52,6 +52,10 @@ class TokensView(ConsoleView):
     def revoke(self, token_id: int):
         """Revoke a token: it answers 401 from now on."""
         self._admin_only()
+        if request.form.get("confirm") != "yes":
+            flash("Tick the box to confirm the revocation: the client using that token will be refused.",
+                  "error")
+            return redirect(url_for(".index"))
         try:
             row = revoke_token(token_id)
         except ActionError:

@@ -6,6 +6,7 @@ from console.api import (  # noqa: F401
                          kigo,
                          links,
                          overbookings,
+                         owner_links,
                          properties,
                          reservations,  # importing registers the routes
                          scores,

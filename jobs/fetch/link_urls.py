@@ -119,8 +119,15 @@ def _parse_http_url(text: str):
     """Split `text` as an http/https/webcal URL with a host, or raise LinkUrlError("invalid_url")."""
     if not text:
         raise LinkUrlError("invalid_url", "The address is empty.")
-    if len(text) > MAX_URL_LENGTH or any(ch.isspace() or ord(ch) < 32 for ch in text):
-        raise LinkUrlError("invalid_url", "The address is too long or contains spaces or control characters.")
+    if len(text) > MAX_URL_LENGTH:
+        raise LinkUrlError("invalid_url", f"The address is {len(text):,} characters long; a calendar address has at "
+                                          f"most {MAX_URL_LENGTH:,}. Copy the calendar's export link alone.")
+    if "://" not in text:
+        raise LinkUrlError("invalid_url", "This is not a web address: a calendar address starts with https:// "
+                                          "(or webcal://), as the export link the other site gives you.")
+    if any(ch.isspace() or ord(ch) < 32 for ch in text):
+        raise LinkUrlError("invalid_url", "The address contains spaces or control characters: copy the export "
+                                          "link again, without anything around it.")
     parts = _split(text)
     if parts is None:
         raise LinkUrlError("invalid_url", "The address could not be read (check the port number).")

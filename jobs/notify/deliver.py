@@ -11,7 +11,7 @@ from rq import Queue
 from sqlalchemy import and_, or_, select
 
 from console.extensions import db
-from console.models import NotificationDelivery
+from console.models import NotificationDelivery, OwnerStatusLink
 from console.timeutil import iso, utcnow
 from jobs.broker import QueueUnavailable, redis_connection
 from jobs.fetch.addresses import AllowList
@@ -28,10 +28,13 @@ REQUEUE_AFTER = timedelta(minutes=2)  # a queued job not taken by then was lost 
 WEBHOOK_TIMEOUT = 10
 
 
-def message_of(delivery: NotificationDelivery, base_url: str) -> Message:
-    """What a delivery sends, from its notification (the owner's own words for an owner)."""
+def message_of(delivery: NotificationDelivery, base_url: str, secret_key: str | None = None) -> Message:
+    """What a delivery sends, from its notification (the owner's own words for an owner, with the address
+    of their status page when the secret that derives it is given)."""
     note = delivery.notification
     text = note.owner_text if delivery.audience == "owner" and note.owner_text else note.body
+    if delivery.audience == "owner" and note.property_id and secret_key:
+        text += f"\n\nYour calendars' status, at any time: {owner_status_url(note.property_id, base_url, secret_key)}"
     payload = {"id": note.id, "kind": note.kind, "urgent": note.urgent, "title": note.title, "text": text,
                "advice": note.advice, "property_id": note.property_id, "link_id": note.link_id,
                "source": note.source, "error_kind": note.error_kind, "exposure": note.exposure,
@@ -39,6 +42,15 @@ def message_of(delivery: NotificationDelivery, base_url: str) -> Message:
                "idempotency_key": delivery.idempotency_key,
                "console_url": property_url(base_url, note.property_id) if note.property_id else None}
     return Message(delivery.idempotency_key, note.title, text, payload)
+
+
+def owner_status_url(property_id: int, base_url: str, secret_key: str) -> str:
+    """The property's live owner status address; one is made (and committed) when it has none yet."""
+    row = OwnerStatusLink.current(property_id)
+    if row is None:
+        row = OwnerStatusLink.open_new(property_id, secret_key, created_by="owner alert")
+        db.session.commit()
+    return row.url(base_url, secret_key)
 
 
 def claim(delivery_id: int, now: datetime) -> bool:
@@ -55,7 +67,7 @@ def claim(delivery_id: int, now: datetime) -> bool:
 
 def send(delivery: NotificationDelivery, config) -> None:
     """Send one delivery through its channel; raises DeliveryError."""
-    message = message_of(delivery, config["PUBLIC_BASE_URL"])
+    message = message_of(delivery, config["PUBLIC_BASE_URL"], config.get("SECRET_KEY"))
     allow = AllowList.parse(config["FETCH_ALLOW_HOSTS"])
     if delivery.channel == "email":
         if not config.get("SMTP_URL"):

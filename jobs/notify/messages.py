@@ -53,8 +53,9 @@ def stake_line(exposure: Exposure | None) -> str:
     """What is at stake, in one line."""
     if exposure is None:
         return ""
+    nights = exposure.sellable_nights
     return (f"At stake over the next 30 days: {exposure.direct_bookings} upcoming direct booking"
-            f"{'s' if exposure.direct_bookings != 1 else ''} and {exposure.sellable_nights} sellable nights "
+            f"{'s' if exposure.direct_bookings != 1 else ''} and {nights} sellable night{'s' if nights != 1 else ''} "
             "we still show as free.")
 
 

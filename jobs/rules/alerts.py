@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 # Kinds of notification; the urgent ones are never held back by a digest or quiet hours.
 KINDS = ("link_failing", "link_reminder", "link_recovered", "link_flapping", "held_change", "overbooking",
          "kigo_auth", "kigo_auth_resolved", "export_not_read", "provider_incident", "incident_resolved",
-         "digest", "weekly_digest", "test")
+         "digest", "weekly_digest", "test", "owner_status")
 URGENT_KINDS = frozenset({"held_change", "provider_incident", "kigo_auth"})
 DIGEST_MODES = ("immediate", "hourly", "daily")
 EXPOSURE_DAYS = 30
@@ -216,7 +216,7 @@ def digest_window_end(mode: str, now: datetime) -> datetime:
 def send_after(kind: str, urgent: bool, mode: str, now: datetime, quiet: tuple[int | None, int | None],
                zone: str | None = None) -> tuple[str, datetime]:
     """('immediate' | 'digest', when): urgent notices go now; others wait for a digest or quiet hours."""
-    if urgent or kind in ("test", "digest", "weekly_digest"):
+    if urgent or kind in ("test", "digest", "weekly_digest", "owner_status"):
         return "immediate", now
     if mode in ("hourly", "daily"):
         return "digest", digest_window_end(mode, now)

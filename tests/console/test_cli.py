@@ -74,6 +74,15 @@ def test_demo_is_idempotent_and_prints_the_login(runner):
     assert {"airbnb", "vrbo", "booking", "google"} <= sources
 
 
+def test_demo_has_a_manager_login_with_the_viewer_role(runner):
+    from console.demo import DEMO_PASSWORD
+    from console.models import User
+    out = runner.invoke(args=["demo"]).output
+    assert f"demo manager login (viewer): manager@only-apartments.com / {DEMO_PASSWORD}" in out
+    manager = db.session.query(User).filter_by(email="manager@only-apartments.com").one()
+    assert manager.role == "viewer" and manager.check_password(DEMO_PASSWORD)
+
+
 def test_sync_of_unknown_link_fails_and_of_nothing_says_so(runner):
     result = runner.invoke(args=["sync", "4242"])
     assert result.exit_code != 0 and "no such link" in result.output

@@ -170,5 +170,8 @@ def test_admins_see_and_revoke_tokens_on_their_page_and_others_cannot(app, clien
     assert "main-site" in page and "live" in page
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     assert admin.post(f"/tokens/{row.id}/revoke", data={"csrf_token": token}).status_code == 302
+    assert client.get("/api/v1/properties", headers={"Authorization": f"Bearer {clear}"}).status_code == 200, \
+        "not revoked without the confirm box"
+    assert admin.post(f"/tokens/{row.id}/revoke", data={"csrf_token": token, "confirm": "yes"}).status_code == 302
     assert client.get("/api/v1/properties", headers={"Authorization": f"Bearer {clear}"}).status_code == 401
     assert "revoked" in admin.get("/tokens/").get_data(as_text=True)

@@ -78,7 +78,7 @@ def test_tokens_issued_and_revoked_in_the_console_are_recorded(login):
     client = login("admin")
     post(client, "/tokens/", {"name": "main-site", "role": "staff", "expires_in_days": "30"}, page="/tokens/")
     token_id = only("token.created").target_id
-    post(client, f"/tokens/{token_id}/revoke", page="/tokens/")
+    post(client, f"/tokens/{token_id}/revoke", {"confirm": "yes"}, page="/tokens/")
     created, revoked = only("token.created"), only("token.revoked")
     assert created.details["name"] == "main-site" and created.details["role"] == "staff"
     assert created.details["expires_at"] and "csc_" not in str(created.details)  # never the token itself

@@ -137,6 +137,8 @@ def test_admin_revokes_a_token_on_the_tokens_page(live_server, page, make_user):
     page.wait_for_url(f"{live_server}/tokens/")
     line = page.locator(f"[data-token='{row.id}']")
     assert "ranking-service" in line.inner_text() and "live" in line.inner_text()
+    line.locator("[data-test=revoke-token] summary").click()
+    line.locator("input[name=confirm]").check()
     line.locator("[data-action=revoke]").click()
     page.wait_for_selector("text=no longer opens the API")
     assert "revoked" in page.locator(f"[data-token='{row.id}']").inner_text()

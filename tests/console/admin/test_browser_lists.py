@@ -50,7 +50,7 @@ def test_staff_filters_by_error_kind_selects_all_and_bulk_resyncs(live_server, p
     shot(page, "lists-2-confirm")
     page.click("[data-test=bulk-confirm]")
     page.wait_for_url("**/properties/?error=forbidden")
-    expect(page.locator(".alert")).to_contain_text("3 links queued, 1 refused: 1 paused")
+    expect(page.locator(".alert")).to_contain_text("3 links queued, 1 left as it is: 1 paused")
     expect(page.locator("#properties tbody tr")).to_have_count(4)  # the same filtered list
     expect(page.locator("select[name=error]")).to_have_value("forbidden")
     shot(page, "lists-3-summary")

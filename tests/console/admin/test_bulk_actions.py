@@ -64,7 +64,7 @@ def test_staff_bulk_resync_of_all_matching_queues_each_active_link_and_refuses_t
     page = confirm.get_data(as_text=True)
     assert confirm.status_code == 200
     assert "Resync 3 links of 4 properties" in page
-    assert "1 link will be left as they are: 1 paused (resume them to sync them)" in page
+    assert "1 link will be left as it is: 1 paused (resume them to sync them)" in page
     assert _queued(redis_conn) == [] and _states() == before  # the confirm step changes nothing
     done = _post(client, "/properties/bulk/run", {**FILTER, "all": "1", "action": "resync"})
     assert done.status_code == 302
@@ -74,10 +74,10 @@ def test_staff_bulk_resync_of_all_matching_queues_each_active_link_and_refuses_t
     for link_id in expected:  # the same marker a single "Synchronize now" leaves
         assert redis_conn.get(f"csc:link-job:{link_id}") is not None
     html = client.get(done.headers["Location"]).get_data(as_text=True)
-    assert "3 links queued, 1 refused: 1 paused (resume them to sync them)." in html
+    assert "3 links queued, 1 left as it is: 1 paused (resume them to sync them)." in html
     again = _post(client, "/properties/bulk/run", {**FILTER, "all": "1", "action": "resync"})
     html = client.get(again.headers["Location"]).get_data(as_text=True)
-    assert "0 links queued (3 already queued or running, not queued twice), 1 refused" in html
+    assert "0 links queued (3 already queued or running, not queued twice), 1 left as it is" in html
     assert _queued(redis_conn) == expected
 
 
@@ -99,7 +99,7 @@ def test_bulk_resume_activates_paused_links_and_queues_them(login, fleet, redis_
     client = login("staff")
     done = _post(client, "/properties/bulk/run", {"source": "google", "all": "1", "action": "resume"})
     html = client.get(done.headers["Location"]).get_data(as_text=True)
-    assert "1 link resumed and queued, 4 refused: 4 not paused (already syncing)." in html
+    assert "1 link resumed and queued, 4 left as they are: 4 not paused (already syncing)." in html
     state, turn = _states()[fleet["paused"].id]
     assert state == "active" and turn > utcnow()
     assert _queued(redis_conn) == [fleet["paused"].id]

@@ -200,3 +200,4 @@ def test_owners_hear_in_plain_words_only_when_turned_on(app, smtp, httpserver, m
     assert len(owner) == 1 and len(smtp.inbox.messages) == 2
     text = owner[0].get_content()
     assert "Make available to public" in text and "server_error" not in text and "Madrid Flat" in text
+    assert "/owner-status/" in text, "the owner's alert carries their status page"
