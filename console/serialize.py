@@ -90,18 +90,20 @@ def score_json(prop: Property) -> dict | None:
             "computed_at": iso(prop.score_computed_at)}
 
 
-def properties_json(props: list[Property]) -> list[dict]:
+def properties_json(props: list[Property], *, secrets: bool = False) -> list[dict]:
     """Many properties, with their links, block counts and export reads in a few queries (load
     their owners and links with the list: see console.property_filters.with_relations)."""
     now = utcnow()
     counts = block_counts(link.id for p in props for link in p.links)
     reads = export_reads_by_property(p.id for p in props)
-    return [property_json(p, now=now, counts=counts, reads=reads.get(p.id, [])) for p in props]
+    return [property_json(p, now=now, counts=counts, reads=reads.get(p.id, []), secrets=secrets)
+            for p in props]
 
 
 def property_json(prop: Property, *, now: datetime | None = None, counts: dict | None = None,
-                  reads: list | None = None) -> dict:
-    """A property as the API shows it."""
+                  reads: list | None = None, secrets: bool = False) -> dict:
+    """A property as the API shows it; its export_url (the feed's secret) only with `secrets`
+    (staff and admin), else null."""
     now = now or utcnow()
     if reads is None:
         reads = export_reads_by_property([prop.id]).get(prop.id, [])
@@ -110,7 +112,8 @@ def property_json(prop: Property, *, now: datetime | None = None, counts: dict |
     return {
         "id": prop.id, "name": prop.name, "owner_email": prop.owner.email,
         "timezone": prop.timezone, "instant_booking": prop.instant_booking,
-        "external_ref": prop.external_ref, "city": prop.city, "export_url": export_url(prop),
+        "external_ref": prop.external_ref, "city": prop.city,
+        "export_url": export_url(prop) if secrets else None,
         "health": prop.health(now, _interval()),
         "links": [link_json(link, now, counts.get(link.id, 0)) for link in prop.links],
         "risk": {"level": prop.risk_level or "none", "factors": prop.risk_factors or [],

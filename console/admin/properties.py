@@ -69,7 +69,8 @@ class PropertiesView(BulkPages, LinkPages, ConsoleView):
                                    .order_by(Reservation.check_in)).scalars().all()
         overbookings = db.session.execute(select(Overbooking).filter_by(property_id=prop.id)
                                           .order_by(Overbooking.detected_at.desc())).scalars().all()
-        return self.render("properties/detail.html", prop=property_json(prop),
+        return self.render("properties/detail.html",
+                           prop=property_json(prop, secrets=current_user.can("staff")),
                            runs=[run_json(r) for r in runs], stays=stays,
                            overbookings=overbookings, now=utcnow(),
                            score_history=score_history_items(prop.id, SCORE_HISTORY_SIZE),
