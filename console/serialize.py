@@ -12,7 +12,7 @@ from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot, SyncRun
 from console.timeutil import iso, utcnow
 from jobs.rules.advice import advice_for
-from jobs.rules.score import explain_change
+from jobs.rules.score import explain_change, with_moments
 
 
 def _interval() -> int:
@@ -74,7 +74,8 @@ def score_history_items(property_id: int, limit: int) -> list[dict]:
     items = []
     for index, snap in enumerate(snaps[:limit]):
         before = snaps[index + 1] if index + 1 < len(snaps) else None
-        items.append({"id": snap.id, "value": snap.score, "components": snap.components,
+        items.append({"id": snap.id, "value": snap.score,
+                      "components": with_moments(snap.components, snap.computed_at),
                       "computed_at": iso(snap.computed_at),
                       "previous_value": before.score if before else None,
                       "reasons": explain_change(before.components if before else None,
@@ -86,7 +87,8 @@ def score_json(prop: Property) -> dict | None:
     """A property's newest score (the copy on its row) as {value, components, computed_at}."""
     if prop.score_computed_at is None:
         return None
-    return {"value": prop.score_value, "components": prop.score_components,
+    return {"value": prop.score_value,
+            "components": with_moments(prop.score_components, prop.score_computed_at),
             "computed_at": iso(prop.score_computed_at)}
 
 

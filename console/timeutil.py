@@ -43,14 +43,6 @@ def ago(value: str | datetime | None, now: datetime | None = None) -> str:
     return "just now" if seconds < 60 else _span(seconds) + " ago"
 
 
-def hours_ago(hours: float | None) -> str:
-    """An age given in hours (a score component's) in the same words as `ago`: "just now", "3 hours ago"."""
-    if hours is None:
-        return "never"
-    seconds = float(hours) * 3600
-    return "just now" if seconds < 60 else _span(seconds) + " ago"
-
-
 def exact_utc(value: str | datetime | None) -> str:
     """The exact moment as people read it, "2026-11-23 09:00:05 UTC" (the hover text of a relative time)."""
     if value is None:

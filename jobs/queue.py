@@ -199,6 +199,15 @@ def forget_link_job(link_id: int) -> None:
         pass  # the marker expires by itself
 
 
+def forget_link(link_id: int) -> None:
+    """Drop every key of a deleted link (its sync marker and its newest job), so that nothing of it
+    is shown again; a job still queued for it finds no link and records nothing."""
+    try:
+        redis_connection().delete(_link_key(link_id), _last_job_key(link_id))
+    except (redis.RedisError, OSError, QueueUnavailable):
+        pass  # the keys expire by themselves, and link ids are never given twice
+
+
 def enqueue_batch(func, link_ids: list[int], *, queue_name: str = "sync",
                   timeout: int = SYNC_JOB_TIMEOUT) -> str:
     """Queue one job that syncs a batch of links (the scheduler's path); each link's page then shows

@@ -41,9 +41,3 @@ def test_plural_counts_nouns():
 def test_iso_is_utc_with_z():
     assert iso(datetime(2026, 1, 2, 3, 4, 5, 678)) == "2026-01-02T03:04:05Z"
     assert iso(None) is None
-
-
-def test_an_age_in_hours_reads_like_every_other_time():
-    from console.timeutil import hours_ago
-    assert [hours_ago(h) for h in (None, 0.0, 0.004, 0.5, 1.0, 3.7, 49)] == [
-        "never", "just now", "just now", "30 minutes ago", "1 hour ago", "3 hours ago", "2 days ago"]
