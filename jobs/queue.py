@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import timedelta, timezone
+from datetime import timedelta
 
 import psutil
 import redis
@@ -148,7 +148,7 @@ def _worker_alive(job: Job, conn: redis.Redis) -> bool:
     """Whether the worker that started `job` still runs: its key exists (it expires when heartbeats
     stop), it did not register its death, its process exists when it runs on this machine, and it
     (or the job) beat recently."""
-    from console.timeutil import utcnow
+    from console.timeutil import naive_utc, utcnow
     if not job.worker_name:
         return True  # no owner recorded: trust the status
     key = Worker.redis_worker_namespace_prefix + job.worker_name
@@ -160,8 +160,7 @@ def _worker_alive(job: Job, conn: redis.Redis) -> bool:
         return False
     beats = [b for b in (worker.last_heartbeat, job.last_heartbeat) if b is not None]
     if beats:
-        latest = max(b.astimezone(timezone.utc).replace(tzinfo=None) if b.tzinfo else b
-                     for b in beats)  # rq keeps UTC, naive or aware
+        latest = max(naive_utc(b) for b in beats)
         if utcnow() - latest > HEARTBEAT_SILENCE:
             return False
     return True

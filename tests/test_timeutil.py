@@ -1,7 +1,7 @@
 """Times shown to people."""
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
-from console.timeutil import ago, exact_utc, iso, plural
+from console.timeutil import ago, exact_utc, iso, naive_utc, plural
 
 NOW = datetime(2026, 11, 23, 12, 0, 0)
 
@@ -41,3 +41,11 @@ def test_plural_counts_nouns():
 def test_iso_is_utc_with_z():
     assert iso(datetime(2026, 1, 2, 3, 4, 5, 678)) == "2026-01-02T03:04:05Z"
     assert iso(None) is None
+
+
+def test_naive_utc_takes_rq_times_naive_or_aware():
+    assert naive_utc(None) is None
+    assert naive_utc(NOW) is NOW
+    assert naive_utc(NOW.replace(tzinfo=timezone.utc)) == NOW
+    madrid_noon = datetime(2026, 11, 23, 13, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert naive_utc(madrid_noon) == NOW and naive_utc(madrid_noon).tzinfo is None
