@@ -1,7 +1,7 @@
 """Console pages: the property list (filters, search, order, bulk actions, CSV) and one property's full picture."""
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from console.admin.bulk_pages import BulkPages
 from console.admin.link_pages import LinkPages
 from console.admin.notifications import alert_history
 from console.admin.property_list import CSV_HEADER, csv_rows, list_state, page_window
-from console.csv_export import csv_lines
+from console.csv_export import csv_response
 from console.extensions import db
 from console.link_jobs import link_job_states
 from console.models import SOURCES, Overbooking, Property, Reservation, SyncRun
@@ -37,7 +37,7 @@ class PropertiesView(BulkPages, LinkPages, ConsoleView):
         state = list_state(request.args)
         query = state.query(utcnow())
         if request.args.get("format") == "csv":
-            return csv_response(query)
+            return csv_response(f"properties-{utcnow():%Y-%m-%d}.csv", CSV_HEADER, csv_rows(query))
         total = count_matching(query)
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(state.page, pages)  # past the end: the last page, and a word about it
@@ -114,16 +114,3 @@ def page_of(query, page: int) -> list[Property]:
     found = {p.id: p for p in db.session.execute(with_relations(select(Property).where(
         Property.id.in_(ids)))).scalars()}
     return [found[i] for i in ids if i in found]
-
-
-def csv_response(query) -> Response:
-    """The whole filtered list as CSV, streamed (every page, in the list's order)."""
-    body = stream_with_context(_with_bom(csv_lines(CSV_HEADER, csv_rows(query))))
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f"attachment; filename=properties-{utcnow():%Y-%m-%d}.csv"})
-
-
-def _with_bom(lines):
-    """UTF-8 with a BOM first, as every console CSV: Excel then reads accents right."""
-    yield "\ufeff"
-    yield from lines
