@@ -33,7 +33,7 @@ def get_queue(name: str = "sync", app: Flask | None = None) -> Queue:
     """An RQ queue on this app's Redis; synchronous (inline) when RQ_INLINE is set, as in tests."""
     app = app or current_app._get_current_object()
     return Queue(name, connection=redis_connection(app),
-                 is_async=not app.config.get("RQ_INLINE", False),
+                 is_async=not app.config["RQ_INLINE"],
                  default_timeout=SYNC_JOB_TIMEOUT)
 
 
