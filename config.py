@@ -81,7 +81,7 @@ def engine_options(url: str, timeout: int) -> dict:
 
 
 class Config:
-    """Production-capable settings; every CONTRACT variable with its default."""
+    """Production-capable settings; every variable of docs/configuration.md with its default."""
 
     TESTING = False
 

@@ -99,6 +99,6 @@ def register_admin(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    """Add the `flask` commands of CONTRACT."""
+    """Add the `flask` commands (docs/operations.md)."""
     from console.cli import register_commands
     register_commands(app)

@@ -1,4 +1,4 @@
-"""The `flask --app wsgi <command>` commands of CONTRACT."""
+"""The `flask --app wsgi <command>` commands (docs/operations.md)."""
 from __future__ import annotations
 
 import sys

@@ -60,7 +60,8 @@ PLATFORM_LABELS = {
 
 
 def platform_from_user_agent(user_agent: str | None) -> str:
-    """The platform reading our feed, from its User-Agent: a CONTRACT source name, `other` or `unknown`."""
+    """The platform reading our feed, from its User-Agent: a source name (docs/sync-rules.md), `other`
+    or `unknown`."""
     if not user_agent or not user_agent.strip():
         return "unknown"
     for platform, pattern in _PLATFORM_PATTERNS:

@@ -20,7 +20,8 @@ def _link_exists(*conditions):
 
 
 def health_condition(health: str, now: datetime, interval_minutes: int):
-    """A WHERE clause true for properties whose worst link health is `health` (CONTRACT rule)."""
+    """A WHERE clause true for properties whose worst link health is `health` (the rule of
+    docs/outcomes.md)."""
     stale_before = now - timedelta(minutes=3 * interval_minutes)
     failing = _link_exists(CalendarLink.last_attempt_ok == false())
     stale = _link_exists(CalendarLink.last_attempt_ok == true(), or_(

@@ -1,4 +1,4 @@
-"""Objects as CONTRACT JSON: property, link, sync run, reservation, overbooking, score."""
+"""Objects as the API shows them (docs/api.md): property, link, sync run, reservation, overbooking, score."""
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -1,4 +1,5 @@
-"""Settings: CONTRACT defaults, strict parsing, and no side effects when the app is built."""
+"""Settings: the defaults of docs/configuration.md, strict parsing, and no side effects when the app is
+built."""
 import pytest
 
 from config import Config

@@ -1,4 +1,4 @@
-"""The one refusal of an action: a CONTRACT error code, a message, the field at fault and extras."""
+"""The one refusal of an action: an error code of docs/api.md, a message, the field at fault and extras."""
 from __future__ import annotations
 
 import re
@@ -12,7 +12,7 @@ def unstorable(value: str) -> bool:
 
 
 class ActionError(Exception):
-    """An action refused: `code` as CONTRACT names it, `status` the HTTP answer that fits it,
+    """An action refused: `code` as docs/api.md names it, `status` the HTTP answer that fits it,
     `field` the input at fault (if one), extras such as `suggested_url` kept beside them."""
 
     def __init__(self, code: str, message: str, *, status: int = 422, field: str | None = None,

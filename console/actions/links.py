@@ -33,13 +33,13 @@ def get_link(link_id: int, property_id: int | None = None) -> CalendarLink:
 
 
 def add_ical_link(prop: Property, url, source: str | None = None) -> CalendarLink:
-    """Link an iCal calendar ("Link" then "Save") after the CONTRACT URL checks; state "linked"."""
+    """Link an iCal calendar ("Link" then "Save") after the URL checks of docs/api.md; state "linked"."""
     url, source = checked_ical_address(prop, url, source)
     return _saved(CalendarLink(property=prop, source=source, url=url))
 
 
 def checked_ical_address(prop: Property, url, source: str | None = None) -> tuple[str, str]:
-    """(the address as stored, its source) after every CONTRACT URL check, or the refusal."""
+    """(the address as stored, its source) after every URL check (docs/api.md), or the refusal."""
     url = required_text(url, "url", URL_MAX)
     if source is not None and source not in ICAL_SOURCES:
         raise invalid("source", f"must be one of {', '.join(ICAL_SOURCES)}")

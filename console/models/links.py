@@ -64,7 +64,7 @@ class CalendarLink(db.Model):
         back_populates="link", cascade="all, delete-orphan", passive_deletes=True)
 
     def health(self, now: datetime, interval_minutes: int) -> str:
-        """CONTRACT health: never_synced, failing, stale (3 x interval) or ok."""
+        """Health (docs/outcomes.md): never_synced, failing, stale (3 x interval) or ok."""
         return link_health(self.state, self.last_attempt_ok, self.last_sync_at,
                            self.last_success_at, now, interval_minutes)
 

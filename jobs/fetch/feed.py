@@ -31,7 +31,7 @@ _DRAIN_LIMIT = 65536  # error pages bigger than this are not worth reading to ke
 
 @dataclass(frozen=True)
 class FetchSettings:
-    """Limits and identity for fetching feeds (FETCH_* in CONTRACT)."""
+    """Limits and identity for fetching feeds (FETCH_* in docs/configuration.md)."""
 
     timeout_seconds: float = 15
     max_bytes: int = 10_485_760
@@ -135,7 +135,7 @@ def _remaining(deadline: float) -> float:
 
 
 def _classify_error(exc: BaseException, deadline: float, host: str) -> SyncFailure:
-    """Turn a network exception into a SyncFailure with a CONTRACT error kind."""
+    """Turn a network exception into a SyncFailure with an error kind of docs/outcomes.md."""
     if isinstance(exc, SyncFailure):
         return exc
     if time.monotonic() >= deadline or isinstance(exc, (u3.ReadTimeoutError, socket.timeout)) or (

@@ -1,4 +1,4 @@
-"""Checks on a calendar link URL before it is stored (CONTRACT "Link URL checks"), and its source."""
+"""Checks on a calendar link URL before it is stored ("Link URL checks" in docs/api.md), and its source."""
 from __future__ import annotations
 
 import base64
@@ -31,7 +31,7 @@ class CheckedUrl:
 
 
 class LinkUrlError(Exception):
-    """A link URL refused with a CONTRACT error code (422), possibly with a better address."""
+    """A link URL refused with an error code of docs/api.md (422), possibly with a better address."""
 
     def __init__(self, code: str, message: str, suggested_url: str | None = None):
         super().__init__(message)
@@ -55,7 +55,7 @@ _SOURCES: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 
 def detect_source(url: str) -> str:
-    """The channel a calendar URL belongs to (CONTRACT sources), "ical" when unknown."""
+    """The channel a calendar URL belongs to (the sources of docs/sync-rules.md), "ical" when unknown."""
     parts = _split(url.strip())
     host = (parts.hostname or "").rstrip(".") if parts else ""
     if _is_google(host, parts.path if parts else ""):

@@ -1,5 +1,5 @@
-"""The work one feed may cause while it is read: recurrence instances and CPU seconds (DESIGN: every unit of work
-one feed can cause is bounded).
+"""The work one feed may cause while it is read: recurrence instances and CPU seconds
+(docs/sync-rules.md: every unit of work one feed can cause is bounded).
 
 The sync and the dry run pass the same budget (the defaults below); the dry run adds its own wall-clock limit.
 A feed past the budget fails as `too_complex` and every stored block is kept: no booking calendar needs more.

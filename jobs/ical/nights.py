@@ -1,6 +1,6 @@
 """Event dates and times turned into nights [check_in, check_out) in the property's time zone.
 
-Rules (DESIGN.md "Sync semantics"):
+Rules (docs/sync-rules.md):
 - All-day values (VALUE=DATE, or a bare 8-digit value as old Vrbo exports write) stay dates: never through UTC.
   No end means one night; an end on or before the start is not a stay.
 - Timed values (UTC `Z`, TZID, or floating) become local dates in the property's time zone:

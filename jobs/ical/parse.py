@@ -154,7 +154,7 @@ def _final_stays(result: FeedReading) -> list[Stay]:
 
 
 def _warnings(profile: SourceProfile, scanned: ScannedCalendar, result: FeedReading) -> list[FeedWarning]:
-    """The CONTRACT warnings a person should see about this feed."""
+    """The warnings (docs/outcomes.md) a person should see about this feed."""
     warnings: list[FeedWarning] = []
     if profile.reserved_only and scanned.events_total and scanned.titles() <= {"", "busy"}:
         warnings.append(FeedWarning("free_busy_only", FREE_BUSY_ADVICE))

@@ -4,7 +4,7 @@ Both Kigo APIs take a POST with a JSON body at `<base>/<method>` and answer an e
 (API_RESULT_CODE, API_RESULT_TEXT, API_REPLY, ...): the legacy Rental Agency API
 (`https://app.kigo.net/api/ra/v1`, HTTP Basic) and the channels API
 (`https://www.kigoapis.com/channels/v1`, `?subscription-key=`). Every failure leaves as a
-SyncFailure with a CONTRACT error kind and a message a person can act on.
+SyncFailure with an error kind of docs/outcomes.md and a message a person can act on.
 """
 from __future__ import annotations
 
@@ -208,7 +208,7 @@ def retry_after_seconds(header: str | None, body: bytes = b"") -> float | None:
 
 
 def classify_transport_error(exc: BaseException, method: str, secret: str | None = None) -> SyncFailure:
-    """A requests exception as a CONTRACT network kind: dns, timeout, tls, too_many_redirects or connect."""
+    """A requests exception as a network error kind: dns, timeout, tls, too_many_redirects or connect."""
     causes = list(_causes(exc))
     if any(isinstance(cause, (urllib3.exceptions.NameResolutionError, socket.gaierror)) for cause in causes):
         kind, what = "dns", "could not look up Kigo's host name"

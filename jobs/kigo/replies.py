@@ -106,7 +106,8 @@ def _parse_property(record: object, method: str) -> KigoProperty:
 
 
 def instant_booking_is_on(raw: object) -> bool:
-    """PROP_INSTANT_BOOK read as FORMATS.md says: true means on; also 1 and "true" seen from loose encoders."""
+    """PROP_INSTANT_BOOK: true means on (nothing confirms an old client's claim that the legacy API
+    inverts it); also 1 and "true", seen from loose encoders."""
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, int):

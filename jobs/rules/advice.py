@@ -1,4 +1,4 @@
-"""Plain-words advice for the property team, for every CONTRACT error kind and warning kind."""
+"""Plain-words advice for the property team, for every error kind and warning kind (docs/outcomes.md)."""
 from __future__ import annotations
 
 _GOOGLE_MAKE_PUBLIC = (
@@ -7,7 +7,7 @@ _GOOGLE_MAKE_PUBLIC = (
     "(with \"See all event details\"), then copy the \"Public address in iCal format\" from the "
     "Integrate calendar section and paste it here. The secret iCal address works too.")
 
-# Every CONTRACT error kind (last_error.kind, error_kind), in the order the console lists them.
+# Every error kind of docs/outcomes.md (last_error.kind, error_kind), in the order the console lists them.
 ERROR_KINDS = ("dns", "connect", "timeout", "tls", "blocked_address", "too_many_redirects", "not_found",
                "forbidden", "rate_limited", "server_error", "http_error", "not_ical", "invalid_ical", "too_large",
                "too_complex", "kigo_auth", "kigo_not_found", "kigo_not_instant_booking", "kigo_error", "internal",

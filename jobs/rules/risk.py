@@ -1,4 +1,5 @@
-"""Link and property health, and a property's overbooking risk as factors with advice (CONTRACT kinds and levels)."""
+"""Link and property health, and a property's overbooking risk as factors with advice (kinds and levels:
+docs/overbookings-and-score.md)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -8,7 +9,7 @@ from datetime import date, datetime, timedelta
 LEVELS = ("none", "low", "medium", "high")
 RECENT_OVERBOOKING_DAYS = 90
 STALE_AFTER_INTERVALS = 3
-# CONTRACT: a property's health is its worst link's.
+# A property's health is its worst link's (docs/outcomes.md).
 _HEALTH_RANK = {"ok": 0, "never_synced": 1, "stale": 2, "failing": 3}
 
 
@@ -58,7 +59,7 @@ class Risk:
 
 def link_health(state: str, last_attempt_ok: bool | None, last_sync_at: datetime | None,
                 last_success_at: datetime | None, now: datetime, interval_minutes: int) -> str:
-    """The CONTRACT health of a link: never_synced, failing, stale or ok."""
+    """The health of a link (docs/outcomes.md): never_synced, failing, stale or ok."""
     # The rule depends on attempts only: a paused link goes stale as its data ages, which is the truth.
     del state
     if last_sync_at is None or last_attempt_ok is None:
@@ -149,6 +150,7 @@ def assess_risk(facts: PropertyFacts) -> Risk:
             "Ask the owner to title every booking \"Reserved\" in Google Calendar, or confirm the others are "
             "not bookings.")))
 
-    factors.sort(key=lambda factor: -LEVELS.index(factor.level))  # stable: CONTRACT order within a level
+    # stable: the documented order within a level
+    factors.sort(key=lambda factor: -LEVELS.index(factor.level))
     level = factors[0].level if factors else "none"
     return Risk(level=level, factors=factors)

@@ -47,7 +47,7 @@ class UnreadableEvent:
 class FeedWarning:
     """Something a person should know about a feed that did not stop the sync."""
 
-    kind: str  # CONTRACT warning kinds: suspicious_empty, ignored_events, free_busy_only
+    kind: str  # warning kinds (docs/outcomes.md): suspicious_empty, ignored_events, free_busy_only
     message: str
 
 
@@ -60,7 +60,7 @@ class ParsedFeed:
     ignored: list[IgnoredEvent] = field(default_factory=list)
     warnings: list[FeedWarning] = field(default_factory=list)
     prodid: str = ""
-    notes: list[str] = field(default_factory=list)  # worth knowing, not a CONTRACT warning (e.g. an invalid TZID)
+    notes: list[str] = field(default_factory=list)  # worth knowing, not a warning kind (e.g. an invalid TZID)
     # UIDs of blocking events whose dates could not be read: the blocks stored for them must be kept as they are
     # (reconcile_blocks keep_uids), or an event we misread would delete a booking. A UID `u` also covers the
     # `u#yyyymmdd` blocks of its instances.
@@ -78,7 +78,7 @@ class ParsedFeed:
 
 
 class SyncFailure(Exception):
-    """A classified failure of one sync step; `kind` is a CONTRACT error kind."""
+    """A classified failure of one sync step; `kind` is an error kind of docs/outcomes.md."""
 
     def __init__(self, kind: str, message: str, http_status: int | None = None,
                  retry_after: float | None = None):

@@ -1,4 +1,4 @@
-"""The CONTRACT CLI commands, through the real Flask CLI runner."""
+"""The CLI commands (docs/operations.md), through the real Flask CLI runner."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
-"""The fleet's health counts (one grouped pass) agree with the per-health filter (the CONTRACT rule)."""
+"""The fleet's health counts (one grouped pass) agree with the per-health filter (the rule of
+docs/outcomes.md)."""
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""Builders of real-looking iCal feeds (shapes from FORMATS.md), for tests and benchmarks."""
+"""Builders of real-looking iCal feeds (shapes of the channels' real feeds), for tests and benchmarks."""
 from __future__ import annotations
 
 import random

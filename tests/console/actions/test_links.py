@@ -1,5 +1,5 @@
 """Link actions, called as the API and the pages call them: every refusal is one ActionError with the
-CONTRACT code, message and field, and a refused action changes nothing."""
+documented code (docs/api.md), message and field, and a refused action changes nothing."""
 from __future__ import annotations
 
 import socket

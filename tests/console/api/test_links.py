@@ -1,4 +1,4 @@
-"""API: linking calendars, with the URL checks of CONTRACT."""
+"""API: linking calendars, with the URL checks of docs/api.md."""
 from console.extensions import db
 from console.models import CalendarLink
 

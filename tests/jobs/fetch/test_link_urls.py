@@ -1,4 +1,4 @@
-"""Link URL checks (CONTRACT "Link URL checks"), source detection and comparison form."""
+"""Link URL checks ("Link URL checks" in docs/api.md), source detection and comparison form."""
 import base64
 import socket
 

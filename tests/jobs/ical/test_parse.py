@@ -1,4 +1,5 @@
-"""parse_feed on each channel's feeds, on dates and times, and on which events block (shapes from FORMATS.md)."""
+"""parse_feed on each channel's feeds, on dates and times, and on which events block (shapes of the
+channels' real feeds)."""
 from __future__ import annotations
 
 from datetime import datetime, time

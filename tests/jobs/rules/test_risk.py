@@ -1,4 +1,5 @@
-"""assess_risk, link_health and property_health follow the CONTRACT kinds, levels and health rule."""
+"""assess_risk, link_health and property_health follow the documented kinds, levels and health rule
+(docs/overbookings-and-score.md, docs/outcomes.md)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
