@@ -68,6 +68,18 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def _pending():
+    """Whether the database is not at the scripts' heads (an upgrade or downgrade will run)."""
+    from alembic.script import ScriptDirectory
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    return set(context.get_context().get_current_heads()) != heads
+
+
+def _broken_keys(connection):
+    """SQLite's rows whose foreign key points at no row (PRAGMA foreign_key_check)."""
+    return {tuple(row) for row in connection.exec_driver_sql('PRAGMA foreign_key_check')}
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -108,11 +120,14 @@ def run_migrations_online():
             )
 
             with context.begin_transaction():
+                # Keys the migrations would break are caught here (rows that were orphans before
+                # are not the migrations' doing); nothing is checked when nothing is to be run.
+                check = sqlite and _pending()
+                before = _broken_keys(connection) if check else set()
                 context.run_migrations()
-                if sqlite:
-                    broken = connection.exec_driver_sql('PRAGMA foreign_key_check').fetchall()
-                    if broken:
-                        raise RuntimeError(f'the migrations broke foreign keys: {broken[:10]}')
+                broken = _broken_keys(connection) - before if check else set()
+                if broken:
+                    raise RuntimeError(f'the migrations broke foreign keys: {sorted(broken)[:10]}')
         finally:
             if sqlite:
                 connection.rollback()

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from flask import current_app
 from flask_migrate import upgrade
 from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, inspect, text
 
@@ -171,3 +172,23 @@ def test_0015_rebuilds_links_with_autoincrement_keeping_rows_indexes_and_foreign
     assert after[1:] == before[1:] and "ix_calendar_links_failing" in after[1] and len(after[2]) == 4
     assert new_id == 4  # not 3 again
     assert foreign_keys_on == 1  # the app's connections enforce foreign keys again after a migration
+
+
+def test_an_orphan_row_from_before_does_not_stop_an_upgrade(tmp_path):
+    """The foreign-key check after the migrations blames them only for keys they broke."""
+    with older_database(tmp_path, "0010"):
+        raw = db.engine.raw_connection()
+        try:
+            raw.execute("PRAGMA foreign_keys=OFF")
+            raw.execute("INSERT INTO sync_runs (id, link_id, started_at, outcome, added, updated, removed) "
+                        "VALUES (1, 99, '2026-01-02 00:00:00.000000', 'changed', 0, 0, 0)")
+            raw.commit()
+            raw.execute("PRAGMA foreign_keys=ON")
+        finally:
+            raw.close()
+        upgrade()
+        with db.engine.connect() as conn:
+            version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            kept = conn.exec_driver_sql("SELECT link_id FROM sync_runs").scalars().all()
+        head = ScriptDirectory.from_config(current_app.extensions["migrate"].migrate.get_config()).get_current_head()
+    assert version == head and kept == [99]
