@@ -135,9 +135,9 @@ def test_0015_rebuilds_links_with_autoincrement_keeping_rows_indexes_and_foreign
             conn.exec_driver_sql("INSERT INTO owners (id, email, email_key, created_at) VALUES "
                                  "(1, 'o@example.com', 'o@example.com', '2026-01-01 00:00:00.000000')")
             conn.exec_driver_sql(
-                "INSERT INTO properties (id, name, owner_id, timezone, instant_booking, export_token, risk_level, "
-                "risk_factors, created_at, search_key, name_key) VALUES (1, 'Flat', 1, 'UTC', 0, 'tok', 'none', "
-                "'[]', '2026-01-01 00:00:00.000000', 'flat', 'flat')")
+                "INSERT INTO properties (id, name, owner_id, timezone, instant_booking, export_token, "
+                "risk_level, risk_factors, created_at, search_key, name_key) VALUES (1, 'Flat', 1, 'UTC', 0, "
+                "'tok', 'none', '[]', '2026-01-01 00:00:00.000000', 'flat', 'flat')")
             for link_id in (1, 2, 3):
                 conn.exec_driver_sql(
                     "INSERT INTO calendar_links (id, property_id, source, url, state, created_at, "
@@ -163,9 +163,10 @@ def test_0015_rebuilds_links_with_autoincrement_keeping_rows_indexes_and_foreign
             conn.exec_driver_sql("DELETE FROM calendar_links WHERE id = 3")  # the newest link goes
             assert conn.exec_driver_sql("SELECT count(*) FROM sync_runs").scalar() == 0  # cascade holds
             conn.exec_driver_sql(
-                "INSERT INTO calendar_links (property_id, source, url, state, created_at, consecutive_failures, "
-                "warnings, ignored_events, ignored_detail, accept_next_change) VALUES (1, 'ical', "
-                "'https://example.com/new.ics', 'linked', '2026-01-03 00:00:00.000000', 0, '[]', 0, '[]', 0)")
+                "INSERT INTO calendar_links (property_id, source, url, state, created_at, "
+                "consecutive_failures, warnings, ignored_events, ignored_detail, accept_next_change) "
+                "VALUES (1, 'ical', 'https://example.com/new.ics', 'linked', '2026-01-03 00:00:00.000000', "
+                "0, '[]', 0, '[]', 0)")
             new_id = conn.exec_driver_sql("SELECT max(id) FROM calendar_links").scalar()
             foreign_keys_on = conn.exec_driver_sql("PRAGMA foreign_keys").scalar()
     assert "AUTOINCREMENT" not in before[0] and "AUTOINCREMENT" in after[0]
@@ -190,5 +191,6 @@ def test_an_orphan_row_from_before_does_not_stop_an_upgrade(tmp_path):
         with db.engine.connect() as conn:
             version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
             kept = conn.exec_driver_sql("SELECT link_id FROM sync_runs").scalars().all()
-        head = ScriptDirectory.from_config(current_app.extensions["migrate"].migrate.get_config()).get_current_head()
+        config = current_app.extensions["migrate"].migrate.get_config()
+        head = ScriptDirectory.from_config(config).get_current_head()
     assert version == head and kept == [99]

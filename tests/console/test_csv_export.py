@@ -34,7 +34,8 @@ def test_every_csv_download_is_streamed_named_and_never_cached(app):
         resp = csv_response("flats.csv", ["name", "n"], rows())
         assert resp.is_streamed and read == []  # nothing read before the response is sent
         body = resp.get_data(as_text=True)
-    assert body.startswith("\ufeff") and body[1:].splitlines() == ["name,n", "Flat 0,0", "Flat 1,1", "Flat 2,2"]
+    assert body.startswith("\ufeff")
+    assert body[1:].splitlines() == ["name,n", "Flat 0,0", "Flat 1,1", "Flat 2,2"]
     assert resp.mimetype == "text/csv"
     assert resp.headers["Content-Disposition"] == 'attachment; filename="flats.csv"'
     assert resp.cache_control.private and resp.cache_control.no_store

@@ -268,7 +268,7 @@ def test_export_reads_give_each_platforms_last_read_newest_first(app, flat, make
     assert export_reads(make_property(name="Unread").id) == []
 
 
-# --- who sees the secret ------------------------------------------------------------------------------------------
+# --- who sees the secret ----------------------------------------------------------------------------------------
 
 def test_viewer_tokens_never_read_the_export_secret(api, flat):
     prop = flat["prop"]

@@ -47,7 +47,8 @@ def test_freshness_is_full_within_three_intervals_then_fades():
 
 
 def test_freshness_keeps_the_moment_of_the_last_success_not_only_its_age():
-    part = compute_score(replace(PERFECT, last_success_at=NOW - timedelta(hours=2)), NOW).components["sync_freshness"]
+    record = replace(PERFECT, last_success_at=NOW - timedelta(hours=2))
+    part = compute_score(record, NOW).components["sync_freshness"]
     assert part["last_success_at"] == "2025-06-01T10:00:00Z" and part["last_success_age_hours"] == 2
     assert compute_score(OwnerRecord(), NOW).components["sync_freshness"]["last_success_at"] is None
 
