@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -55,14 +56,16 @@ def _check_allow_hosts(raw: str) -> None:
     AllowList.parse(raw)
 
 
-def _check_networks(name: str, raw: str) -> None:
-    """A list of IP addresses and CIDRs, or stop at start naming the variable."""
-    import ipaddress
+def _networks(name: str, raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """A comma-separated list of IP addresses and CIDRs, parsed once; or stop at start naming the
+    variable."""
+    found = []
     for item in filter(None, (part.strip() for part in raw.split(","))):
         try:
-            ipaddress.ip_network(item, strict=False)
+            found.append(ip_network(item, strict=False))
         except ValueError:
             raise ValueError(f"{name}: {item!r} is not an IP address or network") from None
+    return tuple(found)
 
 
 def engine_options(url: str, timeout: int) -> dict:
@@ -146,15 +149,18 @@ class Config:
         self.LOGIN_WINDOW_SECONDS = _int(env, "LOGIN_WINDOW_SECONDS", 900, minimum=1)
         # /metrics answers these addresses (and any caller with METRICS_TOKEN as a bearer token).
         self.METRICS_ALLOW_HOSTS = _str(env, "METRICS_ALLOW_HOSTS", "127.0.0.1,::1") or ""
-        _check_networks("METRICS_ALLOW_HOSTS", self.METRICS_ALLOW_HOSTS)
+        self.METRICS_ALLOW_NETWORKS = _networks("METRICS_ALLOW_HOSTS", self.METRICS_ALLOW_HOSTS)
         self.METRICS_TOKEN = _str(env, "METRICS_TOKEN", None)
         # A locked or unreachable database answers within this many seconds (a 503), never 30.
         self.DB_TIMEOUT_SECONDS = _int(env, "DB_TIMEOUT_SECONDS", 5, minimum=1)
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI,
                                                         self.DB_TIMEOUT_SECONDS)
+        # Jobs run in the process that queues them, one by one, instead of on a worker (tests).
+        self.RQ_INLINE = _bool(env, "RQ_INLINE", False)
+        # How far GET /api/v1/scores' watermark stays behind the start of a pass (console/api/scores.py).
+        self.SCORES_WATERMARK_LAG_SECONDS = _int(env, "SCORES_WATERMARK_LAG_SECONDS", 600)
         self.WTF_CSRF_TIME_LIMIT = None
         self.FLASK_ADMIN_SWATCH = "cerulean"
-        self.JSON_SORT_KEYS = False
 
 
 class TestConfig(Config):

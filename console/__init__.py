@@ -31,8 +31,8 @@ def create_app(config: Config | type[Config] | None = None) -> Flask:
     register_cli(app)
     from console.faults import register_fault_pages
     register_fault_pages(app)
-    from console.timeutil import ago, exact_utc, hours_ago, iso, plural
-    for template_filter in (ago, exact_utc, hours_ago, iso, plural):
+    from console.timeutil import ago, exact_utc, iso, plural
+    for template_filter in (ago, exact_utc, iso, plural):
         app.add_template_filter(template_filter)
     return app
 

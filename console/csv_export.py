@@ -5,7 +5,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
 
-from flask import Response
+from flask import Response, stream_with_context
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
 # (OWASP "CSV injection"); tab and carriage return start one too after some imports.
@@ -43,10 +43,16 @@ def csv_lines(header: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]:
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence]) -> Response:
-    """A CSV download named `filename` (UTF-8 with a BOM, so Excel reads accents right)."""
-    body = "\ufeff" + csv_text(header, rows)
+    """A CSV download named `filename`, streamed a line at a time (rows may be read lazily from the
+    database during the request), UTF-8 with a BOM so that Excel reads accents right."""
+    body = stream_with_context(_with_bom(csv_lines(header, rows)))
     resp = Response(body, mimetype="text/csv")
     resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     resp.cache_control.private = True
     resp.cache_control.no_store = True
     return resp
+
+
+def _with_bom(lines: Iterable[str]) -> Iterator[str]:
+    yield "\ufeff"
+    yield from lines

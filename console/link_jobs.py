@@ -2,8 +2,6 @@
 failed; read from RQ (the job in Redis) and the database (the run it recorded), never guessed."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -11,7 +9,7 @@ from sqlalchemy import func, select
 
 from console.extensions import db
 from console.models import CalendarLink, SyncRun
-from console.timeutil import iso
+from console.timeutil import iso, naive_utc
 from jobs.broker import QueueUnavailable, redis_connection
 from jobs.queue import job_is_live, latest_link_jobs
 from jobs.rules.advice import advice_for
@@ -22,13 +20,6 @@ WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 ENDED_BADLY = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 LOST_WORKER = ("Our own failure: the worker running this sync stopped without finishing (killed "
                "or lost). The blocks are unchanged.")
-
-
-def _naive_utc(value: datetime | None) -> datetime | None:
-    """An RQ timestamp (UTC, naive or aware) as our naive UTC."""
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _newest_runs(link_ids: list[int]) -> dict[int, SyncRun]:
@@ -63,11 +54,11 @@ def _crash_line(job: Job) -> str:
 def _state(job: Job, conn: redis.Redis, link: CalendarLink, run: SyncRun | None) -> dict:
     """One link's job state from its RQ job and the run recorded since it was queued."""
     status = job.get_status(refresh=False)
-    queued_at = _naive_utc(job.enqueued_at) or _naive_utc(job.created_at)
+    queued_at = naive_utc(job.enqueued_at) or naive_utc(job.created_at)
     if run is not None and queued_at is not None and run.started_at < queued_at:
         run = None  # an older run: not this job's
     body = {"job_id": job.id, "enqueued_at": iso(queued_at),
-            "started_at": iso(_naive_utc(job.started_at)), "ended_at": iso(_naive_utc(job.ended_at)),
+            "started_at": iso(naive_utc(job.started_at)), "ended_at": iso(naive_utc(job.ended_at)),
             "run": _run_summary(run, link.source) if run else None, "error": None}
     if status in WAITING:
         return {**body, "state": "queued"}

@@ -44,18 +44,7 @@ def _may_scrape() -> bool:
         caller = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:
         return False
-    return any(caller in network for network in _networks(config["METRICS_ALLOW_HOSTS"]))
-
-
-def _networks(raw: str) -> list:
-    """The networks of a comma-separated list of IPs and CIDRs."""
-    found = []
-    for item in (part.strip() for part in raw.split(",")):
-        try:
-            found.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            continue  # config checks the list at start; a bad entry allows nothing
-    return found
+    return any(caller in network for network in config["METRICS_ALLOW_NETWORKS"])
 
 
 def _database_writable() -> bool:

@@ -12,7 +12,7 @@ from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot, SyncRun
 from console.timeutil import iso, utcnow
 from jobs.rules.advice import advice_for
-from jobs.rules.score import explain_change
+from jobs.rules.score import explain_change, with_moments
 
 
 def _interval() -> int:
@@ -74,7 +74,8 @@ def score_history_items(property_id: int, limit: int) -> list[dict]:
     items = []
     for index, snap in enumerate(snaps[:limit]):
         before = snaps[index + 1] if index + 1 < len(snaps) else None
-        items.append({"id": snap.id, "value": snap.score, "components": snap.components,
+        items.append({"id": snap.id, "value": snap.score,
+                      "components": with_moments(snap.components, snap.computed_at),
                       "computed_at": iso(snap.computed_at),
                       "previous_value": before.score if before else None,
                       "reasons": explain_change(before.components if before else None,
@@ -86,22 +87,25 @@ def score_json(prop: Property) -> dict | None:
     """A property's newest score (the copy on its row) as {value, components, computed_at}."""
     if prop.score_computed_at is None:
         return None
-    return {"value": prop.score_value, "components": prop.score_components,
+    return {"value": prop.score_value,
+            "components": with_moments(prop.score_components, prop.score_computed_at),
             "computed_at": iso(prop.score_computed_at)}
 
 
-def properties_json(props: list[Property]) -> list[dict]:
+def properties_json(props: list[Property], *, secrets: bool = False) -> list[dict]:
     """Many properties, with their links, block counts and export reads in a few queries (load
     their owners and links with the list: see console.property_filters.with_relations)."""
     now = utcnow()
     counts = block_counts(link.id for p in props for link in p.links)
     reads = export_reads_by_property(p.id for p in props)
-    return [property_json(p, now=now, counts=counts, reads=reads.get(p.id, [])) for p in props]
+    return [property_json(p, now=now, counts=counts, reads=reads.get(p.id, []), secrets=secrets)
+            for p in props]
 
 
 def property_json(prop: Property, *, now: datetime | None = None, counts: dict | None = None,
-                  reads: list | None = None) -> dict:
-    """A property as the API shows it."""
+                  reads: list | None = None, secrets: bool = False) -> dict:
+    """A property as the API shows it; its export_url (the feed's secret) only with `secrets`
+    (staff and admin), else null."""
     now = now or utcnow()
     if reads is None:
         reads = export_reads_by_property([prop.id]).get(prop.id, [])
@@ -110,7 +114,8 @@ def property_json(prop: Property, *, now: datetime | None = None, counts: dict |
     return {
         "id": prop.id, "name": prop.name, "owner_email": prop.owner.email,
         "timezone": prop.timezone, "instant_booking": prop.instant_booking,
-        "external_ref": prop.external_ref, "city": prop.city, "export_url": export_url(prop),
+        "external_ref": prop.external_ref, "city": prop.city,
+        "export_url": export_url(prop) if secrets else None,
         "health": prop.health(now, _interval()),
         "links": [link_json(link, now, counts.get(link.id, 0)) for link in prop.links],
         "risk": {"level": prop.risk_level or "none", "factors": prop.risk_factors or [],

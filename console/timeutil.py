@@ -11,6 +11,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def naive_utc(value: datetime | None) -> datetime | None:
+    """A UTC moment, naive or aware (RQ keeps either), as the naive UTC every column holds."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def local_today(zone: str, now: datetime | None = None) -> date:
     """Today's date on a property's clock (UTC's when the zone is unknown)."""
     moment = (now or utcnow()).replace(tzinfo=timezone.utc)
@@ -24,9 +31,7 @@ def iso(value: datetime | None) -> str | None:
     """A stored naive-UTC datetime as ISO 8601 UTC text, or None."""
     if value is None:
         return None
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value.replace(microsecond=0).isoformat() + "Z"
+    return naive_utc(value).replace(microsecond=0).isoformat() + "Z"
 
 
 def ago(value: str | datetime | None, now: datetime | None = None) -> str:
@@ -35,19 +40,9 @@ def ago(value: str | datetime | None, now: datetime | None = None) -> str:
         return "never"
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    seconds = ((now or utcnow()) - value).total_seconds()
+    seconds = ((now or utcnow()) - naive_utc(value)).total_seconds()
     if seconds < 0:  # to come: rounded, so a token made to last 30 days says "in 30 days", not 29
         return "in " + _span(_rounded(-seconds))
-    return "just now" if seconds < 60 else _span(seconds) + " ago"
-
-
-def hours_ago(hours: float | None) -> str:
-    """An age given in hours (a score component's) in the same words as `ago`: "just now", "3 hours ago"."""
-    if hours is None:
-        return "never"
-    seconds = float(hours) * 3600
     return "just now" if seconds < 60 else _span(seconds) + " ago"
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import timedelta, timezone
+from datetime import timedelta
 
 import psutil
 import redis
@@ -33,7 +33,7 @@ def get_queue(name: str = "sync", app: Flask | None = None) -> Queue:
     """An RQ queue on this app's Redis; synchronous (inline) when RQ_INLINE is set, as in tests."""
     app = app or current_app._get_current_object()
     return Queue(name, connection=redis_connection(app),
-                 is_async=not app.config.get("RQ_INLINE", False),
+                 is_async=not app.config["RQ_INLINE"],
                  default_timeout=SYNC_JOB_TIMEOUT)
 
 
@@ -148,7 +148,7 @@ def _worker_alive(job: Job, conn: redis.Redis) -> bool:
     """Whether the worker that started `job` still runs: its key exists (it expires when heartbeats
     stop), it did not register its death, its process exists when it runs on this machine, and it
     (or the job) beat recently."""
-    from console.timeutil import utcnow
+    from console.timeutil import naive_utc, utcnow
     if not job.worker_name:
         return True  # no owner recorded: trust the status
     key = Worker.redis_worker_namespace_prefix + job.worker_name
@@ -160,8 +160,7 @@ def _worker_alive(job: Job, conn: redis.Redis) -> bool:
         return False
     beats = [b for b in (worker.last_heartbeat, job.last_heartbeat) if b is not None]
     if beats:
-        latest = max(b.astimezone(timezone.utc).replace(tzinfo=None) if b.tzinfo else b
-                     for b in beats)  # rq keeps UTC, naive or aware
+        latest = max(naive_utc(b) for b in beats)
         if utcnow() - latest > HEARTBEAT_SILENCE:
             return False
     return True
@@ -197,6 +196,15 @@ def forget_link_job(link_id: int) -> None:
         redis_connection().delete(_link_key(link_id))
     except (redis.RedisError, OSError, QueueUnavailable):
         pass  # the marker expires by itself
+
+
+def forget_link(link_id: int) -> None:
+    """Drop every key of a deleted link (its sync marker and its newest job), so that nothing of it
+    is shown again; a job still queued for it finds no link and records nothing."""
+    try:
+        redis_connection().delete(_link_key(link_id), _last_job_key(link_id))
+    except (redis.RedisError, OSError, QueueUnavailable):
+        pass  # the keys expire by themselves, and link ids are never given twice
 
 
 def enqueue_batch(func, link_ids: list[int], *, queue_name: str = "sync",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import math
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from flask import current_app
 from rq import get_current_job
@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 
 from console.extensions import db
 from console.models import CalendarLink
-from console.timeutil import utcnow
+from console.timeutil import naive_utc, utcnow
 from jobs.rules.advice import describe
 from jobs.sync.attempts import failure_kind, record_own_failure, record_own_failure_safely
 
@@ -152,7 +152,7 @@ def record_failed_sync_jobs() -> int:
                     continue
                 if isinstance(registry, StartedJobRegistry) and job_is_live(job, conn):
                     continue  # still running on a live worker
-                since = rq_time(job.started_at or job.enqueued_at) or utcnow()
+                since = naive_utc(job.started_at or job.enqueued_at) or utcnow()
                 recorded += len(record_own_failure(job_link_ids(job), *_lost_job_outcome(job),
                                                    since))
                 job.meta["csc_recorded"] = True
@@ -171,13 +171,6 @@ def _lost_job_outcome(job) -> tuple[str, str]:
                             "(busy, locked or unreachable). The blocks are unchanged.")
     return "internal", ("Our own failure: the sync job stopped without finishing (its worker was "
                         "killed or lost). The blocks are unchanged.")
-
-
-def rq_time(value) -> datetime | None:
-    """An RQ timestamp (UTC, naive or aware) as our naive UTC."""
-    if value is None:
-        return None
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
 
 
 def _is_due(now):

@@ -16,7 +16,7 @@ from rq import Worker
 from rq.cron import CronScheduler
 from rq.job import Job
 
-from console.timeutil import utcnow
+from console.timeutil import naive_utc, utcnow
 from jobs import embedded_redis
 from jobs.broker import QueueUnavailable, redis_connection
 from jobs.queue import QUEUE_NAMES
@@ -113,7 +113,7 @@ def horse_killed(job: Job, _pid, ret_val, _rusage) -> None:
             signal_no = os.WTERMSIG(ret_val) if ret_val and os.WIFSIGNALED(ret_val) else None
             why = f"its worker process was killed (signal {signal_no})" if signal_no else \
                 f"its worker process ended unexpectedly (status {ret_val})"
-        since = tasks.rq_time(job.started_at) or utcnow()
+        since = naive_utc(job.started_at) or utcnow()
         record_own_failure_safely(link_ids, "internal", f"Our own failure: the sync job stopped "
                                   f"before storing this link's result: {why}. The blocks are "
                                   "unchanged.", since)

@@ -68,6 +68,18 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def _pending():
+    """Whether the database is not at the scripts' heads (an upgrade or downgrade will run)."""
+    from alembic.script import ScriptDirectory
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    return set(context.get_context().get_current_heads()) != heads
+
+
+def _broken_keys(connection):
+    """SQLite's rows whose foreign key points at no row (PRAGMA foreign_key_check)."""
+    return {tuple(row) for row in connection.exec_driver_sql('PRAGMA foreign_key_check')}
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -93,14 +105,34 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == 'sqlite'
+        if sqlite:
+            # A table rebuilt in batch mode (copy, drop, rename) must not fire its children's
+            # ON DELETE actions when its old copy is dropped; SQLite takes this pragma only outside
+            # a transaction, so it is set (and committed) before the migrations' transaction.
+            connection.exec_driver_sql('PRAGMA foreign_keys=OFF')
+            connection.commit()
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                # Keys the migrations would break are caught here (rows that were orphans before
+                # are not the migrations' doing); nothing is checked when nothing is to be run.
+                check = sqlite and _pending()
+                before = _broken_keys(connection) if check else set()
+                context.run_migrations()
+                broken = _broken_keys(connection) - before if check else set()
+                if broken:
+                    raise RuntimeError(f'the migrations broke foreign keys: {sorted(broken)[:10]}')
+        finally:
+            if sqlite:
+                connection.rollback()
+                connection.exec_driver_sql('PRAGMA foreign_keys=ON')
+                connection.commit()
 
 
 if context.is_offline_mode():

@@ -79,6 +79,9 @@ def _clean(app) -> None:
             else:
                 for table in tables:
                     conn.execute(table.delete())
+                # ids start again at 1, as RESTART IDENTITY does on PostgreSQL (AUTOINCREMENT tables)
+                if conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").first():
+                    conn.exec_driver_sql("DELETE FROM sqlite_sequence")
         from jobs.broker import redis_connection
         redis_connection(app).flushdb()
 

@@ -26,9 +26,23 @@ def test_environment_values_are_parsed(tmp_path):
     assert cfg.PUBLIC_BASE_URL == "https://x.io"
 
 
+def test_settings_read_elsewhere_are_declared_here_typed(tmp_path):
+    cfg = Config(env={}, instance_path=tmp_path)
+    assert cfg.RQ_INLINE is False and cfg.SCORES_WATERMARK_LAG_SECONDS == 600
+    assert [str(n) for n in cfg.METRICS_ALLOW_NETWORKS] == ["127.0.0.1/32", "::1/128"]
+    cfg = Config(env={"RQ_INLINE": "yes", "SCORES_WATERMARK_LAG_SECONDS": "60",
+                      "METRICS_ALLOW_HOSTS": "10.0.0.0/8, 192.0.2.7"}, instance_path=tmp_path)
+    assert cfg.RQ_INLINE is True and cfg.SCORES_WATERMARK_LAG_SECONDS == 60
+    assert [str(n) for n in cfg.METRICS_ALLOW_NETWORKS] == ["10.0.0.0/8", "192.0.2.7/32"]
+    assert not hasattr(cfg, "JSON_SORT_KEYS")  # Flask 3.1 ignores it: app.json.sort_keys decides
+
+
 @pytest.mark.parametrize("name,value", [("SYNC_INTERVAL_MINUTES", "abc"),
                                         ("FETCH_MAX_BYTES", "-1"), ("DEMO_FEEDS", "maybe"),
-                                        ("FETCH_ALLOW_HOSTS", "127.0.0.1:port")])
+                                        ("FETCH_ALLOW_HOSTS", "127.0.0.1:port"),
+                                        ("METRICS_ALLOW_HOSTS", "127.0.0.1, nowhere"),
+                                        ("RQ_INLINE", "sometimes"),
+                                        ("SCORES_WATERMARK_LAG_SECONDS", "-1")])
 def test_malformed_values_fail_loudly_naming_the_variable(tmp_path, name, value):
     with pytest.raises(ValueError, match=name):
         Config(env={name: value}, instance_path=tmp_path)

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from flask import current_app
 from flask_migrate import upgrade
 from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, inspect, text
 
@@ -114,3 +115,82 @@ def test_migration_0009_fills_the_keys_of_existing_properties(tmp_path):
     assert rows == [("atico 5\nmalaga\nref-1", "atico 000000000005", 0),
                     ("flat 43\n\nref-2", "flat 000000000043", 0)]
     assert owner_key == "o@example.com"
+
+
+def _links_schema(conn) -> tuple[str, list[str], list[tuple]]:
+    """calendar_links' CREATE statement, its index names, and the foreign keys pointing at it."""
+    sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'calendar_links'").scalar()
+    indexes = sorted(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                                          "tbl_name = 'calendar_links' AND sql IS NOT NULL").scalars())
+    children = sorted((table, row[3], row[6]) for table in ("sync_runs", "reservations", "overbookings",
+                                                            "notifications")
+                      for row in conn.exec_driver_sql(f"PRAGMA foreign_key_list({table})")
+                      if row[2] == "calendar_links")
+    return sql, indexes, children
+
+
+def test_0013_rebuilds_links_with_autoincrement_keeping_rows_indexes_and_foreign_keys(tmp_path):
+    with older_database(tmp_path, "0010"):
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO owners (id, email, email_key, created_at) VALUES "
+                                 "(1, 'o@example.com', 'o@example.com', '2026-01-01 00:00:00.000000')")
+            conn.exec_driver_sql(
+                "INSERT INTO properties (id, name, owner_id, timezone, instant_booking, export_token, "
+                "risk_level, risk_factors, created_at, search_key, name_key) VALUES (1, 'Flat', 1, 'UTC', 0, "
+                "'tok', 'none', '[]', '2026-01-01 00:00:00.000000', 'flat', 'flat')")
+            for link_id in (1, 2, 3):
+                conn.exec_driver_sql(
+                    "INSERT INTO calendar_links (id, property_id, source, url, state, created_at, "
+                    "consecutive_failures, warnings, ignored_events, ignored_detail, accept_next_change) "
+                    f"VALUES ({link_id}, 1, 'ical', 'https://example.com/{link_id}.ics', 'active', "
+                    "'2026-01-01 00:00:00.000000', 0, '[]', 0, '[]', 0)")
+            conn.exec_driver_sql("INSERT INTO sync_runs (id, link_id, started_at, outcome, added, updated, "
+                                 "removed) VALUES (1, 3, '2026-01-02 00:00:00.000000', 'changed', 1, 0, 0)")
+            conn.exec_driver_sql(
+                "INSERT INTO reservations (id, code, property_id, origin, link_id, check_in, check_out, "
+                "created_at, updated_at, dates_changed_at) VALUES (1, 'EX-AAAAAAAAAA', 1, 'external', 3, "
+                "'2026-02-01', '2026-02-04', '2026-01-02 10:00:00.000000', '2026-01-02 10:00:00.000000', "
+                "'2026-01-02 10:00:00.000000')")
+            before = _links_schema(conn)
+            links_before = conn.exec_driver_sql("SELECT * FROM calendar_links ORDER BY id").all()
+        upgrade()
+        with db.engine.begin() as conn:
+            after = _links_schema(conn)
+            assert conn.exec_driver_sql("SELECT * FROM calendar_links ORDER BY id").all() == links_before
+            # the children kept their rows (no ON DELETE action fired when the old table was dropped)
+            assert conn.exec_driver_sql("SELECT link_id FROM sync_runs").scalars().all() == [3]
+            assert conn.exec_driver_sql("SELECT link_id FROM reservations").scalars().all() == [3]
+            conn.exec_driver_sql("DELETE FROM calendar_links WHERE id = 3")  # the newest link goes
+            assert conn.exec_driver_sql("SELECT count(*) FROM sync_runs").scalar() == 0  # cascade holds
+            conn.exec_driver_sql(
+                "INSERT INTO calendar_links (property_id, source, url, state, created_at, "
+                "consecutive_failures, warnings, ignored_events, ignored_detail, accept_next_change) "
+                "VALUES (1, 'ical', 'https://example.com/new.ics', 'linked', '2026-01-03 00:00:00.000000', "
+                "0, '[]', 0, '[]', 0)")
+            new_id = conn.exec_driver_sql("SELECT max(id) FROM calendar_links").scalar()
+            foreign_keys_on = conn.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    assert "AUTOINCREMENT" not in before[0] and "AUTOINCREMENT" in after[0]
+    assert after[1:] == before[1:] and "ix_calendar_links_failing" in after[1] and len(after[2]) == 4
+    assert new_id == 4  # not 3 again
+    assert foreign_keys_on == 1  # the app's connections enforce foreign keys again after a migration
+
+
+def test_an_orphan_row_from_before_does_not_stop_an_upgrade(tmp_path):
+    """The foreign-key check after the migrations blames them only for keys they broke."""
+    with older_database(tmp_path, "0010"):
+        raw = db.engine.raw_connection()
+        try:
+            raw.execute("PRAGMA foreign_keys=OFF")
+            raw.execute("INSERT INTO sync_runs (id, link_id, started_at, outcome, added, updated, removed) "
+                        "VALUES (1, 99, '2026-01-02 00:00:00.000000', 'changed', 0, 0, 0)")
+            raw.commit()
+            raw.execute("PRAGMA foreign_keys=ON")
+        finally:
+            raw.close()
+        upgrade()
+        with db.engine.connect() as conn:
+            version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            kept = conn.exec_driver_sql("SELECT link_id FROM sync_runs").scalars().all()
+        config = current_app.extensions["migrate"].migrate.get_config()
+        head = ScriptDirectory.from_config(config).get_current_head()
+    assert version == head and kept == [99]

@@ -1,7 +1,7 @@
 """Times shown to people."""
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
-from console.timeutil import ago, exact_utc, iso, plural
+from console.timeutil import ago, exact_utc, iso, naive_utc, plural
 
 NOW = datetime(2026, 11, 23, 12, 0, 0)
 
@@ -43,7 +43,9 @@ def test_iso_is_utc_with_z():
     assert iso(None) is None
 
 
-def test_an_age_in_hours_reads_like_every_other_time():
-    from console.timeutil import hours_ago
-    assert [hours_ago(h) for h in (None, 0.0, 0.004, 0.5, 1.0, 3.7, 49)] == [
-        "never", "just now", "just now", "30 minutes ago", "1 hour ago", "3 hours ago", "2 days ago"]
+def test_naive_utc_takes_rq_times_naive_or_aware():
+    assert naive_utc(None) is None
+    assert naive_utc(NOW) is NOW
+    assert naive_utc(NOW.replace(tzinfo=timezone.utc)) == NOW
+    madrid_noon = datetime(2026, 11, 23, 13, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert naive_utc(madrid_noon) == NOW and naive_utc(madrid_noon).tzinfo is None

@@ -16,6 +16,7 @@ from console.extensions import db
 from console.models import CalendarLink, Property
 from console.timeutil import utcnow
 from jobs.queue import QueueUnavailable, enqueue_link_syncs
+from jobs.sync.property_state import recompute_properties
 
 ACTIONS = ("resync", "pause", "resume")
 ID_CHUNK = 500  # ids per IN list of an UPDATE
@@ -143,6 +144,9 @@ def _carried_out(action_plan: Plan) -> Outcome:
     if action_plan.action == "pause":
         done = _update(ids, CalendarLink.state != "paused", state="paused", next_sync_at=None)
         db.session.commit()
+        # Risk, nights at stake and score at once: a property may have lost its last active link.
+        recompute_properties({i for chunk in _chunks(ids) for i in db.session.execute(
+            select(CalendarLink.property_id).where(CalendarLink.id.in_(chunk))).scalars()})
         return Outcome(action_plan, done)
     return _resume(action_plan)
 

@@ -16,7 +16,8 @@ from console.models import SOURCES, CalendarLink, Property, Reservation
 from console.timeutil import utcnow
 from jobs.fetch.addresses import AllowList
 from jobs.fetch.link_urls import LinkUrlError, check_link_url, normalize_for_compare
-from jobs.queue import QueueUnavailable, enqueue_link_sync
+from jobs.queue import QueueUnavailable, enqueue_link_sync, forget_link
+from jobs.sync.property_state import recompute_properties
 
 URL_MAX = 2048
 DRY_RUNS_AT_ONCE = 4
@@ -194,24 +195,30 @@ def accept_held_change(link: CalendarLink) -> str:
 
 
 def pause_link(link: CalendarLink) -> CalendarLink:
-    """Stop syncing a link; its blocks stay until it is deleted."""
+    """Stop syncing a link; its blocks stay until it is deleted. The property's risk, nights at
+    stake and score follow at once (the last active link paused: "no active link")."""
     before = link.state
     link.state, link.next_sync_at = "paused", None
     audit.record("link.paused", "link", link.id, link.property_id, {"state": audit.change(before, "paused")})
-    db.session.commit()
+    db.session.flush()
+    recompute_properties([link.property_id])  # commits the pause (and its audit entry) with them
     return link
 
 
 def delete_link(link: CalendarLink) -> int:
-    """Unlink a calendar and remove the EX- blocks it brought; how many were removed."""
+    """Unlink a calendar and remove the EX- blocks it brought; how many were removed. The property's
+    risk, nights at stake and score follow at once, and nothing of the link is left in Redis."""
+    link_id, property_id = link.id, link.property_id
     removed = db.session.execute(delete(Reservation).where(
-        Reservation.link_id == link.id, Reservation.origin == "external")).rowcount
-    audit.record("link.deleted", "link", link.id, link.property_id, {
+        Reservation.link_id == link_id, Reservation.origin == "external")).rowcount
+    audit.record("link.deleted", "link", link_id, property_id, {
         "source": link.source, "calendar": audit.calendar_shown(link.url),
         "kigo_property_id": link.kigo_property_id, "state": audit.change(link.state, None),
         "blocks_removed": removed})
     db.session.delete(link)
-    db.session.commit()
+    db.session.flush()
+    recompute_properties([property_id])  # commits the delete with them
+    forget_link(link_id)
     return removed
 
 

@@ -1,7 +1,7 @@
 """Console pages: the property list (filters, search, order, bulk actions, CSV) and one property's full picture."""
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from console.admin.owner_share import OwnerSharePages, owner_share_panel
 from console.admin.notifications import alert_history
 from console.admin.property_list import CSV_HEADER, csv_rows, list_state, page_window
 from console.audit_search import recent_for_property
-from console.csv_export import csv_lines
+from console.csv_export import csv_response
 from console.extensions import db
 from console.link_jobs import link_job_states
 from console.models import SOURCES, Overbooking, Property, Reservation, SyncRun
@@ -40,7 +40,7 @@ class PropertiesView(OwnerSharePages, BulkPages, LinkPages, ConsoleView):
         state = list_state(request.args)
         query = state.query(utcnow())
         if request.args.get("format") == "csv":
-            return csv_response(query)
+            return csv_response(f"properties-{utcnow():%Y-%m-%d}.csv", CSV_HEADER, csv_rows(query))
         total = count_matching(query)
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(state.page, pages)  # past the end: the last page, and a word about it
@@ -72,7 +72,8 @@ class PropertiesView(OwnerSharePages, BulkPages, LinkPages, ConsoleView):
                                    .order_by(Reservation.check_in)).scalars().all()
         overbookings = db.session.execute(select(Overbooking).filter_by(property_id=prop.id)
                                           .order_by(Overbooking.detected_at.desc())).scalars().all()
-        return self.render("properties/detail.html", prop=property_json(prop),
+        return self.render("properties/detail.html",
+                           prop=property_json(prop, secrets=current_user.can("staff")),
                            runs=[run_json(r) for r in runs], stays=stays,
                            overbookings=overbookings, now=utcnow(),
                            score_history=score_history_items(prop.id, SCORE_HISTORY_SIZE),
@@ -119,16 +120,3 @@ def page_of(query, page: int) -> list[Property]:
     found = {p.id: p for p in db.session.execute(with_relations(select(Property).where(
         Property.id.in_(ids)))).scalars()}
     return [found[i] for i in ids if i in found]
-
-
-def csv_response(query) -> Response:
-    """The whole filtered list as CSV, streamed (every page, in the list's order)."""
-    body = stream_with_context(_with_bom(csv_lines(CSV_HEADER, csv_rows(query))))
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f"attachment; filename=properties-{utcnow():%Y-%m-%d}.csv"})
-
-
-def _with_bom(lines):
-    """UTF-8 with a BOM first, as every console CSV: Excel then reads accents right."""
-    yield "\ufeff"
-    yield from lines

@@ -49,6 +49,12 @@ def authenticate():
             db.session.rollback()
 
 
+def token_may(role: str) -> bool:
+    """Whether this request's token has at least `role` (staff see the export secrets, viewers not)."""
+    token = g.get("api_token")
+    return token is not None and role_at_least(token.role, role)
+
+
 def _view_for_request():
     """The view function that will answer this request."""
     from flask import current_app

@@ -5,7 +5,7 @@ from flask import current_app, jsonify, url_for
 
 from console.actions import properties as property_actions
 from console.actions.properties import get_property
-from console.api.blueprint import api_bp
+from console.api.blueprint import api_bp, token_may
 from console.api.validate import (
     boolean,
     email,
@@ -37,7 +37,7 @@ def create_property():
     external_ref = text(data, "external_ref", max_len=120)
     city = text(data, "city", max_len=120)
     prop = property_actions.create_property(name, owner_email, tz, instant, external_ref, city)
-    resp = jsonify(property_json(prop))
+    resp = jsonify(property_json(prop, secrets=token_may("staff")))
     resp.status_code = 201
     resp.headers["Location"] = url_for("api.get_property_view", property_id=prop.id)
     return resp
@@ -58,10 +58,11 @@ def list_properties():
     total = count_matching(query)
     props = db.session.execute(with_relations(query.limit(per_page).offset((page - 1) * per_page))
                                ).scalars().all()
-    return jsonify(items=properties_json(props), page=page, per_page=per_page, total=total)
+    return jsonify(items=properties_json(props, secrets=token_may("staff")), page=page,
+                   per_page=per_page, total=total)
 
 
 @api_bp.get("/properties/<int:property_id>")
 def get_property_view(property_id: int):
     """One property with links, risk and score."""
-    return jsonify(property_json(get_property(property_id)))
+    return jsonify(property_json(get_property(property_id), secrets=token_may("staff")))

@@ -24,8 +24,7 @@ PAGE_SIZE = 1000
 # handed to the ranking service stays this far behind the start of its pass: the longest
 # compute-to-commit delay plus clock skew, with a wide margin. The price: a pull re-sends the
 # last 10 minutes' snapshots (cheap, and harmless: each item is the property's newest score).
-# App config SCORES_WATERMARK_LAG_SECONDS overrides it.
-WATERMARK_LAG = timedelta(minutes=10)
+# The lag is SCORES_WATERMARK_LAG_SECONDS (config.py), 600 by default.
 HISTORY_SIZE = 100
 # "+00:00" arrives as " 00:00" when a client forgets to percent-encode the query string.
 _UNENCODED_PLUS = re.compile(r" (\d\d:?\d\d)$")
@@ -65,8 +64,8 @@ def _item(prop_id: int, ref: str | None, score: int, components: str | None, at:
 
 
 def watermark_lag() -> timedelta:
-    seconds = current_app.config.get("SCORES_WATERMARK_LAG_SECONDS")
-    return WATERMARK_LAG if seconds is None else timedelta(seconds=float(seconds))
+    """How far the handed-out watermark stays behind the start of a pass."""
+    return timedelta(seconds=current_app.config["SCORES_WATERMARK_LAG_SECONDS"])
 
 
 @api_bp.get("/scores")

@@ -55,8 +55,9 @@ class Reservation(db.Model):
     guest_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    # When the row was created or a sync last moved its check-in/check-out (jobs/block_store): unlike updated_at,
-    # not touched by UID or summary rewrites, so it dates when we first held these nights (overbooking blame).
+    # When the row was created or a sync last moved its check-in/check-out (jobs/sync/blocks.py):
+    # unlike updated_at, not touched by UID or summary rewrites, so it dates when we first held these
+    # nights (overbooking blame).
     dates_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     property: Mapped["Property"] = relationship()  # noqa: F821

@@ -19,7 +19,9 @@ class CalendarLink(db.Model):
 
     __tablename__ = "calendar_links"
     # The dashboard's failing links, longest failing first, ties newest first (migration 0010).
-    __table_args__ = (Index("ix_calendar_links_failing", "last_attempt_ok", "consecutive_failures", "id"),)
+    # SQLite AUTOINCREMENT: a deleted link's id is never given to a new link (migration 0015).
+    __table_args__ = (Index("ix_calendar_links_failing", "last_attempt_ok", "consecutive_failures", "id"),
+                      {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(primary_key=True)
     property_id: Mapped[int] = mapped_column(ForeignKey("properties.id"), index=True)
     source: Mapped[str] = mapped_column(String(20))

@@ -50,7 +50,8 @@ class Property(db.Model):
     risk_factors: Mapped[list] = mapped_column(JSON, default=list)
     risk_computed_at: Mapped[datetime | None]
     # A copy of the newest score snapshot (by computed_at, then id), kept by every snapshot insert
-    # (jobs/sync/score_store.py): the ranking pull reads the fleet in one range scan of this table.
+    # (console/models/bookings.py, jobs/sync/property_state.py): the ranking pull reads the fleet in one
+    # range scan of this table.
     # A plain integer, not a foreign key: score_snapshots already points here, and a cycle of keys
     # would need deferred constraints on every backend.
     score_snapshot_id: Mapped[int | None]

@@ -8,8 +8,6 @@ import ssl
 import time
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -18,10 +16,10 @@ from urllib3 import exceptions as u3
 from jobs.fetch.addresses import AllowList
 from jobs.fetch.host_limits import HostLimiter
 from jobs.fetch.session import FetchSession, deadline_of_this_thread, default_session, resolve_within
-from jobs.rules.stays import SyncFailure
+from jobs.rules.stays import SyncFailure, parse_retry_after
 
 __all__ = ["DEFAULT_USER_AGENT", "FetchResult", "FetchSession", "FetchSettings", "HostLimiter",
-           "fetch_feed", "parse_retry_after"]
+           "fetch_feed"]
 
 DEFAULT_USER_AGENT = "OnlyApartmentsCalendarSync/1.0 (+https://www.only-apartments.com/calendar-sync)"
 _ACCEPT = "text/calendar, text/plain;q=0.9, */*;q=0.5"
@@ -182,22 +180,6 @@ def _status_failure(status: int, retry_after: str | None) -> SyncFailure:
         return SyncFailure("server_error", f"the remote server failed ({status})", status,
                            parse_retry_after(retry_after))
     return SyncFailure("http_error", f"the calendar address answered {status}", status)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None when absent or bad."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
 def _read_body(response: urllib3.BaseHTTPResponse, settings: FetchSettings, deadline: float,

@@ -2,7 +2,7 @@
 
 `HostLimiter` counts the fetches of one process. `FleetHostLimiter` also shares the count through
 Redis, so that every worker on every machine together stays within the limit.
-A 429 is answered per link (its backoff and Retry-After, jobs/block_store), not per host: a host-wide
+A 429 is answered per link (its backoff and Retry-After, jobs/sync/blocks.py), not per host: a host-wide
 pause would record every other link on that host as failing, at its owner's expense.
 """
 from __future__ import annotations

@@ -14,7 +14,6 @@ import re
 import socket
 import time
 from datetime import date
-from email.utils import parsedate_to_datetime
 from typing import Callable, Iterator
 
 import requests
@@ -30,7 +29,7 @@ from jobs.kigo.replies import (
     parse_property_info,
     parse_reservations,
 )
-from jobs.rules.stays import Stay, SyncFailure
+from jobs.rules.stays import Stay, SyncFailure, parse_retry_after
 
 USER_AGENT = "CalendarSyncConsole/1.0 (Kigo connector)"
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -201,16 +200,9 @@ def decode_envelope(body: bytes, method: str, status: int | None = None) -> dict
 
 def retry_after_seconds(header: str | None, body: bytes = b"") -> float | None:
     """Seconds Kigo asked us to wait: Retry-After (seconds or HTTP date), else "Try again in N seconds"."""
-    if header:
-        header = header.strip()
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            pass
-        try:
-            return max(0.0, parsedate_to_datetime(header).timestamp() - time.time())
-        except (TypeError, ValueError, IndexError):
-            pass
+    seconds = parse_retry_after(header)
+    if seconds is not None:
+        return seconds
     found = _TRY_AGAIN.search(body[:2000].decode("utf-8", "replace"))
     return float(found.group(1)) if found else None
 

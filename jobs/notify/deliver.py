@@ -148,7 +148,7 @@ def enqueue_deliveries(ids: list[int]) -> int:
     db.session.commit()
     try:
         queue = Queue(ALERT_QUEUE, connection=redis_connection(app),
-                      is_async=not app.config.get("RQ_INLINE", False))
+                      is_async=not app.config["RQ_INLINE"])
         for delivery_id in ids:
             queue.enqueue_call(DELIVER_JOB, args=(delivery_id,), timeout=120, result_ttl=600,
                                failure_ttl=7 * 86400)

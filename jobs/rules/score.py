@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from jobs.rules.risk import STALE_AFTER_INTERVALS, RiskFactor
@@ -81,10 +81,34 @@ def _sync_freshness(record: OwnerRecord, now: datetime) -> dict[str, Any]:
     else:
         age = max(timedelta(0), now - record.last_success_at)
         share = 1.0 if age <= grace else max(0.0, 1 - (age - grace) / FRESHNESS_FADE)
+    # The moment is kept, so that a page says how long ago it was when it is shown; the age is
+    # the one the points were computed from.
     return {"points": round(FRESHNESS_MAX * share, 2), "max": FRESHNESS_MAX,
+            "last_success_at": _utc_text(record.last_success_at),
             "last_success_age_hours": None if age is None else round(age.total_seconds() / 3600, 2),
             "full_until_hours": round(grace.total_seconds() / 3600, 2),
             "zero_after_hours": round((grace + FRESHNESS_FADE).total_seconds() / 3600, 2)}
+
+
+def _utc_text(moment: datetime | None) -> str | None:
+    """A UTC datetime (naive, as stored, or aware) as ISO 8601 with Z, as the API writes times."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+def with_moments(components: Mapping[str, Any] | None, computed_at: datetime | None) -> dict[str, Any]:
+    """Components as they are read: a snapshot stored before the last success's moment was kept gets
+    it back from its age when computed (computed_at minus last_success_age_hours)."""
+    found = dict(components or {})
+    freshness = found.get("sync_freshness")
+    if isinstance(freshness, dict) and "last_success_at" not in freshness:
+        hours = freshness.get("last_success_age_hours")
+        moment = None if hours is None or computed_at is None else computed_at - timedelta(hours=hours)
+        found["sync_freshness"] = {**freshness, "last_success_at": _utc_text(moment)}
+    return found
 
 
 def _hygiene(record: OwnerRecord) -> dict[str, Any]:
@@ -154,7 +178,9 @@ def _explain_freshness(was: Mapping[str, Any], now: Mapping[str, Any], change: s
     age = now.get("last_success_age_hours")
     if age is None:
         return f"Sync freshness: no calendar has ever synced successfully: {change}."
-    return f"Sync freshness: last successful sync {age:.1f} hours ago: {change}."
+    # Said of the score's own moment (never "ago"): the reason stays true however late it is read.
+    return (f"Sync freshness: the last successful sync was {age:.1f} hours old when this score was "
+            f"computed: {change}.")
 
 
 def _explain_hygiene(was: Mapping[str, Any], now: Mapping[str, Any], change: str) -> str:

@@ -1,8 +1,10 @@
 """Plain data shared by the sync pipeline steps (fetch -> parse -> reconcile -> detect -> score)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
 
 # Why an event does not block dates (IgnoredEvent.reason).
 NOT_RESERVED = 'not titled "Reserved"'
@@ -85,3 +87,24 @@ class SyncFailure(Exception):
         self.message = message
         self.http_status = http_status
         self.retry_after = retry_after  # seconds, when the remote asked us to wait
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds a remote asked us to wait (SyncFailure.retry_after) from its Retry-After header:
+    delta-seconds (a fraction or a negative number tolerated) or an HTTP-date; None when absent or bad."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC by another name
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())

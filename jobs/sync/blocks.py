@@ -200,7 +200,7 @@ def record_success(link: CalendarLink, reading: LinkReading, interval: int, toda
         link.warnings = warnings
         link.ignored_events = sum(1 for i in parsed.ignored if i.reason == NOT_RESERVED)
         # "Reserved"-rule misses first, with their UID and nights: a later block with that UID is
-        # evidence the owner titled it "Reserved" late (jobs/detect rule 2).
+        # evidence the owner titled it "Reserved" late (jobs/rules/detect.py rule 2).
         link.ignored_detail = [ignored_detail(i) for i in sorted(
             parsed.ignored, key=lambda i: i.reason != NOT_RESERVED)[:IGNORED_DETAIL_LIMIT]]
         link.content_hash = reading.fetch.content_hash if reading.fetch else None

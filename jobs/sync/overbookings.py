@@ -1,7 +1,8 @@
 """Find and record overbookings in the database, once per (direct booking, external stay) pair.
 
-Overlaps that are echoes of our own export feed (jobs/detect.is_echo: an "unavailable" block, all of whose nights
-our direct bookings and manual blocks hold, that appeared after the direct booking) are not recorded.
+Overlaps that are echoes of our own export feed (jobs/rules/detect.py is_echo: an "unavailable" block,
+all of whose nights our direct bookings and manual blocks hold, that appeared after the direct booking)
+are not recorded.
 """
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def _own_stays(property_id: int, blocks: list[ExternalBlock]) -> list[tuple[date
 
 def _without_echoes(property_id: int, overlaps: list[Overlap], directs: dict[str, DirectBooking],
                     blocks: dict[str, ExternalBlock], links: dict[int, CalendarLink]) -> list[Overlap]:
-    """The overlaps that are not echoes of our own export feed (jobs/detect.is_echo)."""
+    """The overlaps that are not echoes of our own export feed (jobs/rules/detect.py is_echo)."""
     def source(block: ExternalBlock) -> str | None:
         link = links.get(block.link_id)
         return link.source if link else None

@@ -47,11 +47,6 @@ def risks_of(property_ids: Iterable[int], now: datetime, interval: int) -> dict[
             for i in ids}
 
 
-def property_risk(prop: Property, now: datetime, interval: int) -> Risk:
-    """The risk factors of one property, from its links, stays and overbookings."""
-    return risks_of([prop.id], now, interval)[prop.id]
-
-
 def unprotected(record: PropertyRecord, now: datetime, interval: int) -> bool:
     """A link of the property is failing, stale or never synced, or has a held change."""
     return any(is_held(link) or link_health(link.state, link.last_attempt_ok, link.last_sync_at,
@@ -104,19 +99,6 @@ def owner_record(prop: Property, risk: Risk, now: datetime, interval: int) -> Ow
     """The record the score is computed from: overbookings, 30 days of syncs, risk factors."""
     record = read_records(_ids_in([prop.id]), now, scores=True).get(prop.id) or PropertyRecord(prop.id)
     return _owner_record(record, risk, interval)
-
-
-def store_score(prop: Property, score: Score, now: datetime) -> ScoreSnapshot | None:
-    """Keep a new snapshot when the score or any component's points moved; None if unchanged."""
-    value, components = db.session.execute(select(Property.score_value, Property.score_components)
-                                           .where(Property.id == prop.id)).one()
-    if not _score_moved(PropertyRecord(prop.id, score_value=value, score_components=components),
-                        score):
-        return None
-    snap = ScoreSnapshot(property_id=prop.id, score=score.value, components=score.components,
-                         computed_at=now)
-    db.session.add(snap)  # its insert copies it onto the property's row (console.models.bookings)
-    return snap
 
 
 def recompute_property(prop: Property, now: datetime | None = None, *, scores: bool = True) -> None:

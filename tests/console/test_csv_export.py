@@ -20,3 +20,22 @@ def test_csv_text_reads_back_as_the_rows():
     text = csv_text(["name", "n"], [["=cmd|' /C calc'!A0", 1], ['say "hi", twice', -1]])
     assert list(csv.reader(io.StringIO(text))) == [
         ["name", "n"], ["'=cmd|' /C calc'!A0", "1"], ['say "hi", twice', "-1"]]
+
+
+def test_every_csv_download_is_streamed_named_and_never_cached(app):
+    from console.csv_export import csv_response
+    read = []
+
+    def rows():  # read lazily, as the property list reads its rows from the database
+        for n in range(3):
+            read.append(n)
+            yield [f"Flat {n}", n]
+    with app.test_request_context("/"):
+        resp = csv_response("flats.csv", ["name", "n"], rows())
+        assert resp.is_streamed and read == []  # nothing read before the response is sent
+        body = resp.get_data(as_text=True)
+    assert body.startswith("\ufeff")
+    assert body[1:].splitlines() == ["name,n", "Flat 0,0", "Flat 1,1", "Flat 2,2"]
+    assert resp.mimetype == "text/csv"
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="flats.csv"'
+    assert resp.cache_control.private and resp.cache_control.no_store

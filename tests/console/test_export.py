@@ -140,7 +140,7 @@ def test_staff_rotation_returns_a_new_export_url_and_the_old_one_stops_working(c
     assert client.get(old_path).status_code == 404
     assert stays_in(client.get(new_path).get_data()) == stays_in(
         api("viewer").get(f"/properties/{prop.id}/calendar.ics").get_data())
-    assert api("viewer").get(f"/properties/{prop.id}").get_json()["export_url"] == new_url
+    assert api("staff").get(f"/properties/{prop.id}").get_json()["export_url"] == new_url
 
 
 def test_viewer_cannot_rotate_the_export_token(client, api, flat):
@@ -266,6 +266,39 @@ def test_export_reads_give_each_platforms_last_read_newest_first(app, flat, make
         {"platform": "google", "label": "Google", "last_read_at": "2026-03-01T09:00:00Z"},
     ]
     assert export_reads(make_property(name="Unread").id) == []
+
+
+# --- who sees the secret ----------------------------------------------------------------------------------------
+
+def test_viewer_tokens_never_read_the_export_secret(api, flat):
+    prop = flat["prop"]
+    viewer = api("viewer")
+    one, listed = viewer.get(f"/properties/{prop.id}"), viewer.get("/properties")
+    assert one.status_code == listed.status_code == 200
+    assert one.get_json()["export_url"] is None
+    assert [p["export_url"] for p in listed.get_json()["items"]] == [None]
+    assert prop.export_token not in one.get_data(as_text=True) + listed.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["staff", "admin"])
+def test_staff_and_admin_tokens_read_the_export_url(api, client, flat, role):
+    prop = flat["prop"]
+    token = api(role)
+    url = token.get(f"/properties/{prop.id}").get_json()["export_url"]
+    assert urlsplit(url).path == feed_path(prop)
+    assert [p["export_url"] for p in token.get("/properties").get_json()["items"]] == [url]
+    assert client.get(urlsplit(url).path).status_code == 200  # the address given works
+
+
+def test_the_property_page_hides_the_export_address_from_viewers(login, flat):
+    html = login("viewer").get(f"/properties/{flat['prop'].id}").get_data(as_text=True)
+    assert flat["prop"].export_token not in html
+    assert 'data-test="export-address-hidden"' in html and 'data-test="export-address"' not in html
+
+
+def test_the_property_page_shows_the_export_address_to_staff(login, flat):
+    html = login("staff").get(f"/properties/{flat['prop'].id}").get_data(as_text=True)
+    assert 'data-test="export-address"' in html and feed_path(flat["prop"]) in html
 
 
 # --- size -------------------------------------------------------------------------------------------------------

@@ -129,6 +129,16 @@ def test_metrics_answer_only_allowed_addresses_or_the_token(app, client):
                       headers={"Authorization": "Bearer wrong"}).status_code == 403
 
 
+def test_metrics_answer_the_networks_of_metrics_allow_hosts(backends):
+    from config import TestConfig
+    from console import create_app
+    app = create_app(TestConfig(env={**backends, "METRICS_ALLOW_HOSTS": "203.0.113.0/24"}))
+    client = app.test_client()
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "198.51.100.1"}).status_code == 403
+    assert client.get("/metrics").status_code == 403  # 127.0.0.1 is no longer on the list
+
+
 def test_an_expired_token_is_refused(client):
     row, clear = ApiToken.issue("old", "viewer")
     row.expires_at = utcnow() - timedelta(seconds=1)

@@ -95,6 +95,17 @@ def test_bulk_pause_of_checked_rows_pauses_only_their_matching_links(login, flee
     assert unchanged == {k: v for k, v in before.items() if k in unchanged}  # Airbnb link stays active
 
 
+def test_bulk_pause_of_a_propertys_last_active_link_shows_no_active_link_at_once(login, fleet):
+    client = login("staff")
+    chosen = [fleet["forbidden0"].property_id, fleet["forbidden1"].property_id]
+    _post(client, "/properties/bulk/run", {**FILTER, "ids": chosen, "action": "pause"})
+    db.session.expire_all()
+    alone, with_airbnb = fleet["forbidden1"].property, fleet["forbidden0"].property
+    assert "no_active_link" in {f["kind"] for f in alone.risk_factors}
+    assert "no_active_link" not in {f["kind"] for f in with_airbnb.risk_factors or []}
+    assert alone.risk_computed_at is not None and alone.score_computed_at is not None
+
+
 def test_bulk_resume_activates_paused_links_and_queues_them(login, fleet, redis_conn):
     client = login("staff")
     done = _post(client, "/properties/bulk/run", {"source": "google", "all": "1", "action": "resume"})

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from console.extensions import db
 from console.models import CalendarLink
-from console.timeutil import utcnow
+from console.timeutil import iso, utcnow
 
 
 def _failing(link, kind="not_found", status=404):
@@ -191,6 +191,33 @@ def test_property_page_shows_overbookings_risk_score_and_why_it_changed(login, m
     assert "Overbookings: 1 counted against the owner (was 0): 50 to 30.15 points." in html
     assert "Sync success: 80% of 10 syncs in 30 days succeeded (was 100%): 20 to 16 points." in html
     assert "First score for this property." in html
+
+
+def test_the_scores_last_success_is_said_as_of_now_not_as_of_when_it_was_computed(login, make_property, api):
+    prop = make_property()
+    snap = _snapshot(prop, hours_ago=5)  # computed 5 hours ago, right after a successful sync
+    html = login("viewer").get(f"/properties/{prop.id}").get_data(as_text=True)
+    shown = re.search(r'data-test="last-success"><time[^>]*>([^<]+)</time>', html).group(1)
+    assert shown == "5 hours ago"  # was "just now", frozen in the stored age
+    part = api("viewer").get(f"/properties/{prop.id}").get_json()["score"]["components"]["sync_freshness"]
+    assert part["last_success_at"] == iso(snap.computed_at) and part["last_success_age_hours"] == 0
+
+
+def test_a_score_stored_before_the_moment_was_kept_still_reads_as_of_now(login, make_property, api):
+    from console.models import ScoreSnapshot
+    prop = make_property()
+    snap = _snapshot(prop, hours_ago=26)
+    old = {**snap.components, "sync_freshness": {
+        k: v for k, v in snap.components["sync_freshness"].items() if k != "last_success_at"}}
+    db.session.execute(db.update(ScoreSnapshot).where(ScoreSnapshot.id == snap.id).values(components=old))
+    prop.score_components = old
+    db.session.commit()
+    html = login("viewer").get(f"/properties/{prop.id}").get_data(as_text=True)
+    assert re.search(r'data-test="last-success"><time[^>]*>26 hours ago</time>', html)
+    body = api("viewer").get(f"/properties/{prop.id}").get_json()
+    assert body["score"]["components"]["sync_freshness"]["last_success_at"] == iso(snap.computed_at)
+    history = api("viewer").get(f"/properties/{prop.id}/score/history").get_json()["items"]
+    assert history[0]["components"]["sync_freshness"]["last_success_at"] == iso(snap.computed_at)
 
 
 def test_property_page_score_history_keeps_the_last_five_each_explained(login, make_property):

@@ -24,9 +24,8 @@ from jobs.fetch.feed import (
     FetchSettings,
     HostLimiter,
     fetch_feed,
-    parse_retry_after,
 )
-from jobs.rules.stays import SyncFailure
+from jobs.rules.stays import SyncFailure, parse_retry_after
 
 ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nEND:VCALENDAR\r\n"
 LOOPBACK_ALLOWED = AllowList.parse("127.0.0.1")
@@ -141,6 +140,11 @@ def test_retry_after_parsing_edge_cases():
     assert parse_retry_after("Mon, 01 Dec 2025 09:00:00 GMT", now) == 0.0
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after(None) is None
+    # one parser for feeds and Kigo: a fraction or a negative number of seconds is read as Kigo sent it
+    assert parse_retry_after(" 120 ", now) == 120.0 and parse_retry_after("1.5", now) == 1.5
+    assert parse_retry_after("-5", now) == 0.0
+    assert parse_retry_after("inf", now) is None and parse_retry_after("nan", now) is None
+    assert parse_retry_after("Mon, 01 Dec 2025 10:00:30 -0000", now) == 30.0
 
 
 def test_redirects_are_followed_and_final_url_reported(httpserver, settings, session):

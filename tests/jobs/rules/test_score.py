@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobs.rules.risk import RiskFactor
-from jobs.rules.score import OverbookingRecord, OwnerRecord, compute_score, explain_change
+from jobs.rules.score import OverbookingRecord, OwnerRecord, compute_score, explain_change, with_moments
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 HIGH = RiskFactor("link_failing", "high", "Syncing fails.", "Fix it.")
@@ -44,6 +44,34 @@ def test_freshness_is_full_within_three_intervals_then_fades():
     assert fresh.components["sync_freshness"]["points"] == 10
     assert 0 < later.components["sync_freshness"]["points"] < 10
     assert gone.components["sync_freshness"]["points"] == 0
+
+
+def test_freshness_keeps_the_moment_of_the_last_success_not_only_its_age():
+    record = replace(PERFECT, last_success_at=NOW - timedelta(hours=2))
+    part = compute_score(record, NOW).components["sync_freshness"]
+    assert part["last_success_at"] == "2025-06-01T10:00:00Z" and part["last_success_age_hours"] == 2
+    assert compute_score(OwnerRecord(), NOW).components["sync_freshness"]["last_success_at"] is None
+
+
+def test_components_stored_before_the_moment_was_kept_get_it_back_when_read():
+    computed = datetime(2025, 6, 1, 12, 0)
+    old = {"version": 1, "sync_freshness": {"points": 10.0, "last_success_age_hours": 1.5}}
+    assert with_moments(old, computed)["sync_freshness"]["last_success_at"] == "2025-06-01T10:30:00Z"
+    never = {"sync_freshness": {"points": 0.0, "last_success_age_hours": None}}
+    assert with_moments(never, computed)["sync_freshness"]["last_success_at"] is None
+    new = compute_score(PERFECT, NOW).components
+    assert with_moments(new, computed) == new  # the stored moment wins
+    assert old["sync_freshness"] == {"points": 10.0, "last_success_age_hours": 1.5}  # not changed in place
+    assert with_moments(None, computed) == {}
+
+
+def test_the_freshness_reason_speaks_of_the_scores_own_moment_never_of_now():
+    old = compute_score(replace(PERFECT, last_success_at=NOW - timedelta(minutes=5)), NOW).components
+    new = compute_score(replace(PERFECT, last_success_at=NOW - timedelta(days=3)), NOW).components
+    [reason] = explain_change(old, new)
+    assert reason.startswith("Sync freshness: the last successful sync was 72.0 hours old when this "
+                             "score was computed:")
+    assert "ago" not in reason
 
 
 def test_risk_factors_cost_hygiene_points_by_level():

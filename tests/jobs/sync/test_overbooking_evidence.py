@@ -142,7 +142,8 @@ def test_event_the_previous_read_ignored_counts_once_titled_reserved(
 
 
 @pytest.mark.xfail("uid" not in {f.name for f in fields(IgnoredEvent)}, strict=True,
-                   reason="jobs/parse does not pass ignored events' UIDs yet (IgnoredEvent has no uid)")
+                   reason="jobs/ical/parse.py does not pass ignored events' UIDs yet "
+                          "(IgnoredEvent has no uid)")
 def test_google_event_renamed_reserved_after_our_booking_counts_against_the_owner(
         httpserver, make_property, make_link, make_reservation):
     prop = make_property()

@@ -155,7 +155,8 @@ def test_direct_booking_reported_over_blocked_nights_is_recorded_and_does_not_co
     assert (ob.first_night, ob.last_night, ob.nights) == (
         today() + timedelta(days=22), today() + timedelta(days=24), 3)
     assert ob.sync_run_id is None and ob.link_health_at_detection == "ok"
-    # jobs/detect rule 1: the block predated the booking, so our availability check failed, not the owner.
+    # jobs/rules/detect.py rule 1: the block predated the booking, so our availability check failed,
+    # not the owner.
     assert ob.counts_against_owner is False
     assert "already in our calendar" in ob.attribution
 
