@@ -149,6 +149,9 @@ class Config:
         self.DB_TIMEOUT_SECONDS = _int(env, "DB_TIMEOUT_SECONDS", 5, minimum=1)
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI,
                                                         self.DB_TIMEOUT_SECONDS)
+        # How often the scheduler sweeps for lost syncs (dead workers, jobs Redis lost): a lost sync
+        # is recorded or queued again within this plus a worker's heartbeat silence (docs/operations-faults.md).
+        self.LOST_SYNC_SWEEP_SECONDS = _int(env, "LOST_SYNC_SWEEP_SECONDS", 30, minimum=1)
         self.WTF_CSRF_TIME_LIMIT = None
         self.FLASK_ADMIN_SWATCH = "cerulean"
         self.JSON_SORT_KEYS = False

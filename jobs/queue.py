@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from datetime import timedelta, timezone
 
 import psutil
@@ -22,9 +23,10 @@ SYNC_JOB_TIMEOUT = 600
 # Named, not imported: the queue sits below the tasks it runs (tasks import the whole pipeline).
 SYNC_LINK_JOB = "jobs.tasks.sync_link_job"
 FAN_OUT_JOB = "jobs.tasks.fan_out_link_syncs_job"
-# A running job's worker beats every DEFAULT_JOB_MONITORING_INTERVAL seconds; silence for this long
-# means the worker died (killed, machine gone) without saying so.
-HEARTBEAT_SILENCE = timedelta(seconds=3 * DEFAULT_JOB_MONITORING_INTERVAL + 30)
+# A running job's worker beats every DEFAULT_JOB_MONITORING_INTERVAL (30) seconds; silence for this
+# long means the worker died (killed, machine gone) without saying so. With the sweep's 30 s, a sync
+# lost with a worker on another machine is recorded within 2 minutes of its death.
+HEARTBEAT_SILENCE = timedelta(seconds=2 * DEFAULT_JOB_MONITORING_INTERVAL + 15)
 # Links whose jobs go to Redis in one pipeline (one round trip to read their markers, one to write).
 PIPELINE_BATCH = 500
 
@@ -64,7 +66,8 @@ def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
                 except Exception:  # noqa: BLE001 - a vanished job simply gets replaced
                     pass
             queue = get_queue(queue_name)
-            job = queue.enqueue_call(SYNC_LINK_JOB, args=(link_id,),
+            job_id = _promise([link_id])
+            job = queue.enqueue_call(SYNC_LINK_JOB, args=(link_id,), job_id=job_id,
                                      timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
                                      failure_ttl=7 * 86400)
             if queue.is_async:
@@ -73,6 +76,15 @@ def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
             return job.id
     except (redis.RedisError, OSError) as exc:
         raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc
+
+
+def _promise(link_ids: list[int]) -> str:
+    """A new job's id, marked on its links in the database before the job is queued: a job lost with
+    Redis is then found and run again (jobs/sync_requests.py)."""
+    from jobs.sync_requests import note_requested
+    job_id = uuid.uuid4().hex
+    note_requested(link_ids, job_id)
+    return job_id
 
 
 def enqueue_link_syncs(link_ids: list[int], *, queue_name: str = "forced",
@@ -112,10 +124,13 @@ def _enqueue_each(link_ids: list[int], queue: Queue, conn: redis.Redis) -> None:
     """One sync job per link and its marker, in one pipeline."""
     # No per-link lock as enqueue_link_sync takes (5,000 locks cost seconds): a single
     # "Synchronize now" racing this batch can at worst queue one extra sync of its link.
+    job_ids = [uuid.uuid4().hex for _ in link_ids]
+    from jobs.sync_requests import note_requests
+    note_requests(dict(zip(link_ids, job_ids)))
     with conn.pipeline() as pipe:
         jobs = queue.enqueue_many([Queue.prepare_data(
-            SYNC_LINK_JOB, args=(i,), timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
-            failure_ttl=7 * 86400) for i in link_ids], pipeline=pipe)
+            SYNC_LINK_JOB, args=(i,), job_id=job_id, timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
+            failure_ttl=7 * 86400) for i, job_id in zip(link_ids, job_ids)], pipeline=pipe)
         for link_id, job in zip(link_ids, jobs):
             pipe.set(_link_key(link_id), job.id, ex=SYNC_JOB_TIMEOUT + 60)
         pipe.execute()
@@ -204,8 +219,9 @@ def enqueue_batch(func, link_ids: list[int], *, queue_name: str = "sync",
     """Queue one job that syncs a batch of links (the scheduler's path); each link's page then shows
     this job's state as its own (one pipeline of keys, as for a link's own sync)."""
     try:
-        job = get_queue(queue_name).enqueue_call(func, args=(link_ids,), timeout=timeout,
-                                                 result_ttl=600, failure_ttl=7 * 86400)
+        job = get_queue(queue_name).enqueue_call(func, args=(link_ids,), job_id=_promise(link_ids),
+                                                 timeout=timeout, result_ttl=600,
+                                                 failure_ttl=7 * 86400)
         pipe = redis_connection().pipeline(transaction=False)
         for link_id in link_ids:
             pipe.set(_last_job_key(link_id), job.id, ex=LAST_JOB_TTL)

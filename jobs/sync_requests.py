@@ -1,0 +1,96 @@
+"""The database's word that a sync was queued (link.sync_requested_at, sync_job_id), and the sweep that
+finds the ones whose job is gone: Redis restarted empty, or the job's worker died before recording."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from rq.job import Job, JobStatus
+from sqlalchemy import and_, bindparam, select, update
+
+from console.extensions import db
+from console.models import CalendarLink
+from console.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+# A request younger than this may still be on its way into Redis (the mark is written first).
+IN_FLIGHT = timedelta(seconds=10)
+
+
+def note_requested(link_ids: list[int], job_id: str, at: datetime | None = None) -> None:
+    """Mark these links as promised a sync by `job_id`, committed before the job is queued (so that a
+    job done at once finds its mark, and a job lost with Redis leaves one)."""
+    if not link_ids:
+        return
+    # Its own transaction: the caller's session may hold other work; callers commit theirs before
+    # queueing anyway (the job reads with a session of its own).
+    with db.engine.begin() as conn:
+        conn.execute(update(CalendarLink.__table__)
+                     .where(CalendarLink.__table__.c.id.in_(link_ids))
+                     .values(sync_requested_at=at or utcnow(), sync_job_id=job_id))
+
+
+def note_requests(job_ids: dict[int, str]) -> None:
+    """note_requested for many links, each with its own job (one statement, executed for each)."""
+    if not job_ids:
+        return
+    table, at = CalendarLink.__table__, utcnow()
+    with db.engine.begin() as conn:
+        conn.execute(update(table).where(table.c.id == bindparam("link_id"))
+                     .values(sync_requested_at=at, sync_job_id=bindparam("job_id")),
+                     [{"link_id": link_id, "job_id": job_id} for link_id, job_id in job_ids.items()])
+
+
+def recover_requested_syncs(conn, now: datetime | None = None) -> tuple[int, int]:
+    """Sweep the links promised a sync: a recorded attempt since the request clears the mark; a job
+    that Redis no longer knows is run again (the link is due now, or its outcome recorded when it is not
+    active); a job that ended without recording gets a failure of our own. (queued again, recorded)."""
+    from jobs.queue import enqueue_link_syncs, job_is_live
+    from jobs.sync.attempts import record_own_failure
+    from jobs.tasks import lost_job_outcome
+    now = now or utcnow()
+    table = CalendarLink.__table__
+    db.session.execute(update(table).where(
+        table.c.sync_requested_at.is_not(None), table.c.last_sync_at >= table.c.sync_requested_at)
+        .values(sync_requested_at=None, sync_job_id=None))
+    db.session.commit()
+    pending = db.session.execute(select(table.c.id, table.c.state, table.c.sync_requested_at,
+                                        table.c.sync_job_id)
+                                 .where(table.c.sync_requested_at < now - IN_FLIGHT)).all()
+    job_ids = list(dict.fromkeys(row.sync_job_id for row in pending if row.sync_job_id))
+    jobs = {job_id: job for job_id, job in zip(job_ids, Job.fetch_many(job_ids, connection=conn))}
+    again, recorded = [], 0
+    for row in pending:
+        job = jobs.get(row.sync_job_id)
+        if job is not None and job_is_live(job, conn):
+            continue
+        if job is not None and job.get_status(refresh=False) == JobStatus.FINISHED:
+            _clear(row)  # it ran and said what it did (a link paused meanwhile is not synced)
+            continue
+        if job is None and row.state == "active":
+            again.append(row.id)  # lost with Redis before it ran: queued again below
+            continue
+        kind, message = lost_job_outcome(job) if job is not None else (
+            "internal", "Our own failure: the sync queued for this link was lost (the job queue "
+            "restarted empty) and the link is no longer active. The blocks are unchanged.")
+        recorded += len(record_own_failure([row.id], kind, message, row.sync_requested_at))
+        _clear(row)
+        if job is not None:
+            job.meta["csc_recorded"] = True
+            job.save_meta()
+    if again:
+        # Each gets a new job and a new mark; one already queued again by another sweep is left be.
+        enqueue_link_syncs(again, queue_name="sync")
+    if again or recorded:
+        log.info("lost syncs: %d links queued again, %d outcomes recorded", len(again), recorded)
+    return len(again), recorded
+
+
+def _clear(row, **values) -> int:
+    """Clear a link's mark, unless a newer request replaced it meanwhile (another sweep, a new sync)."""
+    table = CalendarLink.__table__
+    done = db.session.execute(update(table).where(and_(
+        table.c.id == row.id, table.c.sync_requested_at == row.sync_requested_at))
+        .values(sync_requested_at=None, sync_job_id=None, **values)).rowcount
+    db.session.commit()
+    return done
