@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 from rq.cron import CronScheduler, get_cron_job_ids
+from rq.job import Job, JobStatus
 
 from config import TestConfig
 from console import create_app
@@ -17,6 +18,7 @@ from jobs.queue import enqueue_link_sync
 from jobs.sync.runner import sync_links
 from jobs.tasks import schedule_due_syncs
 from tests.jobs.feeds import airbnb_feed
+from tests.db_faults import database_refusing
 from tests.jobs.outage_processes import Process, RedisServer, process_env
 from tests.jobs.sync.test_feeds import blocks, day, fresh_link, runs
 from tests.jobs.sync.test_killed import HeldFeed, wait_until
@@ -29,6 +31,12 @@ def _synced_since(link_id: int, since) -> bool:
     link = fresh_link(link_id)
     return link.last_sync_at is not None and link.last_sync_at >= since and link.last_attempt_ok \
         and link.sync_requested_at is None
+
+
+def _recorded(link_id: int, kind: str) -> bool:
+    """The link's last attempt is a failure of this kind, and no sync is still promised to it."""
+    link = fresh_link(link_id)
+    return link.last_error_kind == kind and link.sync_requested_at is None
 
 
 def test_a_redis_restart_under_standalone_scheduler_and_worker_loses_no_queued_sync(
@@ -115,7 +123,7 @@ def test_a_sigkilled_worker_s_sync_is_recorded_by_the_scheduler_s_sweep_within_t
         killed_at = time.monotonic()
         # The machine's supervisor (or a second machine's worker) runs the sweep the scheduler queues.
         spare = Process("worker", env, tmp_path / "spare.log")
-        wait_until(lambda: fresh_link(link.id).last_error_kind == "internal", spare.proc,
+        wait_until(lambda: _recorded(link.id, "internal"), spare.proc,
                    timeout=120, what="the lost sync's outcome")
         assert time.monotonic() - killed_at < 120
         lost = fresh_link(link.id)
@@ -132,6 +140,63 @@ def test_a_sigkilled_worker_s_sync_is_recorded_by_the_scheduler_s_sweep_within_t
     finally:
         feed.release.set()
         for proc in (spare, scheduler):
+            if proc is not None:
+                proc.stop()
+        feed.close()
+
+
+def _database_fault(url: str):
+    """SQLite: another connection holds the write lock; PostgreSQL: the database refuses connections
+    and its sessions are ended."""
+    if url.startswith("sqlite:///"):
+        from tests.console.test_faults import write_locked
+        return write_locked(url[len("sqlite:///"):])
+    return database_refusing(url)
+
+
+def test_a_database_fault_mid_sync_is_recorded_once_it_answers_and_the_worker_carries_on(
+        app, backends, api, make_property, make_link, redis_conn, tmp_path):
+    feed = HeldFeed(airbnb_feed(STAYS))
+    scheduler = worker = None
+    try:
+        link = make_link(make_property(), url=feed.url, source="airbnb")
+        sync_links([link.id])
+        before, runs_before = blocks(link.id), len(runs(link.id))
+        fresh_link(link.id).next_sync_at = utcnow() + timedelta(days=1)
+        db.session.commit()
+        env = process_env(backends)
+        scheduler = Process("scheduler", env, tmp_path / "scheduler.log")
+        worker = Process("worker", env, tmp_path / "worker.log")
+        feed.body, feed.holding = airbnb_feed(STAYS[:1]), True
+        job_id = api("staff").post(f"/links/{link.id}/sync").get_json()["job_id"]
+        wait_until(feed.seen.is_set, worker.proc, what="the worker's fetch")
+        db.session.remove()
+        db.engine.dispose()
+        with _database_fault(backends["DATABASE_URL"]):
+            feed.release.set()  # the feed arrives; storing it (or even its failure) is refused
+            wait_until(lambda: Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.FAILED,
+                       worker.proc, what="the sync job to fail")
+        back = time.monotonic()
+        db.engine.dispose()
+        wait_until(lambda: _recorded(link.id, "database"), worker.proc,
+                   timeout=120, what="the refused sync's outcome")
+        assert time.monotonic() - back < 120
+        refused = fresh_link(link.id)
+        assert (refused.last_attempt_ok, refused.sync_requested_at) == (False, None)
+        assert "database" in refused.last_error_message and "blocks are unchanged" in refused.last_error_message
+        assert blocks(link.id) == before and len(runs(link.id)) == runs_before + 1
+        # The worker and scheduler carry on: the next forced sync stores the new feed.
+        feed.holding = False
+        since = utcnow()
+        assert api("staff").post(f"/links/{link.id}/sync").status_code == 202
+        wait_until(lambda: _synced_since(link.id, since), worker.proc, what="the next sync")
+        assert [(ci, co) for _c, ci, co in blocks(link.id)] == [(day(5), day(8))]
+        for proc in (scheduler, worker):
+            assert proc.alive()
+        assert "Traceback" not in scheduler.output()
+    finally:
+        feed.release.set()
+        for proc in (worker, scheduler):
             if proc is not None:
                 proc.stop()
         feed.close()
