@@ -80,8 +80,8 @@ def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
 
 def _promise(link_ids: list[int]) -> str:
     """A new job's id, marked on its links in the database before the job is queued: a job lost with
-    Redis is then found and run again (jobs/sync_requests.py)."""
-    from jobs.sync_requests import note_requested
+    Redis is then found and run again (jobs/lost_syncs.py)."""
+    from jobs.sync.requests import note_requested
     job_id = uuid.uuid4().hex
     note_requested(link_ids, job_id)
     return job_id
@@ -125,7 +125,7 @@ def _enqueue_each(link_ids: list[int], queue: Queue, conn: redis.Redis) -> None:
     # No per-link lock as enqueue_link_sync takes (5,000 locks cost seconds): a single
     # "Synchronize now" racing this batch can at worst queue one extra sync of its link.
     job_ids = [uuid.uuid4().hex for _ in link_ids]
-    from jobs.sync_requests import note_requests
+    from jobs.sync.requests import note_requests
     note_requests(dict(zip(link_ids, job_ids)))
     with conn.pipeline() as pipe:
         jobs = queue.enqueue_many([Queue.prepare_data(

@@ -139,10 +139,10 @@ def sync_batch_job(link_ids: list[int]) -> list[str]:
 def record_failed_sync_jobs() -> int:
     """Sweep RQ's registries: a sync job that failed or whose worker died without saying so (killed,
     the machine lost) leaves its links with a recorded failure of our own; each job is swept once.
-    Then the links promised a sync whose job Redis lost are queued again (jobs/sync_requests.py)."""
+    Then the links promised a sync whose job Redis lost are queued again (jobs/lost_syncs.py)."""
     from jobs.broker import redis_connection
     from jobs.queue import QUEUE_NAMES, job_is_live
-    from jobs.sync_requests import recover_requested_syncs
+    from jobs.lost_syncs import lost_job_outcome, recover_requested_syncs
     conn, recorded = redis_connection(), 0
     for name in QUEUE_NAMES:
         for registry in (FailedJobRegistry(name, connection=conn),
@@ -163,17 +163,6 @@ def record_failed_sync_jobs() -> int:
     if recorded:
         log.info("[job %s] recorded %d lost sync attempts", _job_id(), recorded)
     return recorded
-
-
-def lost_job_outcome(job) -> tuple[str, str]:
-    """(error kind, message) for the links of a sync job that ended without storing them."""
-    result = job.latest_result()
-    said = str(getattr(result, "exc_string", None) or "")
-    if "OutcomesNotStored" in said or "OperationalError" in said:
-        return "database", ("Our own failure: the database could not store this sync's result "
-                            "(busy, locked or unreachable). The blocks are unchanged.")
-    return "internal", ("Our own failure: the sync job stopped without finishing (its worker was "
-                        "killed or lost). The blocks are unchanged.")
 
 
 def rq_time(value) -> datetime | None:

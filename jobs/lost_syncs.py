@@ -1,53 +1,28 @@
-"""The database's word that a sync was queued (link.sync_requested_at, sync_job_id), and the sweep that
-finds the ones whose job is gone: Redis restarted empty, or the job's worker died before recording."""
+"""The sweep of lost syncs: links promised a sync (jobs/sync/requests.py) whose job is gone (Redis
+restarted empty) are queued again; those whose job ended without recording get a failure of our own."""
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
 
 from rq.job import Job, JobStatus
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, select, update
 
 from console.extensions import db
 from console.models import CalendarLink
 from console.timeutil import utcnow
+from jobs.queue import enqueue_link_syncs, job_is_live
+from jobs.sync.attempts import record_own_failure
 
 log = logging.getLogger(__name__)
 # A request younger than this may still be on its way into Redis (the mark is written first).
 IN_FLIGHT = timedelta(seconds=10)
 
 
-def note_requested(link_ids: list[int], job_id: str, at: datetime | None = None) -> None:
-    """Mark these links as promised a sync by `job_id`, committed before the job is queued (so that a
-    job done at once finds its mark, and a job lost with Redis leaves one)."""
-    if not link_ids:
-        return
-    # Its own transaction: the caller's session may hold other work; callers commit theirs before
-    # queueing anyway (the job reads with a session of its own).
-    with db.engine.begin() as conn:
-        conn.execute(update(CalendarLink.__table__)
-                     .where(CalendarLink.__table__.c.id.in_(link_ids))
-                     .values(sync_requested_at=at or utcnow(), sync_job_id=job_id))
-
-
-def note_requests(job_ids: dict[int, str]) -> None:
-    """note_requested for many links, each with its own job (one statement, executed for each)."""
-    if not job_ids:
-        return
-    table, at = CalendarLink.__table__, utcnow()
-    with db.engine.begin() as conn:
-        conn.execute(update(table).where(table.c.id == bindparam("link_id"))
-                     .values(sync_requested_at=at, sync_job_id=bindparam("job_id")),
-                     [{"link_id": link_id, "job_id": job_id} for link_id, job_id in job_ids.items()])
-
-
 def recover_requested_syncs(conn, now: datetime | None = None) -> tuple[int, int]:
     """Sweep the links promised a sync: a recorded attempt since the request clears the mark; a job
-    that Redis no longer knows is run again (the link is due now, or its outcome recorded when it is not
-    active); a job that ended without recording gets a failure of our own. (queued again, recorded)."""
-    from jobs.queue import enqueue_link_syncs, job_is_live
-    from jobs.sync.attempts import record_own_failure
-    from jobs.tasks import lost_job_outcome
+    Redis no longer knows is queued again (its outcome recorded when the link is no longer active); a
+    job that ended without recording gets a failure of our own. (links queued again, recorded)."""
     now = now or utcnow()
     table = CalendarLink.__table__
     db.session.execute(update(table).where(
@@ -94,3 +69,14 @@ def _clear(row, **values) -> int:
         .values(sync_requested_at=None, sync_job_id=None, **values)).rowcount
     db.session.commit()
     return done
+
+
+def lost_job_outcome(job) -> tuple[str, str]:
+    """(error kind, message) for the links of a sync job that ended without storing them."""
+    result = job.latest_result()
+    said = str(getattr(result, "exc_string", None) or "")
+    if "OutcomesNotStored" in said or "OperationalError" in said:
+        return "database", ("Our own failure: the database could not store this sync's result "
+                            "(busy, locked or unreachable). The blocks are unchanged.")
+    return "internal", ("Our own failure: the sync job stopped without finishing (its worker was "
+                        "killed or lost). The blocks are unchanged.")
