@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from rq.cron import CronScheduler, get_cron_job_ids
+from rq import Queue
+from rq.cron import CronScheduler, get_cron_job_history_key, get_cron_job_ids
 from rq.job import Job, JobStatus
 
 from config import TestConfig
@@ -15,6 +16,7 @@ from console import create_app
 from console.extensions import db
 from console.timeutil import utcnow
 from jobs.queue import enqueue_link_sync
+from jobs.schedule import PERIODIC_JOBS
 from jobs.sync.runner import sync_links
 from jobs.tasks import schedule_due_syncs
 from tests.jobs.feeds import airbnb_feed
@@ -200,3 +202,38 @@ def test_a_database_fault_mid_sync_is_recorded_once_it_answers_and_the_worker_ca
             if proc is not None:
                 proc.stop()
         feed.close()
+
+
+def test_three_schedulers_run_each_periodic_job_once_per_period_and_queue_each_due_link_once(
+        app, backends, redis_conn, make_property, make_link, tmp_path):
+    prop = make_property()
+    due = [make_link(prop, url=f"http://127.0.0.1:1/{n}.ics").id for n in range(30)]  # never synced
+    env = process_env(backends)
+    schedulers = [Process("scheduler", env, tmp_path / f"scheduler-{n}.log") for n in range(3)]
+    try:
+        wait_until(lambda: len(CronScheduler.all(redis_conn)) == 3, what="three schedulers")
+        # Long enough for several periods of the sweep (2 s here) and the fleet tally (10 s).
+        wait_until(lambda: len(get_cron_job_ids("record-failed-sync-jobs", redis_conn)) >= 6,
+                   timeout=60, what="six periods of the sweep")
+    finally:
+        codes = [proc.stop() for proc in schedulers]
+    assert codes == [0, 0, 0], [proc.output()[-2000:] for proc in schedulers]
+    periods = {spec.name: spec.interval for spec in PERIODIC_JOBS if spec.interval}
+    periods["record-failed-sync-jobs"] = 2
+    for name, period in periods.items():
+        times = [at for _id, at in redis_conn.zrange(get_cron_job_history_key(name), 0, -1,
+                                                     withscores=True)]
+        slots = [int(at // period) for at in times]
+        assert times and len(slots) == len(set(slots)), (name, slots)  # once per period among three
+    # Started within the same hour (or two): the hourly risk pass ran once, not three times.
+    assert len(get_cron_job_ids("recompute-risk-hourly", redis_conn)) <= 2
+    # Each due link is queued once: the due-link look (once per minute among the three) runs, as a
+    # worker would run it, and its batches hold every due link exactly once.
+    maintenance = Queue("maintenance", connection=redis_conn)
+    looks = [job for job in maintenance.get_jobs() if job.func_name == "jobs.tasks.schedule_due_syncs"]
+    assert 1 <= len(looks) <= 2
+    for job in looks:
+        job.perform()
+    queued = [i for job in Queue("sync", connection=redis_conn).get_jobs() for i in job.args[0]]
+    assert sorted(queued) == sorted(due)
+    assert {fresh_link(i).sync_job_id for i in due} != {None}  # each promised its sync
