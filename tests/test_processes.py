@@ -272,7 +272,7 @@ def test_serve_all_keeps_the_console_up_when_redis_is_down(tmp_path):
     try:
         out.wait_for(lambda line: line.startswith("console: http://"))
         waiting: set[str] = set()
-        while waiting != {"worker", "scheduler"}:  # one line each, in either order
+        while waiting != {"console", "worker", "scheduler"}:  # one line each, in any order
             line = out.wait_for(lambda line: "Redis at " in line and "waiting for it" in line)
             waiting.add(line.partition(":")[0])
         assert proc.poll() is None
@@ -312,6 +312,41 @@ def test_serve_all_restarts_a_dead_worker_and_the_web_stays_up(tmp_path):
         assert proc.wait(timeout=30) == 0
         assert [c for c in children if not _gone(c.pid)] == []
         assert _servers_on(sock) == []
+    finally:
+        _stop_process(proc)
+
+
+def test_serve_all_starts_its_killed_embedded_redis_again_saying_so_once(tmp_path):
+    port = _free_port()
+    env = _env(tmp_path)
+    assert subprocess.run(_flask("init-db"), cwd=ROOT, env=env, capture_output=True,
+                          timeout=120).returncode == 0
+    proc = _popen(_flask("serve-all", "--port", str(port)), env)
+    out = _Output(proc)
+    try:
+        out.wait_for(lambda line: line.startswith("console: http://"))
+        first = embedded_redis.server_pid(str(tmp_path))
+        os.kill(first, signal.SIGKILL)
+        # The supervisor (or a child reconnecting first) starts it again; whoever saw it away says
+        # so once, and once that it is back.
+        out.wait_for(lambda line: "Redis" in line and "unreachable" in line, timeout=60)
+        out.wait_for(lambda line: "Redis" in line and "answers again" in line, timeout=60)
+        deadline = time.monotonic() + 30
+        while _healthz(port)[1].get("redis") != "up":
+            assert time.monotonic() < deadline, "Redis did not come back"
+            time.sleep(0.2)  # polling another process's state: no event to wait on
+        assert embedded_redis.server_pid(str(tmp_path)) not in (None, first)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        out.wait_for(lambda line: line.startswith("console: stopped"))
+        seen = "".join(out.seen)
+        assert "Traceback" not in seen and "stopped unexpectedly" not in seen
+        for who in ("console", "worker", "scheduler"):
+            said = [line for line in out.seen if line.startswith(f"{who}: ")]
+            assert sum("unreachable" in line for line in said) <= 1, said
+            assert sum("unreachable" in line for line in said) == \
+                sum("answers again" in line for line in said), said
     finally:
         _stop_process(proc)
 
