@@ -110,6 +110,7 @@ def enqueue_link_syncs(link_ids: list[int], *, queue_name: str = "forced",
                         enqueue_link_sync(link_id, queue_name=queue_name)
                 elif fan_out and todo:
                     queue.enqueue_many([Queue.prepare_data(FAN_OUT_JOB, args=(todo, queue_name),
+                                                           job_id=_promise(todo),
                                                            timeout=SYNC_JOB_TIMEOUT, result_ttl=600,
                                                            failure_ttl=7 * 86400)], pipeline=fan_outs)
                 elif todo:
