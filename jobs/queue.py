@@ -14,6 +14,7 @@ from rq.defaults import DEFAULT_JOB_MONITORING_INTERVAL
 from rq.job import Job, JobStatus
 
 from jobs.broker import QueueUnavailable, redis_connection
+from jobs.sync.requests import note_requested, note_requests, withdraw
 from jobs.notify.deliver import ALERT_QUEUE
 
 # A worker drains them in this order: alerts go out before the next sync batch.
@@ -67,9 +68,13 @@ def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
                     pass
             queue = get_queue(queue_name)
             job_id = _promise([link_id])
-            job = queue.enqueue_call(SYNC_LINK_JOB, args=(link_id,), job_id=job_id,
-                                     timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
-                                     failure_ttl=7 * 86400)
+            try:
+                job = queue.enqueue_call(SYNC_LINK_JOB, args=(link_id,), job_id=job_id,
+                                         timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
+                                         failure_ttl=7 * 86400)
+            except (redis.RedisError, OSError):
+                withdraw([link_id], [job_id])
+                raise
             if queue.is_async:
                 conn.set(_link_key(link_id), job.id, ex=SYNC_JOB_TIMEOUT + 60)
             conn.set(_last_job_key(link_id), job.id, ex=LAST_JOB_TTL)
@@ -81,7 +86,6 @@ def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
 def _promise(link_ids: list[int]) -> str:
     """A new job's id, marked on its links in the database before the job is queued: a job lost with
     Redis is then found and run again (jobs/lost_syncs.py)."""
-    from jobs.sync.requests import note_requested
     job_id = uuid.uuid4().hex
     note_requested(link_ids, job_id)
     return job_id
@@ -97,6 +101,7 @@ def enqueue_link_syncs(link_ids: list[int], *, queue_name: str = "forced",
     queue = get_queue(queue_name)
     queued = already = 0
     fan_out = len(link_ids) > fan_out_above and queue.is_async
+    promised: dict[str, list[int]] = {}  # fan-out job -> its links, taken back if Redis fails
     try:
         with conn.pipeline() as fan_outs:
             for start in range(0, len(link_ids), PIPELINE_BATCH):
@@ -109,14 +114,18 @@ def enqueue_link_syncs(link_ids: list[int], *, queue_name: str = "forced",
                     for link_id in todo:
                         enqueue_link_sync(link_id, queue_name=queue_name)
                 elif fan_out and todo:
+                    job_id = _promise(todo)
+                    promised[job_id] = todo
                     queue.enqueue_many([Queue.prepare_data(FAN_OUT_JOB, args=(todo, queue_name),
-                                                           job_id=_promise(todo),
+                                                           job_id=job_id,
                                                            timeout=SYNC_JOB_TIMEOUT, result_ttl=600,
                                                            failure_ttl=7 * 86400)], pipeline=fan_outs)
                 elif todo:
                     _enqueue_each(todo, queue, conn)
             fan_outs.execute()
     except (redis.RedisError, OSError) as exc:
+        if promised:
+            withdraw([i for ids in promised.values() for i in ids], list(promised))
         raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc
     return queued, already
 
@@ -126,15 +135,18 @@ def _enqueue_each(link_ids: list[int], queue: Queue, conn: redis.Redis) -> None:
     # No per-link lock as enqueue_link_sync takes (5,000 locks cost seconds): a single
     # "Synchronize now" racing this batch can at worst queue one extra sync of its link.
     job_ids = [uuid.uuid4().hex for _ in link_ids]
-    from jobs.sync.requests import note_requests
     note_requests(dict(zip(link_ids, job_ids)))
-    with conn.pipeline() as pipe:
-        jobs = queue.enqueue_many([Queue.prepare_data(
-            SYNC_LINK_JOB, args=(i,), job_id=job_id, timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
-            failure_ttl=7 * 86400) for i, job_id in zip(link_ids, job_ids)], pipeline=pipe)
-        for link_id, job in zip(link_ids, jobs):
-            pipe.set(_link_key(link_id), job.id, ex=SYNC_JOB_TIMEOUT + 60)
-        pipe.execute()
+    try:
+        with conn.pipeline() as pipe:
+            jobs = queue.enqueue_many([Queue.prepare_data(
+                SYNC_LINK_JOB, args=(i,), job_id=job_id, timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
+                failure_ttl=7 * 86400) for i, job_id in zip(link_ids, job_ids)], pipeline=pipe)
+            for link_id, job in zip(link_ids, jobs):
+                pipe.set(_link_key(link_id), job.id, ex=SYNC_JOB_TIMEOUT + 60)
+            pipe.execute()
+    except (redis.RedisError, OSError):
+        withdraw(link_ids, job_ids)
+        raise
 
 
 def _links_with_live_jobs(link_ids: list[int], conn: redis.Redis) -> set[int]:

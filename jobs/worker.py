@@ -225,7 +225,10 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     if burst:
         queue_due_deliveries(app)
     outage = ConsoleWorker.outage = Outage("worker", f"Redis at {_redis_address(app)}")
-    logging.getLogger("rq.worker").addFilter(OneLinePerOutage(outage))
+    rq_log = logging.getLogger("rq.worker")
+    for old in [f for f in rq_log.filters if isinstance(f, OneLinePerOutage)]:
+        rq_log.removeFilter(old)  # a process running several workers in turn (tests) keeps one
+    rq_log.addFilter(OneLinePerOutage(outage))
     while True:
         conn = wait_for_redis(app, "worker", outage)
         if conn is None:

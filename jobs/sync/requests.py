@@ -33,3 +33,15 @@ def note_requests(job_ids: dict[int, str]) -> None:
         conn.execute(update(table).where(table.c.id == bindparam("link_id"))
                      .values(sync_requested_at=at, sync_job_id=bindparam("job_id")),
                      [{"link_id": link_id, "job_id": job_id} for link_id, job_id in job_ids.items()])
+
+
+def withdraw(link_ids: list[int], job_ids: list[str]) -> None:
+    """Take back promises whose jobs never reached Redis (the caller answers "nothing was changed");
+    best effort: a promise left behind is settled by the sweep."""
+    table = CalendarLink.__table__
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(update(table).where(table.c.id.in_(link_ids), table.c.sync_job_id.in_(job_ids))
+                         .values(sync_requested_at=None, sync_job_id=None))
+    except Exception:  # noqa: BLE001 - the caller is already answering a failure
+        pass

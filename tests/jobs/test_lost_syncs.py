@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from rq import Queue
 from rq.job import Job
 
+from config import TestConfig
+from console import create_app
 from console.extensions import db
 from console.timeutil import utcnow
 from jobs.lost_syncs import IN_FLIGHT, recover_requested_syncs
-from jobs.queue import enqueue_link_sync
+from jobs.queue import QueueUnavailable, enqueue_link_sync
 from jobs.sync.requests import note_requested
 from jobs.tasks import record_failed_sync_jobs
 from tests.jobs.sync.test_feeds import fresh_link, runs
@@ -82,3 +85,14 @@ def test_the_periodic_sweep_of_failed_jobs_also_recovers_lost_promises(
     _promise(link.id, "gone")
     assert record_failed_sync_jobs() == 1
     assert fresh_link(link.id).last_error_kind == "internal"
+
+
+def test_a_sync_redis_refused_to_queue_leaves_no_promise_behind(app, backends, make_property,
+                                                                make_link):
+    link = make_link(make_property())
+    away = create_app(TestConfig(env={**backends, "REDIS_URL": "redis://127.0.0.1:1/0"}))
+    with away.app_context():
+        with pytest.raises(QueueUnavailable):
+            enqueue_link_sync(link.id)
+        db.session.remove()
+    assert fresh_link(link.id).sync_requested_at is None  # the 503 said "nothing was changed"
