@@ -414,3 +414,29 @@ def test_exit_on_sigterm_leaves_existing_handlers_and_other_threads_alone():
         assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_serve_all_says_once_when_postgresql_refuses_connections_and_once_when_it_is_back(
+        tmp_path, backends):
+    url = backends["DATABASE_URL"]
+    if not url.startswith("postgresql"):
+        pytest.skip("refusing connections is PostgreSQL's (ALTER DATABASE ... ALLOW_CONNECTIONS); "
+                    "set DATABASE_URL to a PostgreSQL server to run it")
+    from tests.db_faults import database_refusing
+    port = _free_port()
+    proc = _popen(_flask("serve-all", "--port", str(port)),
+                  _env(tmp_path, DATABASE_URL=url, DB_TIMEOUT_SECONDS="2"))
+    out = _Output(proc)
+    try:
+        out.wait_for(lambda line: line.startswith("console: http://"))
+        with database_refusing(url):
+            out.wait_for(lambda line: line.startswith("console: the database unreachable"))
+            assert _healthz(port)[0] == 503
+        out.wait_for(lambda line: line.startswith("console: the database answers again"))
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        said = [line for line in out.seen if line.startswith("console: the database")]
+        assert len(said) == 2 and "Traceback" not in "".join(out.seen)
+    finally:
+        _stop_process(proc)
