@@ -34,10 +34,12 @@ def recover_requested_syncs(conn, now: datetime | None = None) -> tuple[int, int
                                  .where(table.c.sync_requested_at < now - IN_FLIGHT)).all()
     job_ids = list(dict.fromkeys(row.sync_job_id for row in pending if row.sync_job_id))
     jobs = {job_id: job for job_id, job in zip(job_ids, Job.fetch_many(job_ids, connection=conn))}
+    # Once per job: a batch's links (hundreds) share it.
+    live = {job_id for job_id, job in jobs.items() if job is not None and job_is_live(job, conn)}
     again, recorded = [], 0
     for row in pending:
         job = jobs.get(row.sync_job_id)
-        if job is not None and job_is_live(job, conn):
+        if row.sync_job_id in live:
             continue
         if job is not None and job.get_status(refresh=False) == JobStatus.FINISHED:
             _clear(row)  # it ran and said what it did (a link paused meanwhile is not synced)
@@ -61,12 +63,12 @@ def recover_requested_syncs(conn, now: datetime | None = None) -> tuple[int, int
     return len(again), recorded
 
 
-def _clear(row, **values) -> int:
+def _clear(row) -> int:
     """Clear a link's mark, unless a newer request replaced it meanwhile (another sweep, a new sync)."""
     table = CalendarLink.__table__
     done = db.session.execute(update(table).where(and_(
         table.c.id == row.id, table.c.sync_requested_at == row.sync_requested_at))
-        .values(sync_requested_at=None, sync_job_id=None, **values)).rowcount
+        .values(sync_requested_at=None, sync_job_id=None)).rowcount
     db.session.commit()
     return done
 
