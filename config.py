@@ -159,6 +159,9 @@ class Config:
         self.RQ_INLINE = _bool(env, "RQ_INLINE", False)
         # How far GET /api/v1/scores' watermark stays behind the start of a pass (console/api/scores.py).
         self.SCORES_WATERMARK_LAG_SECONDS = _int(env, "SCORES_WATERMARK_LAG_SECONDS", 600)
+        # How often the scheduler sweeps for lost syncs (dead workers, jobs Redis lost): a lost sync
+        # is recorded or queued again within this plus a worker's heartbeat silence (docs/operations-faults.md).
+        self.LOST_SYNC_SWEEP_SECONDS = _int(env, "LOST_SYNC_SWEEP_SECONDS", 30, minimum=1)
         self.WTF_CSRF_TIME_LIMIT = None
         self.FLASK_ADMIN_SWATCH = "cerulean"
 

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, abort, jsonify, render_template, request
+import redis
+from flask import Flask, abort, current_app, jsonify, render_template, request
 from flask_admin import BaseView, expose
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import default_exceptions
 
 from console.extensions import db
+from jobs.broker import QueueUnavailable
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30
 UNAVAILABLE = ("The database is not answering (busy, locked or unreachable), so nothing could be "
                "read or saved. Nothing was changed.")
+QUEUE_UNAVAILABLE = ("The job queue (Redis) is not answering, so this page could not be shown. "
+                     "Nothing was changed; syncs already recorded are kept.")
 UNAVAILABLE_ADVICE = "Try again in a minute. If it lasts, tell the tech team: /healthz shows the state."
 
 
@@ -62,8 +66,7 @@ def register_fault_pages(app: Flask) -> None:
             return handler(err) if handler else err
         title, message = PAGES[code]
         if code == 500:  # the database may be the cause: a page that reads nothing
-            return render_template("errors/fault.html", code="internal", title=title,
-                                   message=message, advice=""), 500
+            return fault_page("internal", title, message, ""), 500
         admin = app.extensions.get("csc_admin")
         if admin is None:
             return err
@@ -86,12 +89,33 @@ def register_fault_pages(app: Flask) -> None:
     @app.errorhandler(InterfaceError)
     @app.errorhandler(PoolTimeout)
     def database_unavailable(err):
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - a lost connection may refuse even the rollback
+            db.session.close()
         log.warning("database unavailable during %s %s: %s", request.method, request.path, err)
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         if request.path.startswith("/api/"):
             body = {"code": "database_unavailable", "message": UNAVAILABLE}
             return jsonify(error=body), 503, headers
-        return render_template("errors/fault.html", code="database_unavailable",
-                               title="The database is not answering", message=UNAVAILABLE,
-                               advice=UNAVAILABLE_ADVICE), 503, headers
+        return fault_page("database_unavailable", "The database is not answering", UNAVAILABLE,
+                          UNAVAILABLE_ADVICE), 503, headers
+
+    @app.errorhandler(QueueUnavailable)
+    @app.errorhandler(redis.ConnectionError)
+    @app.errorhandler(redis.TimeoutError)
+    def queue_unavailable(err):
+        log.warning("job queue unavailable during %s %s: %s", request.method, request.path, err)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if request.path.startswith("/api/"):
+            body = {"code": "queue_unavailable", "message": QUEUE_UNAVAILABLE}
+            return jsonify(error=body), 503, headers
+        return fault_page("queue_unavailable", "The job queue is not answering", QUEUE_UNAVAILABLE,
+                          UNAVAILABLE_ADVICE), 503, headers
+
+
+def fault_page(code: str, title: str, message: str, advice: str) -> str:
+    """The fault page, rendered without the template context processors: Flask-Login's would load
+    the logged-in user from the database, the very thing that may have failed."""
+    return current_app.jinja_env.get_template("errors/fault.html").render(
+        code=code, title=title, message=message, advice=advice)

@@ -14,9 +14,11 @@ import time
 import urllib.error
 import urllib.request
 
+import redis
 from flask import Flask
 
 from jobs import embedded_redis
+from jobs.outage import Outage
 
 STOP_GRACE_SECONDS = 10
 RESTART_FIRST_SECONDS = 1
@@ -106,7 +108,7 @@ def supervise(app: Flask, host: str, port: int) -> int:
         print(f"console: demo admin login: {DEMO_USERS[0][0]} / {DEMO_PASSWORD}", flush=True)
         print(f"console: demo manager login (viewer): {DEMO_MANAGER} / {DEMO_PASSWORD}", flush=True)
     try:
-        return _watch(procs, env)
+        return _watch(procs, env, DependencyWatch(app, sock))
     finally:
         _stop(procs)
         if sock:
@@ -114,8 +116,61 @@ def supervise(app: Flask, host: str, port: int) -> int:
         print("console: stopped", flush=True)
 
 
-def _watch(procs: dict[str, subprocess.Popen], env: dict) -> int:
-    """Until Ctrl-C/SIGTERM (0) or the web's death (1): restart a dead worker or scheduler."""
+class DependencyWatch:
+    """Redis and the database as the supervisor sees them: one line when either stops answering and
+    one when it answers again; the embedded Redis it owns is started again when it died."""
+
+    def __init__(self, app: Flask, sock: str | None):
+        self.app, self.sock = app, sock
+        where = f"Redis at {app.config['REDIS_URL']}" if app.config.get("REDIS_URL") else \
+            "the embedded Redis"
+        self.redis, self.database = Outage("console", where), Outage("console", "the database")
+
+    def check(self) -> None:
+        """Probe both once (each within a couple of seconds)."""
+        self._note(self.redis, self._redis_answers())
+        self._note(self.database, self._database_answers())
+
+    @staticmethod
+    def _note(outage: Outage, failure: str | None) -> None:
+        if failure is None:
+            outage.back()
+        else:
+            outage.lost(failure)
+
+    def _redis_answers(self) -> str | None:
+        try:
+            if self.sock:
+                if not embedded_redis.answers(self.sock):
+                    # Ours to run: started again (empty), and the lost syncs' sweep does the rest.
+                    self.redis.lost("its server stopped; starting it again")
+                    embedded_redis.ensure_running(self.app.config["INSTANCE_PATH"], owned=True)
+                return None
+            with redis.Redis.from_url(self.app.config["REDIS_URL"], socket_connect_timeout=2,
+                                      socket_timeout=2) as conn:
+                conn.ping()
+            return None
+        except (redis.RedisError, OSError, RuntimeError) as exc:
+            return str(exc) or type(exc).__name__
+
+    def _database_answers(self) -> str | None:
+        from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from console.extensions import db
+        with self.app.app_context():
+            try:
+                db.session.execute(text("SELECT 1"))
+                return None
+            except SQLAlchemyError as exc:
+                return str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+            finally:
+                db.session.remove()
+
+
+def _watch(procs: dict[str, subprocess.Popen], env: dict, dependencies: DependencyWatch) -> int:
+    """Until Ctrl-C/SIGTERM (0) or the web's death (1): restart a dead worker or scheduler; say when
+    Redis or the database stops answering and when it is back."""
     commands = {"worker": _flask("worker"), "scheduler": _flask("scheduler")}
     delays = dict.fromkeys(commands, RESTART_FIRST_SECONDS)
     started = dict.fromkeys(commands, time.monotonic())
@@ -125,6 +180,7 @@ def _watch(procs: dict[str, subprocess.Popen], env: dict) -> int:
             print("console: web stopped unexpectedly; stopping the rest", file=sys.stderr,
                   flush=True)
             return 1
+        dependencies.check()
         now = time.monotonic()
         for name, argv in commands.items():
             code = procs[name].poll()

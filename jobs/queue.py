@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from datetime import timedelta
 
 import psutil
@@ -13,6 +14,7 @@ from rq.defaults import DEFAULT_JOB_MONITORING_INTERVAL
 from rq.job import Job, JobStatus
 
 from jobs.broker import QueueUnavailable, redis_connection
+from jobs.sync.requests import note_requested, note_requests, withdraw
 from jobs.notify.deliver import ALERT_QUEUE
 
 # A worker drains them in this order: alerts go out before the next sync batch.
@@ -22,9 +24,10 @@ SYNC_JOB_TIMEOUT = 600
 # Named, not imported: the queue sits below the tasks it runs (tasks import the whole pipeline).
 SYNC_LINK_JOB = "jobs.tasks.sync_link_job"
 FAN_OUT_JOB = "jobs.tasks.fan_out_link_syncs_job"
-# A running job's worker beats every DEFAULT_JOB_MONITORING_INTERVAL seconds; silence for this long
-# means the worker died (killed, machine gone) without saying so.
-HEARTBEAT_SILENCE = timedelta(seconds=3 * DEFAULT_JOB_MONITORING_INTERVAL + 30)
+# A running job's worker beats every DEFAULT_JOB_MONITORING_INTERVAL (30) seconds; silence for this
+# long means the worker died (killed, machine gone) without saying so. With the sweep's 30 s, a sync
+# lost with a worker on another machine is recorded within 2 minutes of its death.
+HEARTBEAT_SILENCE = timedelta(seconds=2 * DEFAULT_JOB_MONITORING_INTERVAL + 15)
 # Links whose jobs go to Redis in one pipeline (one round trip to read their markers, one to write).
 PIPELINE_BATCH = 500
 
@@ -64,15 +67,28 @@ def enqueue_link_sync(link_id: int, *, queue_name: str = "forced") -> str:
                 except Exception:  # noqa: BLE001 - a vanished job simply gets replaced
                     pass
             queue = get_queue(queue_name)
-            job = queue.enqueue_call(SYNC_LINK_JOB, args=(link_id,),
-                                     timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
-                                     failure_ttl=7 * 86400)
+            job_id = _promise([link_id])
+            try:
+                job = queue.enqueue_call(SYNC_LINK_JOB, args=(link_id,), job_id=job_id,
+                                         timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
+                                         failure_ttl=7 * 86400)
+            except (redis.RedisError, OSError):
+                withdraw([link_id], [job_id])
+                raise
             if queue.is_async:
                 conn.set(_link_key(link_id), job.id, ex=SYNC_JOB_TIMEOUT + 60)
             conn.set(_last_job_key(link_id), job.id, ex=LAST_JOB_TTL)
             return job.id
     except (redis.RedisError, OSError) as exc:
         raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc
+
+
+def _promise(link_ids: list[int]) -> str:
+    """A new job's id, marked on its links in the database before the job is queued: a job lost with
+    Redis is then found and run again (jobs/lost_syncs.py)."""
+    job_id = uuid.uuid4().hex
+    note_requested(link_ids, job_id)
+    return job_id
 
 
 def enqueue_link_syncs(link_ids: list[int], *, queue_name: str = "forced",
@@ -85,6 +101,7 @@ def enqueue_link_syncs(link_ids: list[int], *, queue_name: str = "forced",
     queue = get_queue(queue_name)
     queued = already = 0
     fan_out = len(link_ids) > fan_out_above and queue.is_async
+    promised: dict[str, list[int]] = {}  # fan-out job -> its links, taken back if Redis fails
     try:
         with conn.pipeline() as fan_outs:
             for start in range(0, len(link_ids), PIPELINE_BATCH):
@@ -97,13 +114,18 @@ def enqueue_link_syncs(link_ids: list[int], *, queue_name: str = "forced",
                     for link_id in todo:
                         enqueue_link_sync(link_id, queue_name=queue_name)
                 elif fan_out and todo:
+                    job_id = _promise(todo)
+                    promised[job_id] = todo
                     queue.enqueue_many([Queue.prepare_data(FAN_OUT_JOB, args=(todo, queue_name),
+                                                           job_id=job_id,
                                                            timeout=SYNC_JOB_TIMEOUT, result_ttl=600,
                                                            failure_ttl=7 * 86400)], pipeline=fan_outs)
                 elif todo:
                     _enqueue_each(todo, queue, conn)
             fan_outs.execute()
     except (redis.RedisError, OSError) as exc:
+        if promised:
+            withdraw([i for ids in promised.values() for i in ids], list(promised))
         raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc
     return queued, already
 
@@ -112,13 +134,19 @@ def _enqueue_each(link_ids: list[int], queue: Queue, conn: redis.Redis) -> None:
     """One sync job per link and its marker, in one pipeline."""
     # No per-link lock as enqueue_link_sync takes (5,000 locks cost seconds): a single
     # "Synchronize now" racing this batch can at worst queue one extra sync of its link.
-    with conn.pipeline() as pipe:
-        jobs = queue.enqueue_many([Queue.prepare_data(
-            SYNC_LINK_JOB, args=(i,), timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
-            failure_ttl=7 * 86400) for i in link_ids], pipeline=pipe)
-        for link_id, job in zip(link_ids, jobs):
-            pipe.set(_link_key(link_id), job.id, ex=SYNC_JOB_TIMEOUT + 60)
-        pipe.execute()
+    job_ids = [uuid.uuid4().hex for _ in link_ids]
+    note_requests(dict(zip(link_ids, job_ids)))
+    try:
+        with conn.pipeline() as pipe:
+            jobs = queue.enqueue_many([Queue.prepare_data(
+                SYNC_LINK_JOB, args=(i,), job_id=job_id, timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
+                failure_ttl=7 * 86400) for i, job_id in zip(link_ids, job_ids)], pipeline=pipe)
+            for link_id, job in zip(link_ids, jobs):
+                pipe.set(_link_key(link_id), job.id, ex=SYNC_JOB_TIMEOUT + 60)
+            pipe.execute()
+    except (redis.RedisError, OSError):
+        withdraw(link_ids, job_ids)
+        raise
 
 
 def _links_with_live_jobs(link_ids: list[int], conn: redis.Redis) -> set[int]:
@@ -212,8 +240,9 @@ def enqueue_batch(func, link_ids: list[int], *, queue_name: str = "sync",
     """Queue one job that syncs a batch of links (the scheduler's path); each link's page then shows
     this job's state as its own (one pipeline of keys, as for a link's own sync)."""
     try:
-        job = get_queue(queue_name).enqueue_call(func, args=(link_ids,), timeout=timeout,
-                                                 result_ttl=600, failure_ttl=7 * 86400)
+        job = get_queue(queue_name).enqueue_call(func, args=(link_ids,), job_id=_promise(link_ids),
+                                                 timeout=timeout, result_ttl=600,
+                                                 failure_ttl=7 * 86400)
         pipe = redis_connection().pipeline(transaction=False)
         for link_id in link_ids:
             pipe.set(_last_job_key(link_id), job.id, ex=LAST_JOB_TTL)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from jobs import tasks
 
@@ -28,8 +28,9 @@ class Periodic:
 PERIODIC_JOBS: list[Periodic] = [
     # Due links are looked for every minute; each link's own time comes from next_sync_at.
     Periodic("schedule-due-syncs", tasks.schedule_due_syncs, interval=60),
-    # A sync job whose worker died leaves no trace but RQ's failed registry: record it on its links.
-    Periodic("record-failed-sync-jobs", tasks.record_failed_sync_jobs, interval=300),
+    # A sync job whose worker died leaves no trace but RQ's failed registry: record it on its links;
+    # a sync Redis lost is queued again. Every LOST_SYNC_SWEEP_SECONDS (this is its default).
+    Periodic("record-failed-sync-jobs", tasks.record_failed_sync_jobs, interval=30),
     Periodic("recompute-scores-nightly", tasks.recompute_scores_job, cron="30 2 * * *",
              timeout=1800),
     Periodic("recompute-risk-hourly", tasks.recompute_risk_job, interval=3600),
@@ -43,3 +44,10 @@ PERIODIC_JOBS: list[Periodic] = [
     Periodic("alerts-tick", tasks.alerts_tick_job, queue="alerts", interval=60),
     Periodic("weekly-digest", tasks.weekly_digest_job, cron="0 7 * * 1"),
 ]
+
+
+def periodic_jobs(config) -> list[Periodic]:
+    """PERIODIC_JOBS with the intervals the configuration sets."""
+    sweep = config["LOST_SYNC_SWEEP_SECONDS"]
+    return [replace(spec, interval=sweep) if spec.name == "record-failed-sync-jobs" else spec
+            for spec in PERIODIC_JOBS]

@@ -138,9 +138,11 @@ def sync_batch_job(link_ids: list[int]) -> list[str]:
 
 def record_failed_sync_jobs() -> int:
     """Sweep RQ's registries: a sync job that failed or whose worker died without saying so (killed,
-    the machine lost) leaves its links with a recorded failure of our own; each job is swept once."""
+    the machine lost) leaves its links with a recorded failure of our own; each job is swept once.
+    Then the links promised a sync whose job Redis lost are queued again (jobs/lost_syncs.py)."""
     from jobs.broker import redis_connection
     from jobs.queue import QUEUE_NAMES, job_is_live
+    from jobs.lost_syncs import lost_job_outcome, recover_requested_syncs
     conn, recorded = redis_connection(), 0
     for name in QUEUE_NAMES:
         for registry in (FailedJobRegistry(name, connection=conn),
@@ -153,24 +155,16 @@ def record_failed_sync_jobs() -> int:
                 if isinstance(registry, StartedJobRegistry) and job_is_live(job, conn):
                     continue  # still running on a live worker
                 since = naive_utc(job.started_at or job.enqueued_at) or utcnow()
-                recorded += len(record_own_failure(job_link_ids(job), *_lost_job_outcome(job),
+                recorded += len(record_own_failure(job_link_ids(job), *lost_job_outcome(job),
                                                    since))
                 job.meta["csc_recorded"] = True
                 job.save_meta()
+    recorded += recover_requested_syncs(conn)[1]
     if recorded:
         log.info("[job %s] recorded %d lost sync attempts", _job_id(), recorded)
     return recorded
 
 
-def _lost_job_outcome(job) -> tuple[str, str]:
-    """(error kind, message) for the links of a sync job that ended without storing them."""
-    result = job.latest_result()
-    said = str(getattr(result, "exc_string", None) or "")
-    if "OutcomesNotStored" in said or "OperationalError" in said:
-        return "database", ("Our own failure: the database could not store this sync's result "
-                            "(busy, locked or unreachable). The blocks are unchanged.")
-    return "internal", ("Our own failure: the sync job stopped without finishing (its worker was "
-                        "killed or lost). The blocks are unchanged.")
 
 
 def _is_due(now):

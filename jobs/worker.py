@@ -13,14 +13,15 @@ import psutil
 import redis
 from flask import Flask
 from rq import Worker
-from rq.cron import CronScheduler
 from rq.job import Job
 
 from console.timeutil import naive_utc, utcnow
 from jobs import embedded_redis
 from jobs.broker import QueueUnavailable, redis_connection
+from jobs.outage import Outage
+from jobs.periodic import ConsoleScheduler
 from jobs.queue import QUEUE_NAMES
-from jobs.schedule import PERIODIC_JOBS
+from jobs.schedule import PERIODIC_JOBS, periodic_jobs
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,10 @@ class AppJob(Job):
 
 class ConsoleWorker(Worker):
     """An RQ worker that registers again when Redis came back empty (restarted without saving):
-    otherwise it would work on unseen, and its jobs would look orphaned."""
+    otherwise it would work on unseen, and its jobs would look orphaned. Its Redis outages are
+    said in one line when they start and one when they end."""
+
+    outage: Outage | None = None
 
     def heartbeat(self, timeout: int | None = None, pipeline=None):
         # RQ writes its state into the worker's key as soon as Redis answers again, so the key may
@@ -67,7 +71,25 @@ class ConsoleWorker(Worker):
         if pipeline is None and not self.connection.hexists(self.key, "birth"):
             self.connection.delete(self.key)
             self.register_birth()
-        return super().heartbeat(timeout, pipeline)
+        beat = super().heartbeat(timeout, pipeline)
+        if pipeline is None and self.outage is not None:
+            self.outage.back()
+        return beat
+
+
+class OneLinePerOutage(logging.Filter):
+    """RQ's worker logs an error at every retry while Redis is away: the outage says it once."""
+
+    def __init__(self, outage: Outage):
+        super().__init__()
+        self.outage = outage
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "could not connect to Redis" not in message:
+            return True
+        self.outage.lost(message.partition("Redis instance: ")[2].partition(" retrying")[0])
+        return False
 
 
 def memory_key(job_id: str) -> str:
@@ -135,11 +157,13 @@ def _redis_address(app: Flask) -> str:
     return urlunsplit(parts)
 
 
-def wait_for_redis(app: Flask, who: str) -> redis.Redis | None:
-    """Redis for a worker or scheduler, retried with capped exponential backoff until it answers.
+def wait_for_redis(app: Flask, who: str, outage: Outage | None = None) -> redis.Redis | None:
+    """Redis for a worker or scheduler, retried with capped exponential backoff until it answers;
+    one line when it does not answer, one when it does again.
 
     Returns None when SIGINT/SIGTERM arrives while waiting: the process should then exit cleanly.
     """
+    outage = outage or Outage(who, f"Redis at {_redis_address(app)}")
     delay = REDIS_RETRY_FIRST_SECONDS
     # A supervisor (or Ctrl-C) must be able to stop a process that is only waiting.
     own_signals = threading.current_thread() is threading.main_thread()
@@ -151,10 +175,11 @@ def wait_for_redis(app: Flask, who: str) -> redis.Redis | None:
             try:
                 conn = redis_connection(app, for_worker=True)
                 conn.ping()
+                outage.back()
                 return conn
             except (redis.RedisError, OSError, QueueUnavailable) as exc:
-                print(f"{who}: Redis at {_redis_address(app)} unreachable ({exc}); "
-                      f"retrying in {delay} s", file=sys.stderr, flush=True)
+                outage.lost(exc)
+                _drop_connection(app)
             time.sleep(delay)  # backoff between attempts; a signal interrupts it at once
             delay = min(delay * 2, REDIS_RETRY_MAX_SECONDS)
     except _StopWaiting:
@@ -199,8 +224,13 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     quiet_periodic_logs()
     if burst:
         queue_due_deliveries(app)
+    outage = ConsoleWorker.outage = Outage("worker", f"Redis at {_redis_address(app)}")
+    rq_log = logging.getLogger("rq.worker")
+    for old in [f for f in rq_log.filters if isinstance(f, OneLinePerOutage)]:
+        rq_log.removeFilter(old)  # a process running several workers in turn (tests) keeps one
+    rq_log.addFilter(OneLinePerOutage(outage))
     while True:
-        conn = wait_for_redis(app, "worker")
+        conn = wait_for_redis(app, "worker", outage)
         if conn is None:
             return False
         worker = ConsoleWorker(list(QUEUE_NAMES), connection=conn, job_class=AppJob,
@@ -208,8 +238,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
         try:
             worked = worker.work(burst=burst, logging_level="INFO")
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-            print(f"worker: lost Redis at {_redis_address(app)} ({exc}); waiting for it",
-                  file=sys.stderr, flush=True)
+            outage.lost(exc)
             _drop_connection(app)
             continue
         # RQ's loop also ends on an error it does not handle (Redis lost mid-job among them):
@@ -243,15 +272,21 @@ def _drop_connection(app: Flask) -> None:
 
 
 def run_scheduler(app: Flask) -> None:
-    """Enqueue the periodic jobs (PERIODIC_JOBS) on time, until stopped."""
-    conn = wait_for_redis(app, "scheduler")
-    if conn is None:
+    """Enqueue the periodic jobs (PERIODIC_JOBS) on time, until stopped; several may run at once."""
+    outage = Outage("scheduler", f"Redis at {_redis_address(app)}")
+    if wait_for_redis(app, "scheduler", outage) is None:
         return
     quiet_periodic_logs()
-    scheduler = CronScheduler(connection=conn, logging_level="INFO")
-    for spec in PERIODIC_JOBS:
+
+    def connect() -> redis.Redis:
+        _drop_connection(app)
+        return redis_connection(app, for_worker=True)
+
+    scheduler = ConsoleScheduler(connect, outage, logging_level="INFO")
+    specs = periodic_jobs(app.config)
+    for spec in specs:
         scheduler.register(spec.func, queue_name=spec.queue, interval=spec.interval,
                            cron=spec.cron, job_timeout=spec.timeout, ttl=spec.ttl,
                            result_ttl=spec.result_ttl, failure_ttl=spec.failure_ttl, name=spec.name)
-    log.info("scheduler: %d periodic jobs", len(PERIODIC_JOBS))
+    log.info("scheduler: %d periodic jobs", len(specs))
     scheduler.start()

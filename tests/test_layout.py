@@ -17,13 +17,14 @@ JOBS_RANKS = {
     "jobs.rules": 0,
     "jobs.ical": 1,
     "jobs.fetch": 2, "jobs.kigo": 2, "jobs.embedded_redis": 2,
-    "jobs.broker": 3,
+    "jobs.broker": 3, "jobs.outage": 3,
     "jobs.notify": 4,
     "jobs.sync": 5,
     "jobs.queue": 6,
-    "jobs.tasks": 7,
-    "jobs.schedule": 8,
-    "jobs.worker": 9,
+    "jobs.lost_syncs": 7,
+    "jobs.tasks": 8,
+    "jobs.schedule": 9, "jobs.periodic": 9,
+    "jobs.worker": 10,
 }
 # What jobs may use of console: the data and its session, never a face (API, pages, actions, CLI).
 JOBS_MAY_USE = ("console.models", "console.extensions", "console.timeutil")

@@ -58,6 +58,10 @@ class CalendarLink(db.Model):
     accept_next_change: Mapped[bool] = mapped_column(default=False)
     kigo_diff_id: Mapped[str | None] = mapped_column(String(64))
     kigo_instant_booking_raw: Mapped[str | None] = mapped_column(String(64))
+    # A sync queued for this link and not yet recorded (migration 0014): the sweep of lost syncs
+    # queues it again or records its outcome when its job is gone (Redis restarted empty, worker dead).
+    sync_requested_at: Mapped[datetime | None] = mapped_column(index=True)
+    sync_job_id: Mapped[str | None] = mapped_column(String(64))
 
     property: Mapped["Property"] = relationship(back_populates="links")  # noqa: F821
     runs: Mapped[list["SyncRun"]] = relationship(

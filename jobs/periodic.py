@@ -1,0 +1,105 @@
+"""The scheduler of periodic jobs: any number may run at once (each job runs once per period among
+them, claimed in Redis), and each rides out a Redis outage instead of exiting."""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import redis
+from rq.cron import CronJob, CronScheduler
+from rq.exceptions import StopRequested
+from rq.utils import now
+
+from jobs.outage import Outage
+
+RETRY_FIRST_SECONDS = 1
+RETRY_MAX_SECONDS = 30
+# A cron job's period is its due time: its claim only has to outlive the schedulers' late wake-ups.
+CRON_CLAIM_SECONDS = 86400
+LOST = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+def slot_key(name: str, slot: int) -> str:
+    """The Redis key that the one scheduler running `name` for period `slot` holds."""
+    return f"csc:periodic:{name}:{slot}"
+
+
+def period_slot(job: CronJob, at: datetime) -> tuple[int, int]:
+    """(slot, seconds its claim lives): interval jobs' periods are aligned on the epoch, so every
+    scheduler names the same period alike; a cron job's period is the time it is due at."""
+    if job.cron:
+        return int(job.next_enqueue_time.timestamp()), CRON_CLAIM_SECONDS
+    return int(at.timestamp() // job.interval), 2 * job.interval
+
+
+def _next_slot_start(interval: int, at: datetime) -> datetime:
+    start = (math.floor(at.timestamp() / interval) + 1) * interval
+    return datetime.fromtimestamp(start, timezone.utc)
+
+
+class ConsoleScheduler(CronScheduler):
+    """RQ's cron scheduler, with a claim per job and period, and waiting out Redis outages."""
+
+    def __init__(self, connect: Callable[[], redis.Redis], outage: Outage, **kwargs):
+        super().__init__(connection=connect(), **kwargs)
+        self.connect, self.outage = connect, outage
+        self.claimed = 0
+
+    def enqueue_jobs(self) -> list[CronJob]:
+        """Enqueue the due jobs whose period no other scheduler claimed first."""
+        at = now()
+        enqueued = []
+        for job in self._cron_jobs:
+            if not job.should_run():
+                continue
+            slot, ttl = period_slot(job, at)
+            if self.connection.set(slot_key(job.name, slot), self.name, nx=True, ex=ttl):
+                job.enqueue(self.connection)
+                enqueued.append(job)
+            job.set_enqueue_time(at)
+            if job.interval and not job.cron:
+                # Wake at the next period's start, as every other scheduler does.
+                job.next_enqueue_time = _next_slot_start(job.interval, at)
+        return enqueued
+
+    def start(self):
+        """Enqueue on time until SIGINT/SIGTERM; while Redis is lost, wait for it and carry on."""
+        self._install_signal_handlers()
+        registered, delay = False, RETRY_FIRST_SECONDS
+        try:
+            while True:
+                try:
+                    if not registered:
+                        self.register_birth()
+                        registered = True
+                    if self.enqueue_jobs():
+                        self.save()
+                    self.heartbeat()
+                except LOST as exc:
+                    self.outage.lost(exc)
+                    registered = False
+                    time.sleep(delay)  # backoff between attempts; a signal interrupts it at once
+                    delay = min(delay * 2, RETRY_MAX_SECONDS)
+                    self.connection = self._reconnect()
+                    continue
+                self.outage.back()
+                delay = RETRY_FIRST_SECONDS
+                time.sleep(self.calculate_sleep_interval())
+        except (KeyboardInterrupt, StopRequested):
+            self.log.info("CronScheduler %s: stop requested", self.name)
+        finally:
+            try:
+                self.register_death()
+            except LOST:
+                pass  # Redis is gone: the registry forgets us when our entry ages out
+            self.log.info("CronScheduler %s: shutdown complete", self.name)
+
+    def _reconnect(self) -> redis.Redis:
+        try:
+            return self.connect()
+        except Exception:  # noqa: BLE001 - the next round tries again
+            return self.connection
+
+
