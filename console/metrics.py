@@ -61,7 +61,8 @@ class FleetCollector:
                                                value=reading["overbookings_open"]),
                 GaugeMetricFamily("csc_fleet_tally_age_seconds", "Age of the fleet counts in this scrape "
                                   "(0: counted by the scrape itself; the tally job runs every 10 s)",
-                                  value=reading["age_seconds"])]
+                                  value=reading["age_seconds"]),
+                _prevented(db)]
 
     def _queue(self) -> list[GaugeMetricFamily]:
         """Queue depth, failed jobs per queue and workers alive: a few O(1) Redis calls."""
@@ -109,3 +110,17 @@ def init_metrics(app: Flask) -> None:
         if "csc_started" in g:
             latency.labels(endpoint).observe(time.perf_counter() - g.csc_started)
         return response
+
+
+def _prevented(db):
+    """csc_overbookings_prevented_total{source}: overbookings fresh availability reads prevented."""
+    from prometheus_client.core import CounterMetricFamily
+    from sqlalchemy import func, select
+
+    from console.models import PreventedOverbooking
+    family = CounterMetricFamily("csc_overbookings_prevented", "Overbookings prevented by fresh "
+                                 "availability reads, by the source whose block was found", labels=["source"])
+    for source, n in db.session.execute(select(PreventedOverbooking.source, func.count())
+                                        .group_by(PreventedOverbooking.source).order_by(PreventedOverbooking.source)):
+        family.add_metric([source], n)
+    return family

@@ -8,6 +8,7 @@ from console.actions import overbookings as overbooking_actions
 from console.actions.overbookings import NOTE_MAX, get_overbooking
 from console.actions.properties import get_property
 from console.api.blueprint import api_bp
+from console.availability import prevented_json, prevented_rows
 from console.api.validate import invalid, json_body, parse_date, query_choice, query_int, text
 from console.extensions import db
 from console.models import Overbooking
@@ -52,6 +53,16 @@ def list_overbookings():
                               .limit(per_page).offset((page - 1) * per_page)).scalars()
     return jsonify(items=[overbooking_json(ob) for ob in rows], page=page, per_page=per_page,
                    total=total)
+
+
+@api_bp.get("/overbookings/prevented")
+def list_prevented_overbookings():
+    """Overbookings a fresh availability read prevented, detected within ?from=&to= (dates, to exclusive)."""
+    start = parse_date(request.args.get("from"), "from", required=False)
+    end = parse_date(request.args.get("to"), "to", required=False)
+    if start and end and end < start:
+        raise invalid("to", "must not be before from")
+    return jsonify(items=[prevented_json(row) for row in prevented_rows(start, end)])
 
 
 @api_bp.get("/overbookings/<int:overbooking_id>")

@@ -9,6 +9,7 @@ from console.models.notifications import (
     Notification,
     NotificationDelivery,
 )
+from console.models.prevented import PreventedOverbooking
 from console.models.people import ROLES, ApiToken, User, role_at_least
 from console.models.properties import Owner, Property
 
@@ -16,4 +17,4 @@ __all__ = ["ApiToken", "User", "ROLES", "role_at_least", "Owner", "Property", "C
            "SyncRun", "LINK_STATES", "SOURCES", "ExportFetch", "Overbooking", "Reservation",
            "ScoreSnapshot", "new_reservation_code", "AlertIncident", "AlertRecipient", "AlertSetting",
            "LinkAlertState",
-           "Notification", "NotificationDelivery"]
+           "Notification", "NotificationDelivery", "PreventedOverbooking"]
