@@ -142,7 +142,7 @@ def _to_read(links: list[CalendarLink], asked_at: datetime, max_age: float) -> l
 def read_links_fresh(property_id: int, *, max_age: float, timeout: float) -> list[LinkRead]:
     """Read the property's stale active links now (by `timeout` seconds); say what each read was."""
     app = current_app._get_current_object()
-    deadline, asked_at = time.monotonic() + timeout, utcnow().replace(microsecond=0)
+    deadline, asked_at = time.monotonic() + timeout, utcnow()
     due = _to_read(_links(property_id), asked_at, max_age)
     db.session.commit()  # end our read: SQLite writers (the reads' storage) must not wait on us
     progress = None
