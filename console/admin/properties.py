@@ -6,6 +6,7 @@ from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
 
+from console import overbooking_rates
 from console.actions import links as link_actions
 from console.actions.errors import ActionError
 from console.actions.links import ICAL_SOURCES
@@ -77,7 +78,8 @@ class PropertiesView(BulkPages, LinkPages, ConsoleView):
                            link_alerts={i: alert_history(link_id=i, limit=LINK_ALERTS) for i in link_ids},
                            ignored={link.id: link.ignored_detail or [] for link in prop.links},
                            sources=ICAL_SOURCES, can_act=current_user.can("staff"),
-                           jobs=link_job_states(prop.links), **panels), status
+                           jobs=link_job_states(prop.links),
+                           rates=overbooking_rates.property_and_owner(prop, today), **panels), status
 
     @expose("/<int:property_id>/links/<int:link_id>/<action>", methods=["POST"])
     def link_action(self, property_id: int, link_id: int, action: str):
