@@ -39,9 +39,10 @@ def availability_answer(property_id: int, check_in: date, check_out: date, fresh
         if not before and after:
             record_prevented(property_id, check_in, check_out, after)
         codes = [r.code for r in after]
-        is_fresh = all(read.read in ("fresh", "recent") for read in reads if read.read != "paused")
     else:
-        reads, codes, is_fresh = stored_reads(property_id), before, False
+        reads, codes = stored_reads(property_id), before
+    # True only when every active link was read just now or recently (so: without active links).
+    is_fresh = all(read.read in ("fresh", "recent") for read in reads if read.read != "paused")
     db.session.commit()  # nothing of ours stays open while the main site decides
     return {"available": not codes, "conflicts": codes, "fresh": is_fresh, "checked_at": iso(utcnow()),
             "links": [link_read_json(read) for read in reads]}

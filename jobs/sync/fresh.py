@@ -54,18 +54,28 @@ class _RedisLock:
     """A property's read lock in Redis: one reader among every web process sharing REDIS_URL."""
 
     def __init__(self, conn: redis.Redis, property_id: int, hold_seconds: float):
+        self._property_id, self._fallback = property_id, None
         # Not thread-local: the request takes it, the thread that finishes the reads gives it back.
         self._lock = conn.lock(f"csc:fresh-read:{property_id}", timeout=hold_seconds,
                                sleep=0.05, thread_local=False)
 
     def acquire(self, wait_seconds: float) -> bool:
-        return bool(self._lock.acquire(blocking=True, blocking_timeout=max(wait_seconds, 0.01)))
+        try:
+            return bool(self._lock.acquire(blocking=True, blocking_timeout=max(wait_seconds, 0.01)))
+        except (redis.RedisError, OSError):  # Redis went away since the ping: this process's lock
+            log.warning("fresh-read lock: Redis unavailable, locking in this process only")
+            self._fallback = _LocalLock(self._property_id)
+            return self._fallback.acquire(wait_seconds)
 
     def release(self) -> None:
+        if self._fallback is not None:
+            return self._fallback.release()
         try:
             self._lock.release()
         except redis.exceptions.LockError:  # expired: the reads outlived the hold, nobody else to free
             log.warning("fresh-read lock expired before its reads ended")
+        except (redis.RedisError, OSError):  # gone: the hold expires by itself
+            log.warning("fresh-read lock: Redis unavailable at release; it expires by itself")
 
 
 def property_read_lock(app: Flask, property_id: int):

@@ -226,3 +226,15 @@ def test_bad_fresh_value_is_refused(api, make_property):
     resp = api("viewer").get(f"/properties/{prop.id}/availability?check_in={day(1)}&check_out={day(2)}"
                              "&fresh=yes")
     assert resp.status_code == 422 and resp.get_json()["error"]["field"] == "fresh"
+
+
+def test_fresh_read_still_answers_when_redis_is_down(synced, api, app):
+    prop, link_id, feed = synced()
+    viewer = api("viewer")
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there
+    app.extensions.pop("csc_redis", None)
+    feed.body = airbnb_feed([(day(5), day(8), "Reserved"), (day(21), day(24), "Reserved")])
+    answer = ask(viewer, prop.id, 20, 23)
+    assert answer["available"] is False and answer["links"][0]["read"] == "fresh"
+    assert feed.count == 2 and runs(link_id)[-1].outcome == "changed"
+    assert db.session.execute(select(func.count()).select_from(PreventedOverbooking)).scalar() == 1
