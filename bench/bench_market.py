@@ -167,7 +167,7 @@ def run_mode(mode: str, args, market_seed: int) -> dict:
     sched = threading.Thread(target=scheduler, args=(app, stop, args.tick))
     sched.start()
     figures = {"attempts": 0, "accepted": 0, "overbooked": 0, "race_attempts": 0, "latency": [],
-               "answers_fresh": 0}
+               "answers_fresh": 0, "overbooked_by": {}}
     flock = threading.Lock()
     headers = {"Authorization": f"Bearer {token}"}
 
@@ -193,6 +193,11 @@ def run_mode(mode: str, args, market_seed: int) -> dict:
             if accepted:
                 figures["accepted"] += 1
                 figures["overbooked"] += sold
+                if sold:  # why it got through: what the answer said of the link, and racing or not
+                    reads = ",".join(link["read"] for link in body.get("links", []))
+                    why = figures["overbooked_by"]
+                    why[f"{reads}/{'race' if race else 'random'}"] = why.get(
+                        f"{reads}/{'race' if race else 'random'}", 0) + 1
 
     seconds = args.minutes * 60
     ext_rate = args.properties * args.external_per_hour / 3600
@@ -284,6 +289,8 @@ def main() -> int:
         print(f"{mode:8} {f['attempts']:8d} {f['accepted']:8d} {f['overbooked']:10d} {f['per_1000']:9.1f} "
               f"{f['p50_ms']:7.0f} {f['p99_ms']:7.0f} {f['fetches_200']:9d} {f['fetches_304']:9d} "
               f"{f['answers_fresh']:13d}")
+    for mode, f in results.items():
+        print(f"{mode}: overbookings by what the answer said of the link / demand kind: {f['overbooked_by']}")
     stored, fresh = results["stored"]["per_1000"], results["fresh"]["per_1000"]
     cut = 1 - fresh / stored if stored else 0.0
     print(f"fresh availability cuts overbookings per 1,000 direct bookings by {cut:.1%} "
