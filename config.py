@@ -101,6 +101,11 @@ class Config:
         # A test of a link ("Test" in the console, POST /links/<id>/test) answers within this.
         self.DRY_RUN_TIMEOUT_SECONDS = _int(env, "DRY_RUN_TIMEOUT_SECONDS",
                                             self.FETCH_TIMEOUT_SECONDS + 10, minimum=1)
+        # Fresh availability (?fresh=1): links read successfully this recently are not read again,
+        # and the answer comes within the timeout from whatever was read by then.
+        self.AVAILABILITY_FRESH_MAX_AGE_SECONDS = _int(env, "AVAILABILITY_FRESH_MAX_AGE_SECONDS", 60)
+        self.AVAILABILITY_FRESH_TIMEOUT_SECONDS = _int(env, "AVAILABILITY_FRESH_TIMEOUT_SECONDS", 3,
+                                                       minimum=1)
         self.FETCH_MAX_BYTES = _int(env, "FETCH_MAX_BYTES", 10_485_760, minimum=1024)
         self.FETCH_CONCURRENCY = _int(env, "FETCH_CONCURRENCY", 32, minimum=1)
         self.FETCH_PER_HOST_LIMIT = _int(env, "FETCH_PER_HOST_LIMIT", 8, minimum=1)

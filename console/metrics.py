@@ -34,6 +34,7 @@ class FleetCollector:
             finally:
                 db.session.remove()
             queue = self._queue()
+            queue.append(_prevented(self._redis))
         yield from families
         yield GaugeMetricFamily("csc_database_up",
                                 "1 when the database answered this scrape, else 0", value=up)
@@ -121,3 +122,21 @@ def init_metrics(app: Flask) -> None:
         if "csc_started" in g:
             latency.labels(endpoint).observe(time.perf_counter() - g.csc_started)
         return response
+
+
+
+def _prevented(redis_of):
+    """csc_overbookings_prevented_total{source}, from the counts kept in Redis as they are recorded
+    (console.availability), so a scrape reads no table."""
+    from prometheus_client.core import CounterMetricFamily
+
+    from console.availability import PREVENTED_KEY
+    family = CounterMetricFamily("csc_overbookings_prevented", "Overbookings prevented by fresh "
+                                 "availability reads, by the source of the block found", labels=["source"])
+    try:
+        counts = redis_of().hgetall(PREVENTED_KEY)
+    except Exception:  # noqa: BLE001 - Redis down: csc_redis_up says so, the family stays empty
+        counts = {}
+    for source, n in sorted(counts.items()):
+        family.add_metric([source.decode() if isinstance(source, bytes) else source], int(n))
+    return family

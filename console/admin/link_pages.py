@@ -66,6 +66,13 @@ class LinkPages:
         source = request.form.get("source") or None  # empty: tell it from the address
         form = {"url": url, "source": source or ""}
         try:
+            if request.form.get("step") == "save" and request.form.get("confirm_overlaps") != "yes":
+                # Save asks first when the calendar's stays overlap direct bookings already sold.
+                form["test"] = _overlap_check(prop, url, source)
+                if form["test"].get("direct_overlaps"):
+                    flash("This calendar's stays overlap direct bookings already sold (below): tick the box "
+                          "to save it anyway.", "error")
+                    return self.property_page(prop, new_link=form)
             if request.form.get("step") == "save":
                 link = link_actions.add_ical_link(prop, url, source)
                 flash(f"{link.source} calendar linked (link {link.id}). Press \"Synchronize now\" to "
@@ -106,3 +113,13 @@ class LinkPages:
         flash(f"The {source} link was deleted with its {removed} EX- block"
               f"{'s' if removed != 1 else ''}; its dates are no longer blocked.", "success")
         return redirect(url_for(".detail", property_id=property_id))
+
+
+def _overlap_check(prop: Property, url: str, source: str | None) -> dict:
+    """The test Save runs first; a test that ran out of time does not stop a save (it warns of nothing)."""
+    try:
+        return link_actions.preview_address(prop, url, source)
+    except ActionError as err:
+        if err.code == "test_timeout":
+            return {}
+        raise

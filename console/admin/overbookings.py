@@ -2,6 +2,7 @@
 list, each downloadable as CSV for the chosen date range."""
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, request, url_for
@@ -9,7 +10,9 @@ from flask_admin import expose
 from flask_login import current_user
 
 from console import charts
+from console import overbooking_rates as rate_rules
 from console import overbooking_stats as stats
+from console.availability import prevented_rows
 from console.actions.errors import ActionError
 from console.actions.overbookings import NOTE_MAX, get_overbooking, resolve_overbooking
 from console.admin.base import ConsoleView
@@ -23,6 +26,8 @@ BLAME_HEADER = ["counts against the owner", "does not count", "total"]
 LIST_HEADER = ["id", "property id", "property", "direct code", "external code", "first night", "last night",
                "nights", "detected at (UTC)", "source", "link health at detection",
                "counts against the owner", "attribution", "state", "resolved by", "resolution note"]
+PREVENTED_HEADER = ["id", "property id", "link id", "source", "check-in", "check-out", "external code",
+                    "detected at (UTC)"]
 FELL_HEADER = ["property id", "property", "score a week ago", "score now", "change", "fell most in",
                "why"]
 
@@ -47,6 +52,12 @@ def _table(name: str, r: DateRange) -> tuple[list[str], list[list]]:
         return FELL_HEADER, [[f["property_id"], f["name"], f["was"], f["value"], f["change"],
                               (f["fell_most_in"] or "").replace("_", " "), " ".join(f["reasons"])]
                              for f in stats.fell_most(utcnow())]
+    if name.startswith("rates-") and name[6:] in rate_rules.DIMENSIONS:
+        return [name[6:], *rate_rules.RATE_HEADER], [rate.row() for rate in rate_rules.rates(name[6:], r)]
+    if name == "prevented":
+        return PREVENTED_HEADER, [[p.id, p.property_id, p.link_id, p.source, p.check_in.isoformat(),
+                                   p.check_out.isoformat(), p.external_code, iso(p.detected_at)]
+                                  for p in prevented_rows(r.first, r.last + timedelta(days=1))]
     if name == "list":
         return LIST_HEADER, [[ob.id, ob.property_id, prop_name, ob.direct_code, ob.external_code,
                               ob.first_night.isoformat(), ob.last_night.isoformat(), ob.nights,
@@ -91,7 +102,9 @@ class OverbookingsView(ConsoleView):
                            presets=presets(today), rows=stats.newest_overbookings(r, state, counts),
                            list_size=stats.LIST_SIZE, fell=stats.fell_most(utcnow()),
                            state=state, counts=request.args.get("counts", ""), rules=score_rules,
-                           plotly_version=VERSION, can_act=current_user.can("staff"))
+                           plotly_version=VERSION, can_act=current_user.can("staff"),
+                           rates={by: rate_rules.rates(by, r) for by in rate_rules.DIMENSIONS},
+                           prevented=prevented_rows(r.first, r.last + timedelta(days=1), stats.LIST_SIZE))
 
     @expose("/<chart>.csv")
     def csv(self, chart: str):

@@ -6,6 +6,7 @@ from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
 
+from console import overbooking_rates
 from console.actions import links as link_actions
 from console.actions.errors import ActionError
 from console.actions.links import ICAL_SOURCES
@@ -84,7 +85,7 @@ class PropertiesView(OwnerSharePages, BulkPages, LinkPages, ConsoleView):
                            jobs=link_job_states(prop.links), iso=iso,
                            changes=recent_for_property(prop.id, CHANGES_SHOWN) if current_user.can("admin") else None,
                            owner_share=owner_share_panel(prop) if current_user.can("staff") else None,
-                           **panels), status
+                           rates=overbooking_rates.property_and_owner(prop, today), **panels), status
 
     @expose("/<int:property_id>/links/<int:link_id>/<action>", methods=["POST"])
     def link_action(self, property_id: int, link_id: int, action: str):

@@ -8,6 +8,10 @@ from console.actions import overbookings as overbooking_actions
 from console.actions.overbookings import NOTE_MAX, get_overbooking
 from console.actions.properties import get_property
 from console.api.blueprint import api_bp
+from console.availability import prevented_json, prevented_rows
+from console.date_range import parse_range
+from console.overbooking_rates import DIMENSIONS, rates
+from console.timeutil import utcnow
 from console.api.validate import invalid, json_body, parse_date, query_choice, query_int, text
 from console.extensions import db
 from console.models import Overbooking
@@ -52,6 +56,27 @@ def list_overbookings():
                               .limit(per_page).offset((page - 1) * per_page)).scalars()
     return jsonify(items=[overbooking_json(ob) for ob in rows], page=page, per_page=per_page,
                    total=total)
+
+
+@api_bp.get("/overbookings/prevented")
+def list_prevented_overbookings():
+    """Overbookings a fresh availability read prevented, detected within ?from=&to= (dates, to exclusive)."""
+    start = parse_date(request.args.get("from"), "from", required=False)
+    end = parse_date(request.args.get("to"), "to", required=False)
+    if start and end and end < start:
+        raise invalid("to", "must not be before from")
+    return jsonify(items=[prevented_json(row) for row in prevented_rows(start, end)])
+
+
+@api_bp.get("/overbookings/rates")
+def overbooking_rates():
+    """Overbookings per 1,000 direct bookings and nights sold, ?by=week|source|city|owner over ?from=&to=
+    (days included; default the last 26 weeks): `{by, from, to, items: [rate]}`."""
+    by = query_choice("by", DIMENSIONS) or "week"
+    r, problem = parse_range({k: request.args.get(k) for k in ("from", "to")}, utcnow().date())
+    if problem:
+        raise invalid("to" if "end date" in problem else "from", problem.split(":")[0])
+    return jsonify(by=by, **r.args(), items=[rate.json() for rate in rates(by, r)])
 
 
 @api_bp.get("/overbookings/<int:overbooking_id>")

@@ -6,8 +6,9 @@ from sqlalchemy import select
 
 from console.actions import reservations as reservation_actions
 from console.actions.properties import get_property
+from console.availability import availability_answer
 from console.api.blueprint import api_bp
-from console.api.validate import invalid, json_body, parse_date, stay_dates, text
+from console.api.validate import invalid, json_body, parse_date, query_choice, stay_dates, text
 from console.extensions import db
 from console.models import Reservation
 from console.serialize import reservation_json
@@ -57,9 +58,8 @@ def delete_reservation(code: str):
 
 @api_bp.get("/properties/<int:property_id>/availability")
 def availability(property_id: int):
-    """Whether [check_in, check_out) is free, and which stays block it."""
+    """Whether [check_in, check_out) is free, which stays block it, how fresh that is (?fresh=1 reads)."""
     get_property(property_id)
     check_in, check_out = stay_dates(request.args.get("check_in"), request.args.get("check_out"))
-    codes = [r.code for r in db.session.execute(overlapping(property_id, check_in, check_out))
-             .scalars()]
-    return jsonify(available=not codes, conflicts=codes)
+    fresh = query_choice("fresh", ("0", "1", "true", "false")) in ("1", "true")
+    return jsonify(availability_answer(property_id, check_in, check_out, fresh))

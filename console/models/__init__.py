@@ -11,6 +11,7 @@ from console.models.notifications import (
     NotificationDelivery,
 )
 from console.models.owner_links import OwnerStatusLink
+from console.models.prevented import PreventedOverbooking
 from console.models.people import ROLES, ApiToken, User, role_at_least
 from console.models.properties import Owner, Property
 
@@ -18,4 +19,4 @@ __all__ = ["ApiToken", "User", "ROLES", "role_at_least", "Owner", "Property", "C
            "SyncRun", "LINK_STATES", "SOURCES", "ExportFetch", "Overbooking", "Reservation",
            "ScoreSnapshot", "new_reservation_code", "AlertIncident", "AlertRecipient", "AlertSetting",
            "LinkAlertState",
-           "Notification", "NotificationDelivery", "AuditEntry", "OwnerStatusLink"]
+           "Notification", "NotificationDelivery", "AuditEntry", "OwnerStatusLink", "PreventedOverbooking"]

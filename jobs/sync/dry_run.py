@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import current_app
+from datetime import date
 
-from console.models import CalendarLink
+from flask import current_app
+from sqlalchemy import select
+
+from console.extensions import db
+from console.models import CalendarLink, Reservation
 from console.timeutil import local_today, utcnow
 from jobs.rules.advice import advice_for
 from jobs.rules.reconcile import guard_change
@@ -30,7 +34,7 @@ def dry_run_link(link: CalendarLink) -> dict:
         reading = read_ical_link(snap, fetch_settings(config), host_limiter(config), today,
                                  HORIZON_DAYS)
     return _answer(reading, link.source, stored_blocks(link.id), today, link.hold_state,
-                   link.accept_next_change)
+                   link.accept_next_change, direct_bookings(link.property_id, today))
 
 
 def dry_run_url(property_id: int, timezone: str, url: str, source: str) -> dict:
@@ -39,13 +43,30 @@ def dry_run_url(property_id: int, timezone: str, url: str, source: str) -> dict:
     snap = LinkSnapshot(link_id=0, property_id=property_id, source=source, url=url,
                         timezone=timezone, reuse_unchanged=False, today=today)
     reading = read_ical_link(snap, fetch_settings(config), host_limiter(config), today, HORIZON_DAYS)
-    return _answer(reading, source, [], today, None, False)
+    return _answer(reading, source, [], today, None, False, direct_bookings(property_id, today))
 
 
-def _answer(reading, source: str, stored, today, hold_state, accepted: bool) -> dict:
+def direct_bookings(property_id: int, today) -> list[tuple[str, date, date]]:
+    """The property's direct bookings not yet over, as (code, check_in, check_out)."""
+    rows = db.session.execute(select(Reservation.code, Reservation.check_in, Reservation.check_out).where(
+        Reservation.property_id == property_id, Reservation.origin == "direct",
+        Reservation.check_out > today).order_by(Reservation.check_in, Reservation.code)).all()
+    return [tuple(row) for row in rows]
+
+
+def direct_overlaps(stays, direct: list[tuple[str, date, date]]) -> list[dict]:
+    """Each (stay, direct booking) pair sharing a night: what Save would record as overbookings."""
+    return [{"direct_code": code, "direct_check_in": d_in.isoformat(), "direct_check_out": d_out.isoformat(),
+             "check_in": stay.check_in.isoformat(), "check_out": stay.check_out.isoformat(),
+             "summary": stay.summary}
+            for stay in stays for code, d_in, d_out in direct
+            if stay.check_in < d_out and d_in < stay.check_out]
+
+
+def _answer(reading, source: str, stored, today, hold_state, accepted: bool, direct=()) -> dict:
     """The test's answer: the read's error and advice, or what it would add, move and keep."""
     answer: dict = {"ok": reading.failure is None, "events_total": 0, "blocking": 0,
-                    "ignored": [], "warnings": [], "duration_ms": reading.duration_ms,
+                    "direct_overlaps": [], "ignored": [], "warnings": [], "duration_ms": reading.duration_ms,
                     "http_status": reading.fetch.http_status if reading.fetch else None}
     if reading.failure is not None:
         failure = reading.failure
@@ -69,6 +90,7 @@ def _answer(reading, source: str, stored, today, hold_state, accepted: bool) -> 
         would={"add": len(changes.added), "update": len(changes.updated),
                "remove": 0 if decision.hold else len(changes.removed),
                "keep": len(changes.unchanged), "hold": bool(decision.hold)},
+        direct_overlaps=direct_overlaps(parsed.stays, list(direct)),
         stays=[{"uid": s.uid, "check_in": s.check_in.isoformat(),
                 "check_out": s.check_out.isoformat(), "summary": s.summary}
                for s in parsed.stays[:200]])

@@ -57,14 +57,15 @@ def _csv(client, url: str) -> list[list[str]]:
 
 def _csv_links(html: str) -> dict[str, str]:
     return {name: href.replace("&amp;", "&") for href, name in
-            re.findall(r'<a href="([^"]+)" class="csv-link" data-csv="([a-z]+)"', html)}
+            re.findall(r'<a href="([^"]+)" class="csv-link" data-csv="([a-z-]+)"', html)}
 
 
 def test_every_chart_and_list_has_a_csv_link_keeping_the_range(fleet, login):
     client = login("viewer")
     html = client.get(f"{PAGE}?from=2026-01-05&to=2026-12-31&state=open").get_data(as_text=True)
     links = _csv_links(html)
-    assert set(links) == {"weekly", "source", "city", "owner", "scores", "fell", "list"}
+    assert set(links) == {"weekly", "source", "city", "owner", "scores", "fell", "list", "prevented",
+                          "rates-week", "rates-source", "rates-city", "rates-owner"}
     for href in links.values():
         assert "from=2026-01-05" in href and "to=2026-12-31" in href
     assert "state=open" in links["list"]

@@ -110,8 +110,12 @@ def test_availability_lists_conflicting_codes(api, make_property, make_link, mak
     block = make_reservation(prop, "external", in_days=10, nights=4, link=link)
     viewer = api("viewer")
     free = viewer.get(f"/properties/{prop.id}/availability?check_in={_d(14)}&check_out={_d(16)}")
-    assert free.get_json() == {"available": True, "conflicts": []}
+    answer = free.get_json()
+    assert (answer["available"], answer["conflicts"], answer["fresh"]) == (True, [], False)
+    assert answer["links"] == [{"id": link.id, "source": "ical", "read": "stored", "read_at": None,
+                                "error_kind": None}] and answer["checked_at"].endswith("Z")
     busy = viewer.get(f"/properties/{prop.id}/availability?check_in={_d(12)}&check_out={_d(15)}")
-    assert busy.get_json() == {"available": False, "conflicts": [block.code]}
+    assert {k: busy.get_json()[k] for k in ("available", "conflicts")} == {
+        "available": False, "conflicts": [block.code]}
     bad = viewer.get(f"/properties/{prop.id}/availability?check_in={_d(3)}")
     assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "check_out"
