@@ -11,6 +11,7 @@ from console.api.validate import invalid, json_body, parse_date, stay_dates, tex
 from console.extensions import db
 from console.models import Reservation
 from console.serialize import reservation_json
+from jobs.sync.demand import record_availability_demand
 
 
 def overlapping(property_id: int, start, end):
@@ -60,6 +61,7 @@ def availability(property_id: int):
     """Whether [check_in, check_out) is free, and which stays block it."""
     get_property(property_id)
     check_in, check_out = stay_dates(request.args.get("check_in"), request.args.get("check_out"))
+    record_availability_demand(property_id)  # guests are looking: its calendars are read sooner
     codes = [r.code for r in db.session.execute(overlapping(property_id, check_in, check_out))
              .scalars()]
     return jsonify(available=not codes, conflicts=codes)
