@@ -75,7 +75,7 @@ def link_weight(value: LinkValue) -> tuple[float, list[str]]:
     days = value.days_to_check_in
     if days is not None and days <= 14:
         when = "today" if days <= 0 else "tomorrow" if days == 1 else f"in {days} days"
-        weight *= 4.0 if days <= 2 else 2.5
+        weight *= 12.0 if days <= 2 else 8.0
         why.append(f"a direct check-in {when}")
     if value.demand_age is not None and value.demand_age <= DAY:
         weight *= 3.0 if value.demand_age <= 3600 else 1.5
@@ -86,7 +86,8 @@ def link_weight(value: LinkValue) -> tuple[float, list[str]]:
     if value.change_age is not None and value.change_age <= 7 * DAY:
         weight *= 2.0 if value.change_age <= DAY else 1.3
         why.append(f"its calendar changed {_ago(value.change_age)} ago")
-    elif (value.watched_for or 0) >= 30 * DAY and (value.change_age is None or value.change_age > 30 * DAY):
+    elif not hot(value) and (value.watched_for or 0) >= 30 * DAY and \
+            (value.change_age is None or value.change_age > 30 * DAY):
         weight *= 0.5
         why.append("its calendar has not changed in 30 days")
     return weight, why
