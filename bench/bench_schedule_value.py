@@ -1,7 +1,7 @@
 """Fixed schedule against the schedule by value at the same fetch budget (issue 22, the schedule half).
 
 A simulated market in virtual time (seconds of CPU, no network): 1,000 properties with one calendar each; a
-quarter busy (direct bookings 0.3 a day with check-ins 0-45 days ahead, bookings elsewhere 1 a day, guests
+fifth busy (--busy-share) (direct bookings 0.3 a day with check-ins 0-45 days ahead, bookings elsewhere 1 a day, guests
 asking availability 6 times a day), the rest quiet (0.002, 0.2 and 0.2 a day); all as Poisson processes.
 Both schedules read each link at its due time (lateness is bench_lateness's subject, not this one's); the
 value schedule uses the product's own policy (jobs/rules/sync_interval.py) with its budget scale recomputed
@@ -40,12 +40,12 @@ def poisson(rng: random.Random, rate_per_day: float, days: float) -> list[float]
     return times
 
 
-def market(properties: int, days: float, seed: int) -> list[dict]:
+def market(properties: int, days: float, seed: int, busy_share: float = 0.2) -> list[dict]:
     """Each property's changes elsewhere, direct check-ins (known from booking time) and demand."""
     rng = random.Random(seed)
     props = []
-    for i in range(properties):
-        busy = i % 5 == 0
+    for _ in range(properties):
+        busy = rng.random() < busy_share
         booked = poisson(rng, 0.3 if busy else 0.002, days + 45)
         props.append({
             "changes": poisson(rng, 1.0 if busy else 0.2, days),
@@ -123,13 +123,15 @@ def main() -> int:
     parser.add_argument("--min", type=float, default=2)
     parser.add_argument("--max", type=float, default=60)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--busy-share", type=float, default=0.2, help="share of busy properties")
     args = parser.parse_args()
     bounds = ScheduleBounds(args.interval, args.min, args.max)
-    props = market(args.properties, args.days, args.seed)
+    props = market(args.properties, args.days, args.seed, args.busy_share)
     fixed = simulate(props, args.days, bounds, value=False, seed=args.seed)
     value = simulate(props, args.days, bounds, value=True, seed=args.seed)
-    print(f"{args.properties} properties, {args.days} days, SYNC_INTERVAL_MINUTES={args.interval} "
-          f"(min {args.min}, max {args.max})")
+    hot = sum(1 for p in props if (lambda ci: ci is not None and ci <= 14 * DAY)(next_check_in(p, 0.0)))
+    print(f"{args.properties} properties ({args.busy_share:.0%} busy; {hot} with a direct check-in in the next 14 "
+          f"days at the start), {args.days} days, SYNC_INTERVAL_MINUTES={args.interval} (min {args.min}, max {args.max})")
     print(f"{'schedule':>9} {'fetches':>8} {'hot p95 min':>12} {'rest p95 min':>13} {'hot changes':>12} {'rest':>6}")
     for name, run in (("fixed", fixed), ("value", value)):
         d = run["delays"]

@@ -12,6 +12,9 @@ PROVIDER_NAMES = {"holidaylettings": "HolidayLettings (TripAdvisor Rentals)"}
 # health): the longest interval leaves a fifth of that for lateness and one retry.
 STALE_SAFE_SHARE = 0.8
 STALE_AFTER_INTERVALS = 3  # jobs.rules.risk.STALE_AFTER_INTERVALS (kept equal by a test)
+# The share of the budget the scale aims at: each next time is jittered by +-10% (which reads 0.3% more
+# often on average) and weights are stored at each read, so the scale lags the fleet a little.
+BUDGET_SHARE = 0.99
 
 
 @dataclass(frozen=True)
@@ -75,16 +78,16 @@ def link_weight(value: LinkValue) -> tuple[float, list[str]]:
     days = value.days_to_check_in
     if days is not None and days <= 14:
         when = "today" if days <= 0 else "tomorrow" if days == 1 else f"in {days} days"
-        weight *= 12.0 if days <= 2 else 8.0
+        weight *= 10.0 if days <= 2 else 8.0
         why.append(f"a direct check-in {when}")
     if value.demand_age is not None and value.demand_age <= DAY:
-        weight *= 3.0 if value.demand_age <= 3600 else 1.5
+        weight *= 1.5 if value.demand_age <= 3600 else 1.2
         why.append(f"guests asked its availability {_ago(value.demand_age)} ago")
     if value.exposure_nights > 0:
         weight *= 1.0 + min(value.exposure_nights, 30) / 30
         why.append(f"{value.exposure_nights} night{'s' if value.exposure_nights != 1 else ''} at stake")
     if value.change_age is not None and value.change_age <= 7 * DAY:
-        weight *= 2.0 if value.change_age <= DAY else 1.3
+        weight *= 1.3 if value.change_age <= DAY else 1.1
         why.append(f"its calendar changed {_ago(value.change_age)} ago")
     elif not hot(value) and (value.watched_for or 0) >= 30 * DAY and \
             (value.change_age is None or value.change_age > 30 * DAY):
@@ -154,12 +157,12 @@ def fleet_rate(groups: Iterable[tuple[float, str, int]], bounds: ScheduleBounds,
 
 def budget_scale(groups: Iterable[tuple[float, str, int]], bounds: ScheduleBounds) -> float:
     """The scale at which the links, grouped as (weight, source, count), read at the fleet's budget
-    (count / the mean interval) or less: the schedule spends the fixed schedule's reads, no more."""
+    (count / the mean interval, less a margin) or less: the schedule spends the fixed schedule's reads, no more."""
     groups = [(max(w, 1e-6), s, n) for w, s, n in groups if n > 0]
     links = sum(n for _w, _s, n in groups)
     if not links:
         return 1.0
-    budget = links / (bounds.mean_minutes * 60)
+    budget = BUDGET_SHARE * links / (bounds.mean_minutes * 60)
     low, high = 1e-3, 1e3  # the rate falls as the scale grows: bisect for the smallest scale within budget
     if fleet_rate(groups, bounds, low) <= budget:
         return low

@@ -32,7 +32,7 @@ def test_an_ordinary_link_is_read_at_the_mean_interval_and_says_nothing_is_at_st
     assert chosen.reason == "every 15 min: nothing booked ahead, no recent demand or change"
 
 
-@pytest.mark.parametrize("days, faster", [(0, 12.0), (2, 12.0), (3, 8.0), (14, 8.0)])
+@pytest.mark.parametrize("days, faster", [(0, 10.0), (2, 10.0), (3, 8.0), (14, 8.0)])
 def test_a_direct_check_in_within_two_weeks_reads_sooner_the_nearer_it_is(days, faster):
     value = LinkValue(source="airbnb", days_to_check_in=days)
     assert interval_for(value, BOUNDS, scale=16).seconds == pytest.approx(15 * 60 * 16 / faster, abs=1)
@@ -46,7 +46,7 @@ def test_a_check_in_further_than_two_weeks_changes_nothing():
 def test_guests_asking_availability_read_the_calendar_sooner_and_say_when():
     last_hour = interval_for(LinkValue(demand_age=600), BOUNDS)
     today = interval_for(LinkValue(demand_age=5 * 3600), BOUNDS)
-    assert last_hour.seconds == 5 * 60 and today.seconds == 10 * 60
+    assert last_hour.seconds == 10 * 60 and today.seconds == 12.5 * 60
     assert "guests asked its availability 10 min ago" in last_hour.reason
     assert minutes(LinkValue(demand_age=2 * DAY)) == 15
 
@@ -58,7 +58,8 @@ def test_nights_at_stake_read_sooner_up_to_twice_as_often():
 
 
 def test_a_calendar_that_changes_often_is_read_sooner_and_a_quiet_one_later():
-    assert minutes(LinkValue(change_age=3 * 3600)) == 7.5
+    assert minutes(LinkValue(change_age=3 * 3600)) == pytest.approx(15 / 1.3, abs=0.01)
+    assert minutes(LinkValue(change_age=3 * DAY)) == pytest.approx(15 / 1.1, abs=0.01)
     assert "its calendar changed 3 h ago" in interval_for(LinkValue(change_age=3 * 3600), BOUNDS).reason
     quiet = LinkValue(change_age=40 * DAY, watched_for=90 * DAY)
     assert minutes(quiet) == 30
