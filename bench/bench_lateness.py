@@ -130,11 +130,24 @@ class Probe:
             return dict(conn.execute(text("SELECT coalesce(error_kind, outcome), count(*) FROM sync_runs "
                                           "WHERE started_at >= :a GROUP BY 1"), {"a": since}).all())
 
+    def pg_stats(self) -> dict:
+        """This database's transactions and rows touched so far (pg_stat_database)."""
+        from sqlalchemy import text
+        with self.engine.connect() as conn:
+            row = conn.execute(text("SELECT xact_commit, tup_returned + tup_fetched, tup_inserted + tup_updated "
+                                    "+ tup_deleted FROM pg_stat_database WHERE datname = current_database()")).one()
+        return {"commits": row[0], "rows_read": row[1], "rows_written": row[2]}
+
     def all_due(self) -> None:
         from sqlalchemy import text
         with self.engine.begin() as conn:
             conn.execute(text("UPDATE calendar_links SET next_sync_at = :n, due_at = NULL"),
                          {"n": datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=1)})
+
+
+def redis_commands(url: str) -> int:
+    import redis
+    return int(redis.Redis.from_url(url).info("stats")["total_commands_processed"])
 
 
 def utcnow() -> datetime:
@@ -213,6 +226,7 @@ def main() -> int:
               f"links/s), {HOSTS} hosts, 2 workers, 2 schedulers; warm-up {args.warmup} min", flush=True)
         time.sleep(args.warmup * 60)
         measured_from, cpu0 = utcnow(), sum(cpu_seconds(p.pid) for p in procs[:2])
+        pg0, redis0 = probe.pg_stats(), redis_commands(args.redis_url)
         print(f"{'window':>8} {'syncs':>6} {'p50 s':>6} {'p95 s':>6} {'p99 s':>6} {'links/s':>8}", flush=True)
         windows = int(args.minutes * 60 // WINDOW)
         for n in range(windows):
@@ -226,6 +240,9 @@ def main() -> int:
         runs = probe.window(measured_from, utcnow())[1]
         cpu = sum(cpu_seconds(p.pid) for p in procs[:2]) - cpu0
         print(f"workers' CPU: {cpu * 1000 / max(runs, 1):.2f} ms per link ({runs} syncs, {cpu:.0f} CPU s)")
+        pg1, redis1 = probe.pg_stats(), redis_commands(args.redis_url)
+        print("PostgreSQL per link: " + ", ".join(f"{k} {(pg1[k] - pg0[k]) / max(runs, 1):.1f}" for k in pg0)
+              + f"; Redis commands per link {(redis1 - redis0) / max(runs, 1):.1f} (server-wide: other users count)")
         print(f"outcomes: {probe.outcomes(measured_from)}")
         two = throughput(probe, args.links)
         stop(procs[1])

@@ -39,11 +39,18 @@ class BatchStakes:
     scale: float = 1.0
 
 
-def _redis():
+def running_redis():
+    """This process's Redis when it answers, else None; an embedded Redis that is not running is not
+    started for the schedule's hints alone (as jobs.sync.runner.host_limiter)."""
+    from jobs import embedded_redis
+    from jobs.broker import redis_connection
+    config = current_app.config
     try:
-        from jobs.broker import redis_connection
+        if not config.get("REDIS_URL") and not embedded_redis.answers(
+                embedded_redis.socket_path(config["INSTANCE_PATH"])):
+            return None
         return redis_connection()
-    except Exception:  # noqa: BLE001 - without Redis: no demand, the plain scale
+    except Exception:  # noqa: BLE001 - without Redis: no demand, the plain scale, no lateness counts
         return None
 
 
@@ -60,7 +67,7 @@ def load_stakes(property_ids: Iterable[int], today: date, conn=None) -> BatchSta
         .group_by(Reservation.property_id)).all())
     exposure = dict(db.session.execute(select(Property.id, Property.exposure_nights)
                                        .where(Property.id.in_(ids))).all())
-    conn = conn if conn is not None else _redis()
+    conn = conn if conn is not None else running_redis()
     demand, scale = {}, 1.0
     try:
         demand = demand_ages(conn, ids)

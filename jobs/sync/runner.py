@@ -19,10 +19,10 @@ from jobs.fetch.feed import FetchSettings
 from jobs.fetch.host_limits import FleetHostLimiter, HostLimiter
 from jobs.notify.evaluate import notice_after_sync
 from jobs.rules.advice import describe
-from jobs.sync.attempts import failure_kind, record_own_failure_safely
 from jobs.sync import lateness
+from jobs.sync.attempts import failure_kind, record_own_failure_safely
 from jobs.sync.blocks import record_failure, record_success
-from jobs.sync.link_schedule import BatchStakes, load_stakes, schedule_after_read
+from jobs.sync.link_schedule import BatchStakes, load_stakes, running_redis, schedule_after_read
 from jobs.sync.overbookings import LinkBeforeSync, after_sync
 from jobs.sync.property_state import recompute_properties, refresh_risks
 from jobs.sync.reading import LinkReading, LinkSnapshot, read_ical_link
@@ -245,8 +245,7 @@ def record_lateness(summaries: list[SyncSummary]) -> None:
     if not values:
         return
     try:
-        from jobs.broker import redis_connection
-        lateness.record(redis_connection(), values)
+        lateness.record(running_redis(), values)
     except Exception:  # noqa: BLE001 - the syncs are stored; a lost count is only a lost count
         log.debug("could not record the lateness of %d syncs", len(values), exc_info=True)
 

@@ -44,7 +44,7 @@ def calendar_ages(now: datetime) -> dict:
 
 def weight_groups() -> list[tuple[float, str, int]]:
     """Active links that read well, grouped as (weight, source, count): what the budget is shared by."""
-    weight = func.round(func.coalesce(CalendarLink.sync_weight, 1.0), 2)
+    weight = func.coalesce(CalendarLink.sync_weight, 1.0)  # stored rounded to 2 decimals: few groups
     rows = db.session.execute(select(weight, CalendarLink.source, func.count())
                               .where(CalendarLink.state == "active",
                                      func.coalesce(CalendarLink.last_attempt_ok, True) != false())

@@ -109,3 +109,18 @@ def test_link_json_and_the_api_carry_the_interval_and_its_reason(app, api, https
     body = api("viewer").get(f"/links/{link.id}").get_json()
     assert body["sync_interval_seconds"] == fresh_link(link.id).sync_interval_seconds > 0
     assert body["sync_interval_reason"].startswith("every ")
+
+
+def test_the_fleet_tally_keeps_the_budget_scale_that_the_next_reads_use(app, redis_conn, make_property, make_link):
+    from jobs.sync.link_schedule import stored_scale
+    from jobs.tasks import fleet_tally_job
+    prop, now = make_property(), utcnow()
+    for n in range(10):  # every link weighs 4: read 4 x as often, the fleet would pass its budget
+        make_link(prop, url=f"https://www.airbnb.com/calendar/ical/{n}.ics", source="airbnb",
+                  sync_weight=4.0, last_attempt_ok=True, last_sync_at=now, last_success_at=now)
+    make_link(prop, url="https://www.airbnb.com/calendar/ical/failing.ics", source="airbnb", sync_weight=40.0,
+              last_attempt_ok=False, last_sync_at=now)  # failing: on its backoff, not in the budget
+    assert stored_scale(redis_conn) == 1.0  # no tally yet
+    fleet_tally_job()
+    # 10 links at 15 min x scale / 4 read at 99% of 10 links at 15 min: scale = 4 / 0.99.
+    assert abs(stored_scale(redis_conn) - 4 / 0.99) < 0.01
