@@ -97,6 +97,10 @@ class Config:
         self.REDIS_URL = _str(env, "REDIS_URL", None)
         self.SECRET_KEY = _str(env, "SECRET_KEY", None)  # None: generated once under instance/
         self.SYNC_INTERVAL_MINUTES = _int(env, "SYNC_INTERVAL_MINUTES", 15, minimum=1)
+        # The schedule by value (docs/schedule.md): SYNC_INTERVAL_MINUTES stays the fleet's mean, each
+        # link between these bounds (a provider's own minimum, Retry-After and backoff win).
+        self.SYNC_MIN_INTERVAL_MINUTES = _int(env, "SYNC_MIN_INTERVAL_MINUTES", 2, minimum=1)
+        self.SYNC_MAX_INTERVAL_MINUTES = _int(env, "SYNC_MAX_INTERVAL_MINUTES", 60, minimum=1)
         self.FETCH_TIMEOUT_SECONDS = _int(env, "FETCH_TIMEOUT_SECONDS", 15, minimum=1)
         # A test of a link ("Test" in the console, POST /links/<id>/test) answers within this.
         self.DRY_RUN_TIMEOUT_SECONDS = _int(env, "DRY_RUN_TIMEOUT_SECONDS",

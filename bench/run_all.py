@@ -12,7 +12,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = ("bench_parse.py", "bench_reconcile.py", "bench_scores.py", "bench_worker_memory.py",
            "bench_fleet.py", "bench_alerts.py", "bench_fleet_costs.py", "bench_bulk_actions.py",
-           "bench_console_pages.py")
+           "bench_console_pages.py", "bench_schedule_value.py")
 
 
 def main() -> int:

@@ -60,8 +60,11 @@ class FleetCollector:
         risk = GaugeMetricFamily("csc_properties", "Properties by risk level", labels=["risk"])
         for level, n in sorted(reading["risks"]):
             risk.add_metric([level], n)
-        return [links, risk, GaugeMetricFamily("csc_overbookings_open", "Open overbookings",
-                                               value=reading["overbookings_open"]),
+        from console import freshness
+        ages = freshness.age_histogram(reading)
+        return [links, risk, *([ages] if ages else []),
+                GaugeMetricFamily("csc_overbookings_open", "Open overbookings",
+                                  value=reading["overbookings_open"]),
                 GaugeMetricFamily("csc_fleet_tally_age_seconds", "Age of the fleet counts in this scrape "
                                   "(0: counted by the scrape itself; the tally job runs every 10 s)",
                                   value=reading["age_seconds"])]
@@ -84,9 +87,11 @@ class FleetCollector:
                 started.add_metric([name], conn.zcard(StartedJobRegistry(name, connection=conn).key))
                 failed.add_metric([name], conn.zcard(FailedJobRegistry(name, connection=conn).key))
             workers = Worker.count(connection=conn)
+            from console import freshness
+            late = freshness.lateness_histogram(conn)
         except Exception:  # noqa: BLE001 - Redis down: say so, the rest of the scrape still answers
             return [GaugeMetricFamily("csc_redis_up", "1 when Redis answered this scrape", value=0)]
-        return [depth, started, failed,
+        return [depth, started, failed, late,
                 GaugeMetricFamily("csc_workers", "RQ workers registered and alive", value=workers),
                 GaugeMetricFamily("csc_redis_up", "1 when Redis answered this scrape", value=1)]
 

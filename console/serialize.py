@@ -53,6 +53,8 @@ def link_json(link: CalendarLink, now: datetime | None = None, blocks: int | Non
         "state": link.state, "health": link.health(now, _interval()),
         "last_sync_at": iso(link.last_sync_at), "last_success_at": iso(link.last_success_at),
         "next_sync_at": iso(link.next_sync_at),
+        # The schedule by value (docs/schedule.md): the interval chosen at its last read, and why.
+        "sync_interval_seconds": link.sync_interval_seconds, "sync_interval_reason": link.sync_interval_reason,
         "consecutive_failures": link.consecutive_failures, "last_error": last_error,
         "warnings": [{"kind": w.get("kind"), "message": w.get("message")}
                      for w in (link.warnings or [])],

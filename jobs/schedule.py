@@ -26,8 +26,9 @@ class Periodic:
 
 
 PERIODIC_JOBS: list[Periodic] = [
-    # Due links are looked for every minute; each link's own time comes from next_sync_at.
-    Periodic("schedule-due-syncs", tasks.schedule_due_syncs, interval=60),
+    # Due links are looked for every 10 s, so a 2-minute interval (SYNC_MIN_INTERVAL_MINUTES) is kept;
+    # each link's own time comes from next_sync_at. A look queued for more than 30 s is dropped (the next is due).
+    Periodic("schedule-due-syncs", tasks.schedule_due_syncs, interval=10, ttl=30),
     # A sync job whose worker died leaves no trace but RQ's failed registry: record it on its links;
     # a sync Redis lost is queued again. Every LOST_SYNC_SWEEP_SECONDS (this is its default).
     Periodic("record-failed-sync-jobs", tasks.record_failed_sync_jobs, interval=30),

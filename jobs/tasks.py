@@ -11,7 +11,7 @@ from rq import get_current_job
 from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from console.extensions import db
 from console.models import CalendarLink
@@ -192,7 +192,9 @@ def claim_due_links(now, until) -> list[int]:
         return []
     table = CalendarLink.__table__
     claimed = db.session.execute(
-        table.update().where(table.c.id.in_(ids), *_is_due(now)).values(next_sync_at=until)
+        table.update().where(table.c.id.in_(ids), *_is_due(now))
+        # The due time is kept for the sync's lateness (the oldest, when a lost batch is claimed again).
+        .values(next_sync_at=until, due_at=func.coalesce(table.c.due_at, table.c.next_sync_at, now))
         .returning(table.c.id)).scalars().all()
     db.session.commit()
     order = {link_id: n for n, link_id in enumerate(ids)}

@@ -5,7 +5,7 @@ from flask import current_app
 from flask_admin import expose
 from sqlalchemy import false, select
 
-from console import fleet_tally
+from console import fleet_tally, freshness
 from console.admin.base import ConsoleIndexView
 from console.extensions import db
 from console.models import CalendarLink, Property
@@ -27,6 +27,8 @@ class DashboardView(ConsoleIndexView):
             .where(CalendarLink.last_attempt_ok == false())  # "= false": ix_calendar_links_failing
             .order_by(CalendarLink.consecutive_failures.desc(), CalendarLink.id.desc()).limit(25)).all()
         return self.render("dashboard/index.html", by_health=tally["health"],
+                           late=freshness.fleet_lateness(fleet_tally.redis_or_none()),
+                           age=freshness.calendar_age(tally),
                            by_risk=dict(tally["risks"]), tally=tally,
                            failing=[(link, name, advice_for(link.last_error_kind, link.source,
                                                             link.last_error_http_status))

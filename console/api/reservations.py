@@ -12,6 +12,7 @@ from console.api.validate import invalid, json_body, parse_date, query_choice, s
 from console.extensions import db
 from console.models import Reservation
 from console.serialize import reservation_json
+from jobs.sync.demand import record_availability_demand
 
 
 def overlapping(property_id: int, start, end):
@@ -61,5 +62,6 @@ def availability(property_id: int):
     """Whether [check_in, check_out) is free, which stays block it, how fresh that is (?fresh=1 reads)."""
     get_property(property_id)
     check_in, check_out = stay_dates(request.args.get("check_in"), request.args.get("check_out"))
+    record_availability_demand(property_id)  # guests are looking: its calendars are read sooner
     fresh = query_choice("fresh", ("0", "1", "true", "false")) in ("1", "true")
     return jsonify(availability_answer(property_id, check_in, check_out, fresh))

@@ -62,6 +62,14 @@ class CalendarLink(db.Model):
     # queues it again or records its outcome when its job is gone (Redis restarted empty, worker dead).
     sync_requested_at: Mapped[datetime | None] = mapped_column(index=True)
     sync_job_id: Mapped[str | None] = mapped_column(String(64))
+    # The schedule by value (jobs/rules/sync_interval.py, migration 0016): the interval chosen at the last
+    # read and why, the weight the fleet's budget is shared by, when a read last changed its blocks, and the
+    # due time a scheduler claimed it at (its lateness is measured from there when its sync starts).
+    sync_interval_seconds: Mapped[int | None]
+    sync_interval_reason: Mapped[str | None] = mapped_column(Text)
+    sync_weight: Mapped[float | None]
+    last_changed_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
 
     property: Mapped["Property"] = relationship(back_populates="links")  # noqa: F821
     runs: Mapped[list["SyncRun"]] = relationship(
@@ -92,6 +100,7 @@ class SyncRun(db.Model):
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int | None]
+    lateness_ms: Mapped[int | None]  # a scheduled sync's wait past its due time (migration 0016)
     details: Mapped[dict | None] = mapped_column(JSON)  # codes added/updated/removed, held reason
 
     link: Mapped[CalendarLink] = relationship(back_populates="runs")

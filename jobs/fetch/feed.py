@@ -14,6 +14,7 @@ import urllib3
 from urllib3 import exceptions as u3
 
 from jobs.fetch.addresses import AllowList
+from jobs.fetch.cache_hint import cache_max_age
 from jobs.fetch.host_limits import HostLimiter
 from jobs.fetch.session import FetchSession, deadline_of_this_thread, default_session, resolve_within
 from jobs.rules.stays import SyncFailure, parse_retry_after
@@ -53,6 +54,7 @@ class FetchResult:
     final_url: str
     bytes: int
     content_hash: str
+    max_age: float | None = None  # the answer's own freshness (Cache-Control / Expires): a schedule hint
 
 
 def fetch_feed(url: str, settings: FetchSettings, *, etag: str | None = None,
@@ -155,16 +157,18 @@ def _result(url: str, response: urllib3.BaseHTTPResponse, settings: FetchSetting
     new_etag = response.headers.get("ETag")
     new_modified = response.headers.get("Last-Modified")
     content_type = response.headers.get("Content-Type")
+    max_age = cache_max_age(response.headers.get("Cache-Control"), response.headers.get("Expires"),
+                            response.headers.get("Date"))
     if status == 304:
         _discard(response, deadline)
         return FetchResult("not_modified", b"", 304, new_etag or etag, new_modified or last_modified,
-                           content_type, url, 0, "")
+                           content_type, url, 0, "", max_age)
     if not 200 <= status < 300:
         _discard(response, deadline)
         raise _status_failure(status, response.headers.get("Retry-After"))
     body = _read_body(response, settings, deadline, urlsplit(url).hostname or "")
     return FetchResult("ok", body, status, new_etag, new_modified, content_type, url, len(body),
-                       hashlib.sha256(body).hexdigest())
+                       hashlib.sha256(body).hexdigest(), max_age)
 
 
 def _status_failure(status: int, retry_after: str | None) -> SyncFailure:

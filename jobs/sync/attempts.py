@@ -45,6 +45,7 @@ def record_own_failure(link_ids: Iterable[int], kind: str, message: str, since: 
         link.last_error_http_status, link.last_error_at = None, now
         link.next_sync_at = next_sync_after_failure(now, interval, link.consecutive_failures, None) \
             if link.state == "active" else None
+        link.due_at = None  # its lateness is not counted: the failure is
         recorded.append(link.id)
     db.session.commit()
     if recorded:

@@ -19,6 +19,7 @@ from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property
 from console.timeutil import iso
 from jobs.rules.risk import STALE_AFTER_INTERVALS
+from jobs.sync import schedule_tally
 
 log = logging.getLogger(__name__)
 HEALTHS = ("failing", "stale", "never_synced", "ok", "none")
@@ -85,6 +86,8 @@ def take(now: datetime, interval_minutes: int) -> dict:
         # Properties per newest score (at most 101 rows): the managers' score spread.
         "scores": rows(select(Property.score_value, func.count()).where(Property.score_value.is_not(None))
                        .group_by(Property.score_value)),
+        # Calendar ages of active links and the schedule's budget scale (jobs/sync/schedule_tally.py).
+        "schedule": schedule_tally.take(now),
     }
 
 

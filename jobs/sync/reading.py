@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from urllib.parse import urlsplit
 
 from jobs.fetch.feed import FetchResult, FetchSettings, HostLimiter, fetch_feed
@@ -28,6 +28,7 @@ class LinkSnapshot:
     kigo_property_id: int | None = None
     kigo_diff_id: str | None = None
     today: date | None = None  # the property's day: what is past and what is ahead
+    due_at: datetime | None = None  # when a scheduler found it due (None: a forced or first sync)
 
 
 @dataclass

@@ -19,8 +19,10 @@ from jobs.fetch.feed import FetchSettings
 from jobs.fetch.host_limits import FleetHostLimiter, HostLimiter
 from jobs.notify.evaluate import notice_after_sync
 from jobs.rules.advice import describe
+from jobs.sync import lateness
 from jobs.sync.attempts import failure_kind, record_own_failure_safely
 from jobs.sync.blocks import record_failure, record_success
+from jobs.sync.link_schedule import BatchStakes, load_stakes, running_redis, schedule_after_read
 from jobs.sync.overbookings import LinkBeforeSync, after_sync
 from jobs.sync.property_state import recompute_properties, refresh_risks
 from jobs.sync.reading import LinkReading, LinkSnapshot, read_ical_link
@@ -44,6 +46,7 @@ class SyncSummary:
     property_id: int | None = None
     moved: bool = False  # a change a person would see: its property's score is refreshed too
     recorded: bool = True  # False: not even the failure could be stored (the job must fail)
+    lateness: float | None = None  # seconds a scheduled sync's read began past its due time
 
     def line(self) -> str:
         """The summary as one human-readable line."""
@@ -72,7 +75,7 @@ def snapshot(link: CalendarLink, tz: str, today: date | None = None) -> LinkSnap
                         last_modified=link.last_modified, content_hash=link.content_hash,
                         reuse_unchanged=reuse, kigo_code=link.kigo_code,
                         kigo_property_id=link.kigo_property_id, kigo_diff_id=link.kigo_diff_id,
-                        today=today)
+                        today=today, due_at=link.due_at)
 
 
 def load_snapshots(link_ids: Iterable[int], today: date | None = None) -> list[LinkSnapshot]:
@@ -124,8 +127,9 @@ def _locked_link(link_id: int) -> CalendarLink | None:
     return db.session.get(CalendarLink, link_id, populate_existing=True) if locked else None
 
 
-def apply_reading(reading: LinkReading) -> SyncSummary:
-    """Store one reading in its own transaction (a crash leaves other links' results intact)."""
+def apply_reading(reading: LinkReading, stakes: BatchStakes | None = None) -> SyncSummary:
+    """Store one reading in its own transaction (a crash leaves other links' results intact); `stakes`
+    (the batch's, else read for this link) choose its next interval (jobs/sync/link_schedule.py)."""
     interval, today = current_app.config["SYNC_INTERVAL_MINUTES"], reading.snapshot.today
     link = _locked_link(reading.snapshot.link_id)
     if link is None:  # deleted while we were fetching
@@ -144,6 +148,12 @@ def apply_reading(reading: LinkReading) -> SyncSummary:
         if reading.extra:
             from jobs.sync.kigo_reading import store_kigo_facts
             store_kigo_facts(link, reading)
+        late = _lateness(reading)
+        run.lateness_ms = None if late is None else int(late * 1000)
+        if stakes is None:
+            stakes = load_stakes([link.property_id], reading.snapshot.today or utcnow().date())
+        schedule_after_read(link, run, reading, stakes.by_property.get(link.property_id), stakes.scale,
+                            utcnow())
         if link.state != "active":
             link.next_sync_at = None  # forced syncs of paused links do not restart the schedule
         db.session.add(run)
@@ -158,7 +168,7 @@ def apply_reading(reading: LinkReading) -> SyncSummary:
         # (a third of the main thread's time in an unchanged fleet sync).
         summary = SyncSummary(link.id, run.outcome, run.added, run.updated, run.removed,
                               run.error_kind, run.error_message or (run.details or {}).get("held", ""),
-                              property_id=link.property_id, moved=moved)
+                              property_id=link.property_id, moved=moved, lateness=late)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -166,12 +176,20 @@ def apply_reading(reading: LinkReading) -> SyncSummary:
     return summary
 
 
-def _apply_safely(snap: LinkSnapshot, future) -> SyncSummary:
+def _lateness(reading: LinkReading) -> float | None:
+    """Seconds between a scheduled link's due time and the start of its read (None: not scheduled)."""
+    due = reading.snapshot.due_at
+    if due is None or not reading.started_at:
+        return None
+    return max(0.0, reading.started_at - due.replace(tzinfo=timezone.utc).timestamp())
+
+
+def _apply_safely(snap: LinkSnapshot, future, stakes: BatchStakes | None = None) -> SyncSummary:
     """Apply one finished read; when that fails, the attempt is recorded on the link as our own
     failure (`database` or `internal`), its blocks unchanged, and the batch goes on."""
     try:
         reading = future.result()
-        return apply_reading(reading)
+        return apply_reading(reading, stakes)
     except Exception as exc:  # noqa: BLE001 - one link's crash must not cost the batch its results
         db.session.rollback()
         log.exception("sync of link %s failed while storing its result", snap.link_id)
@@ -199,23 +217,37 @@ def sync_links(link_ids: Iterable[int], *, today: date | None = None,
     config = current_app.config
     snaps = load_snapshots(link_ids, today)  # each link's property's day unless `today` is given
     read = _reader(config)
+    stakes = load_stakes([s.property_id for s in snaps], today or utcnow().date())
     summaries = []
     workers = max(1, min(config["FETCH_CONCURRENCY"], len(snaps)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
         futures = {pool.submit(read, snap): snap for snap in snaps}
         pending: list[SyncSummary] = []
         for future in as_completed(futures):
-            summary = _apply_safely(futures[future], future)
+            summary = _apply_safely(futures[future], future, stakes)
             summaries.append(summary)
             pending.append(summary)
             if len(pending) >= REFRESH_EVERY:  # a long batch does not leave the first risks old
                 _refresh_properties(pending)
+                record_lateness(pending)
                 pending = []
             if on_done:
                 on_done(summary)
         _refresh_properties(pending)
+        record_lateness(pending)
     notice_after_sync(summaries)  # alerts: never raises, the results above are already committed
     return summaries
+
+
+def record_lateness(summaries: list[SyncSummary]) -> None:
+    """Add the scheduled syncs' lateness to the counts in Redis (never fails the batch)."""
+    values = [s.lateness for s in summaries if s.lateness is not None]
+    if not values:
+        return
+    try:
+        lateness.record(running_redis(), values)
+    except Exception:  # noqa: BLE001 - the syncs are stored; a lost count is only a lost count
+        log.debug("could not record the lateness of %d syncs", len(values), exc_info=True)
 
 
 def _refresh_properties(summaries: list[SyncSummary]) -> None:

@@ -339,7 +339,7 @@ def test_every_periodic_job_is_importable_by_name_and_runs_in_the_app_context(
                      "recompute-risk-hourly", "prune-sync-runs", "fleet-tally", "alerts-tick",
                      "weekly-digest"]
     timing = {spec.name: (spec.interval, spec.cron, spec.queue) for spec in PERIODIC_JOBS}
-    assert timing == {"schedule-due-syncs": (60, None, "maintenance"),
+    assert timing == {"schedule-due-syncs": (10, None, "maintenance"),
                       "record-failed-sync-jobs": (30, None, "maintenance"),
                       "recompute-scores-nightly": (None, "30 2 * * *", "maintenance"),
                       "recompute-risk-hourly": (3600, None, "maintenance"),
