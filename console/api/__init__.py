@@ -2,6 +2,8 @@
 parsing and JSON answers around console.actions."""
 from console.api import (  # noqa: F401
                          calendar_export,
+                         description,
+                         jobs,
                          kigo,
                          links,
                          overbookings,
