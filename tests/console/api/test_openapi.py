@@ -7,7 +7,9 @@ import json
 import re
 
 import pytest
+import yaml
 from flask import jsonify
+from flask.testing import FlaskClient
 from openapi_core.validation.response.exceptions import InvalidData
 from openapi_spec_validator import validate
 
@@ -15,6 +17,8 @@ from config import TestConfig
 from console import create_app
 from console.api.blueprint import requires
 from console.api.description import DOCUMENT, openapi_document
+from console.extensions import db
+from console.models import ApiToken
 from tests.console.api.document_check import check_answer
 
 METHODS = ("get", "put", "post", "delete", "patch")
@@ -66,10 +70,45 @@ def path_parameters(document: dict, path: str, operation: dict) -> dict[str, dic
     return {p["name"]: p for p in resolved if p["in"] == "path"}
 
 
+def with_pending(document: dict, pending: dict) -> dict:
+    """The document with console/api/openapi_pending.yaml moved in, as its header says to."""
+    merged = json.loads(json.dumps(document))
+    merged["paths"].update(pending.get("paths", {}))
+    merged["components"]["schemas"].update(pending.get("schemas", {}))
+    for name, extra in pending.get("schema_properties", {}).items():
+        merged["components"]["schemas"][name]["properties"].update(
+            {key: value for key, value in extra.items() if not key.startswith("x-")})
+    return merged
+
+
 def test_the_document_is_valid_openapi_3_1():
     document = openapi_document()
     assert document["openapi"].startswith("3.1")
     validate(document)  # raises on any schema error
+
+
+def test_the_pending_entries_of_other_branches_merge_into_a_valid_document():
+    pending = yaml.safe_load((DOCUMENT.parent / "openapi_pending.yaml").read_text())
+    merged = with_pending(openapi_document(), pending)
+    validate(merged)
+    for path, item in pending["paths"].items():
+        for method in set(item) & set(METHODS):
+            assert item[method]["x-branch"].startswith("h/"), f"{method} {path} names its branch"
+    assert "sync_interval_seconds" in merged["components"]["schemas"]["Link"]["properties"]
+
+
+def test_every_201_names_the_created_resource_in_location_and_every_401_challenges():
+    pending = yaml.safe_load((DOCUMENT.parent / "openapi_pending.yaml").read_text())
+    for (method, path), operation in documented_operations(
+            with_pending(openapi_document(), pending)).items():
+        answers = operation["responses"]
+        if "201" in answers:
+            assert "Location" in answers["201"]["headers"], f"{method} {path}"
+        if "202" in answers:
+            assert answers["202"] == {"$ref": "#/components/responses/SyncQueuedWithLink"} or \
+                "Location" in answers["202"]["headers"], f"{method} {path}"
+        if "401" in answers:
+            assert answers["401"] == {"$ref": "#/components/responses/Unauthorized"}, f"{method} {path}"
 
 
 def test_every_api_route_is_documented_and_every_documented_operation_is_a_route(app):
@@ -124,7 +163,6 @@ def test_each_operation_names_the_role_the_route_asks_for(app):
 def test_the_document_is_served_as_json_without_a_token(client):
     resp = client.get(f"{API}/openapi.json")
     assert resp.status_code == 200 and resp.mimetype == "application/json"
-    import yaml
     assert resp.get_json() == yaml.safe_load(DOCUMENT.read_text())
     assert resp.get_json()["servers"] == [{"url": "/api/v1"}]
 
@@ -135,12 +173,9 @@ def test_the_check_refuses_an_answer_the_document_does_not_describe(app):
         return jsonify(id=link_id, state="asleep")  # no such state, and most fields missing
     app.add_url_rule(f"{API}/links/<int:link_id>", "fake_link", fake_link, methods=["GET"])
     app.view_functions["api.get_link_view"] = fake_link  # answer in place of the real view
-    from flask.testing import FlaskClient
     resp = FlaskClient(app).get(f"{API}/links/7", headers={"Authorization": "Bearer x"})
     assert resp.status_code == 401  # the real authentication still answers, described
     check_answer(app, resp)
-    from console.models import ApiToken
-    from console.extensions import db
     row, clear = ApiToken.issue("t", "viewer")
     db.session.add(row)
     db.session.commit()
