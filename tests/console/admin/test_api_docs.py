@@ -2,7 +2,7 @@
 the installed package (and nothing else from its folder)."""
 from __future__ import annotations
 
-from console.swagger_asset import VERSION
+from console.admin.api_docs import VERSION
 
 
 def test_the_api_page_needs_a_login(client):

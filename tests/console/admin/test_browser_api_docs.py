@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from console.api.description import openapi_document
+from tests.console.api.document_check import load_document
 from tests.console.admin.browsing import BROWSER_MARKS, PASSWORD, log_in, shot
 
 pytestmark = BROWSER_MARKS
@@ -18,7 +18,7 @@ def test_a_viewer_opens_the_api_page_from_the_menu_and_reads_every_operation(
     page.wait_for_url(f"{live_server}/api-docs/")
     page.wait_for_selector("#swagger-ui .opblock")
     expect(page.locator("#swagger-ui .info .title")).to_contain_text("Calendar Sync Console API")
-    described = sorted(f"{method.upper()} {path}" for path, item in openapi_document()["paths"].items()
+    described = sorted(f"{method.upper()} {path}" for path, item in load_document()["paths"].items()
                        for method in item if method in ("get", "post", "delete"))
     drawn = page.locator("#swagger-ui .opblock-summary").evaluate_all(
         "blocks => blocks.map(b => b.querySelector('.opblock-summary-method').textContent + ' '"

@@ -3,21 +3,36 @@ client whose /api/v1 answers must be described by the document, status, headers 
 from __future__ import annotations
 
 import functools
+import json
+from pathlib import Path
 
+import yaml
 from flask.testing import FlaskClient
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from console.api.description import openapi_document
-
 API_PREFIX = "/api/v1/"
+# Read as a file, as any client would read it: tests reach console.api only through HTTP
+# (tests/test_layout.py); test_openapi.py proves GET /api/v1/openapi.json serves this very file.
+DOCUMENT_FILE = Path(__file__).resolve().parents[3] / "console" / "api" / "openapi.yaml"
+PENDING_FILE = DOCUMENT_FILE.with_name("openapi_pending.yaml")
+
+
+@functools.cache
+def _document_text() -> str:
+    return json.dumps(yaml.safe_load(DOCUMENT_FILE.read_text(encoding="utf-8")))
+
+
+def load_document() -> dict:
+    """The API's OpenAPI document (a fresh copy each call: tests may change theirs)."""
+    return json.loads(_document_text())
 
 
 @functools.cache
 def described_api() -> OpenAPI:
     """The document, checked once as valid OpenAPI 3.1, ready to validate answers."""
-    return OpenAPI.from_dict(openapi_document())
+    return OpenAPI.from_dict(load_document())
 
 
 class AnsweredRequest(WerkzeugOpenAPIRequest):

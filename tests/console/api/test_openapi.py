@@ -10,16 +10,16 @@ import pytest
 import yaml
 from flask import jsonify
 from flask.testing import FlaskClient
+from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.response.exceptions import InvalidData
 from openapi_spec_validator import validate
 
 from config import TestConfig
 from console import create_app
-from console.api.blueprint import requires
-from console.api.description import DOCUMENT, openapi_document
+from console.actions.errors import ActionError
 from console.extensions import db
 from console.models import ApiToken
-from tests.console.api.document_check import check_answer
+from tests.console.api.document_check import DOCUMENT_FILE, PENDING_FILE, check_answer, load_document
 
 METHODS = ("get", "put", "post", "delete", "patch")
 API = "/api/v1"
@@ -82,14 +82,14 @@ def with_pending(document: dict, pending: dict) -> dict:
 
 
 def test_the_document_is_valid_openapi_3_1():
-    document = openapi_document()
+    document = load_document()
     assert document["openapi"].startswith("3.1")
     validate(document)  # raises on any schema error
 
 
 def test_the_pending_entries_of_other_branches_merge_into_a_valid_document():
-    pending = yaml.safe_load((DOCUMENT.parent / "openapi_pending.yaml").read_text())
-    merged = with_pending(openapi_document(), pending)
+    pending = yaml.safe_load(PENDING_FILE.read_text())
+    merged = with_pending(load_document(), pending)
     validate(merged)
     for path, item in pending["paths"].items():
         for method in set(item) & set(METHODS):
@@ -98,9 +98,9 @@ def test_the_pending_entries_of_other_branches_merge_into_a_valid_document():
 
 
 def test_every_201_names_the_created_resource_in_location_and_every_401_challenges():
-    pending = yaml.safe_load((DOCUMENT.parent / "openapi_pending.yaml").read_text())
+    pending = yaml.safe_load(PENDING_FILE.read_text())
     for (method, path), operation in documented_operations(
-            with_pending(openapi_document(), pending)).items():
+            with_pending(load_document(), pending)).items():
         answers = operation["responses"]
         if "201" in answers:
             assert "Location" in answers["201"]["headers"], f"{method} {path}"
@@ -112,7 +112,7 @@ def test_every_201_names_the_created_resource_in_location_and_every_401_challeng
 
 
 def test_every_api_route_is_documented_and_every_documented_operation_is_a_route(app):
-    assert disagreements(app, openapi_document()) == {
+    assert disagreements(app, load_document()) == {
         "undocumented routes": [], "documented but not routed": []}
 
 
@@ -120,20 +120,20 @@ def test_a_route_added_without_its_entry_fails_the_comparison(backends):
     app = create_app(TestConfig(env=dict(backends)))
     app.add_url_rule(f"{API}/properties/<int:property_id>/brand-new", "brand_new",
                      lambda property_id: "", methods=["POST"])
-    assert disagreements(app, openapi_document()) == {
+    assert disagreements(app, load_document()) == {
         "undocumented routes": ["POST /properties/{property_id}/brand-new"],
         "documented but not routed": []}
 
 
 def test_an_entry_without_its_route_fails_the_comparison(app):
-    document = json.loads(json.dumps(openapi_document()))
+    document = json.loads(json.dumps(load_document()))
     document["paths"]["/scores"]["delete"] = {"responses": {"204": {"description": "gone"}}}
     assert disagreements(app, document) == {
         "undocumented routes": [], "documented but not routed": ["DELETE /scores"]}
 
 
 def test_path_parameters_are_described_with_the_routes_types(app):
-    document = openapi_document()
+    document = load_document()
     described = documented_operations(document)
     for (method, path), rule in route_operations(app).items():
         params = path_parameters(document, path, described[(method, path)])
@@ -145,7 +145,7 @@ def test_path_parameters_are_described_with_the_routes_types(app):
 
 
 def test_each_operation_names_the_role_the_route_asks_for(app):
-    document = openapi_document()
+    document = load_document()
     described = documented_operations(document)
     for (method, path), rule in route_operations(app).items():
         operation = described[(method, path)]
@@ -163,23 +163,27 @@ def test_each_operation_names_the_role_the_route_asks_for(app):
 def test_the_document_is_served_as_json_without_a_token(client):
     resp = client.get(f"{API}/openapi.json")
     assert resp.status_code == 200 and resp.mimetype == "application/json"
-    assert resp.get_json() == yaml.safe_load(DOCUMENT.read_text())
+    assert resp.get_json() == yaml.safe_load(DOCUMENT_FILE.read_text())
     assert resp.get_json()["servers"] == [{"url": "/api/v1"}]
 
 
-def test_the_check_refuses_an_answer_the_document_does_not_describe(app):
-    @requires("viewer")
-    def fake_link(link_id):
-        return jsonify(id=link_id, state="asleep")  # no such state, and most fields missing
-    app.add_url_rule(f"{API}/links/<int:link_id>", "fake_link", fake_link, methods=["GET"])
-    app.view_functions["api.get_link_view"] = fake_link  # answer in place of the real view
-    resp = FlaskClient(app).get(f"{API}/links/7", headers={"Authorization": "Bearer x"})
-    assert resp.status_code == 401  # the real authentication still answers, described
-    check_answer(app, resp)
+def test_the_check_refuses_an_answer_the_document_does_not_describe(app, monkeypatch, make_property,
+                                                                   make_link):
+    link = make_link(make_property())
     row, clear = ApiToken.issue("t", "viewer")
     db.session.add(row)
     db.session.commit()
-    resp = FlaskClient(app).get(f"{API}/links/7", headers={"Authorization": f"Bearer {clear}"})
-    assert resp.status_code == 200
+    plain = FlaskClient(app)  # not the checking client: the test checks the answer itself
+    bearer = {"Authorization": f"Bearer {clear}"}
+    check_answer(app, plain.get(f"{API}/links/{link.id}", headers=bearer))  # the real answer passes
+    # The same route answering a link with no such state and most fields missing:
+    monkeypatch.setattr("console.api.links.link_json", lambda link: {"id": link.id, "state": "asleep"})
+    wrong = plain.get(f"{API}/links/{link.id}", headers=bearer)
+    assert wrong.status_code == 200
     with pytest.raises(InvalidData):
-        check_answer(app, resp)
+        check_answer(app, wrong)
+    # And an answer whose status the operation does not describe.
+    monkeypatch.setattr("console.api.links.get_link", lambda link_id: (_ for _ in ()).throw(
+        ActionError("teapot", "no", status=418)))
+    with pytest.raises(ResponseNotFound, match="418"):
+        check_answer(app, plain.get(f"{API}/links/{link.id}", headers=bearer))
