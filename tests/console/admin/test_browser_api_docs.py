@@ -14,7 +14,7 @@ def test_a_viewer_opens_the_api_page_from_the_menu_and_reads_every_operation(
         live_server, page, make_user):
     make_user("viewer@example.com", "viewer", PASSWORD)
     log_in(page, live_server, "viewer@example.com")
-    page.click("nav >> text=API")
+    page.click('nav >> text="API"')  # exactly: not "API tokens"
     page.wait_for_url(f"{live_server}/api-docs/")
     page.wait_for_selector("#swagger-ui .opblock")
     expect(page.locator("#swagger-ui .info .title")).to_contain_text("Calendar Sync Console API")
