@@ -1,5 +1,6 @@
-"""Each link's sync job as its page shows it: queued, running, finished with what its run did, or
-failed; read from RQ (the job in Redis) and the database (the run it recorded), never guessed."""
+"""Each link's sync job as its page shows it (and GET /api/v1/jobs/<id> answers it): queued, running,
+finished with what its run did, or failed; read from RQ (the job in Redis) and the database (the run
+it recorded), never guessed."""
 from __future__ import annotations
 
 import redis
@@ -11,7 +12,7 @@ from console.extensions import db
 from console.models import CalendarLink, SyncRun
 from console.timeutil import iso, naive_utc
 from jobs.broker import QueueUnavailable, redis_connection
-from jobs.queue import job_is_live, latest_link_jobs
+from jobs.queue import SYNC_LINK_JOB, job_is_live, latest_link_jobs
 from jobs.rules.advice import advice_for
 
 IN_FLIGHT = ("queued", "running")
@@ -20,6 +21,7 @@ WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 ENDED_BADLY = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 LOST_WORKER = ("Our own failure: the worker running this sync stopped without finishing (killed "
                "or lost). The blocks are unchanged.")
+LOST_JOB_WORKER = "Our own failure: the worker running this job stopped without finishing (killed or lost)."
 
 
 def _newest_runs(link_ids: list[int]) -> dict[int, SyncRun]:
@@ -105,3 +107,53 @@ def state_version(state: dict) -> str:
     """A short tag that changes whenever the card must be drawn again."""
     run = state.get("run") or {}
     return f"{state.get('job_id', '')}:{state['state']}:{run.get('id', '')}"
+
+
+def _synced_link_id(job: Job) -> int | None:
+    """The link a single-link sync job syncs, or None for any other job."""
+    if job.func_name != SYNC_LINK_JOB or not job.args:
+        return None
+    return job.args[0] if isinstance(job.args[0], int) else None
+
+
+def _any_job_state(job: Job, conn: redis.Redis) -> dict:
+    """A job that is not one link's sync, read from RQ alone."""
+    status = job.get_status(refresh=False)
+    body = {"enqueued_at": iso(naive_utc(job.enqueued_at) or naive_utc(job.created_at)),
+            "started_at": iso(naive_utc(job.started_at)), "ended_at": iso(naive_utc(job.ended_at)),
+            "error": None}
+    if status in WAITING:
+        return {**body, "state": "queued"}
+    if status == JobStatus.STARTED:
+        if job_is_live(job, conn):
+            return {**body, "state": "running"}
+        message = LOST_JOB_WORKER
+    elif status in ENDED_BADLY:
+        message = f"Our own failure: the job stopped ({_crash_line(job)})."
+    else:
+        return {**body, "state": "finished"}
+    return {**body, "state": "failed", "error": {"kind": "internal", "message": message,
+                                                 "advice": advice_for("internal", "ical")}}
+
+
+def job_state(job_id: str) -> dict | None:
+    """One queued job by id as {id, kind, state, ...}, a link's sync read exactly as its card
+    reads it; None when RQ does not know the id (never queued, or its record expired).
+    QueueUnavailable when Redis does not answer."""
+    try:
+        conn = redis_connection()
+        try:
+            job = Job.fetch(job_id, connection=conn)
+        except NoSuchJobError:
+            return None
+        link_id = _synced_link_id(job)
+        link = db.session.get(CalendarLink, link_id) if link_id is not None else None
+        if link is None:  # another kind of job, or its link was deleted since
+            kind = "link_sync" if link_id is not None else job.func_name
+            extra = {"link_id": link_id} if link_id is not None else {}
+            return {"id": job.id, "kind": kind, **extra, **_any_job_state(job, conn)}
+        state = _state(job, conn, link, _newest_runs([link.id]).get(link.id))
+        state.pop("job_id")
+        return {"id": job.id, "kind": "link_sync", "link_id": link.id, **state}
+    except (redis.RedisError, OSError) as exc:
+        raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc

@@ -50,11 +50,17 @@ def add_reservation(prop: Property, origin, check_in: date, check_out: date,
     return res
 
 
-def delete_reservation(code: str) -> Reservation:
-    """Cancel a direct booking or remove a manual block; EX- blocks belong to their link (409)."""
+def get_reservation(code: str) -> Reservation:
+    """The reservation (or EX- block) with this code, or a 404."""
     res = db.session.execute(select(Reservation).filter_by(code=code)).scalar_one_or_none()
     if res is None:
         raise ActionError("not_found", f"reservation {code} not found", status=404)
+    return res
+
+
+def delete_reservation(code: str) -> Reservation:
+    """Cancel a direct booking or remove a manual block; EX- blocks belong to their link (409)."""
+    res = get_reservation(code)
     if res.origin == "external":
         raise ActionError("owned_by_link", f"{code} was brought by link {res.link_id}; it goes "
                           "away when the external calendar drops it or the link is deleted",

@@ -8,6 +8,7 @@ from flask_admin.theme import Bootstrap4Theme
 
 def build_admin(app: Flask) -> Admin:
     """A fresh Admin with the console's views (new objects for every app: flask-admin #910)."""
+    from console.admin.api_docs import ApiDocsView
     from console.admin.audit import AuditView
     from console.admin.dashboard import DashboardView
     from console.admin.jobs import mount_jobs_dashboard
@@ -27,6 +28,7 @@ def build_admin(app: Flask) -> Admin:
     admin.add_view(NotificationsView(name="Notifications", endpoint="notifications", url="/notifications"))
     admin.add_view(TokensView(name="API tokens", endpoint="tokens", url="/tokens"))
     admin.add_view(AuditView(name="Audit", endpoint="audit", url="/audit"))
+    admin.add_view(ApiDocsView(name="API", endpoint="api_docs", url="/api-docs"))
     mount_jobs_dashboard(app, admin)
     app.extensions["csc_admin"] = admin
     return admin

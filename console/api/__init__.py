@@ -3,6 +3,8 @@ parsing and JSON answers around console.actions."""
 from console.api import (  # noqa: F401
                          audit,
                          calendar_export,
+                         description,
+                         jobs,
                          kigo,
                          links,
                          overbookings,

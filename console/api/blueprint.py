@@ -11,8 +11,15 @@ from console.extensions import db
 from console.models import ApiToken, role_at_least
 from console.timeutil import utcnow
 
+REALM = "Calendar Sync Console API"
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 register_error_handlers(api_bp)
+
+
+def public(view):
+    """Mark a view that answers without a token (the API's own description)."""
+    view._api_public = True
+    return view
 
 
 def requires(role: str):
@@ -26,14 +33,19 @@ def requires(role: str):
 @api_bp.before_request
 def authenticate():
     """Bearer-token auth: 401 without a valid token, 403 when the role is too low."""
+    view = _view_for_request()
+    if getattr(view, "_api_public", False):
+        return None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>")
+        raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>",
+                       headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'})
     api_token, now = ApiToken.find(token.strip()), utcnow()
     if api_token is None or not api_token.live(now):
-        raise ApiError(401, "unauthorized", "the token is invalid, revoked or expired")
-    view = _view_for_request()
+        # RFC 6750: a token was sent but is not good, so the challenge says invalid_token.
+        raise ApiError(401, "unauthorized", "the token is invalid, revoked or expired",
+                       headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'})
     needed = getattr(view, "_api_role", None) or (
         "viewer" if request.method in ("GET", "HEAD", "OPTIONS") else "staff")
     if not role_at_least(api_token.role, needed):

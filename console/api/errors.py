@@ -10,13 +10,15 @@ from console.actions.errors import ActionError
 class ApiError(ActionError):
     """A refusal of the API's own (auth, request shape), written status first."""
 
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None, **extra):
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None,
+                 headers: dict | None = None, **extra):
         super().__init__(code, message, status=status, field=field, **extra)
+        self.headers = headers or {}
 
 
 def error_response(err: ActionError):
-    """The JSON response for a refusal."""
-    return jsonify(error=err.body()), err.status
+    """The JSON response for a refusal (with its headers, such as a 401's WWW-Authenticate)."""
+    return jsonify(error=err.body()), err.status, getattr(err, "headers", {})
 
 
 def register_error_handlers(bp) -> None:
@@ -51,6 +53,6 @@ def _from_http_exception(err: HTTPException):
     """An HTTP error in the API's shape, keeping its headers (Allow on a 405)."""
     code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
         err.code, "http_error")
-    body, status = error_response(ApiError(err.code or 500, code, err.description or err.name))
+    body, status, _ = error_response(ApiError(err.code or 500, code, err.description or err.name))
     headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
     return body, status, headers

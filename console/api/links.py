@@ -2,7 +2,7 @@
 history)."""
 from __future__ import annotations
 
-from flask import jsonify
+from flask import jsonify, url_for
 from sqlalchemy import select
 
 from console.actions import links as link_actions
@@ -26,7 +26,7 @@ def create_link(property_id: int):
     else:
         url = text(data, "url", required=True, max_len=link_actions.URL_MAX)
         link = link_actions.add_ical_link(prop, url, data.get("source"))
-    return jsonify(link_json(link)), 201
+    return jsonify(link_json(link)), 201, {"Location": url_for("api.get_link_view", link_id=link.id)}
 
 
 @api_bp.get("/links/<int:link_id>")
@@ -46,12 +46,17 @@ def link_runs(link_id: int):
     return jsonify(items=[run_json(r) for r in runs])
 
 
+def queued(job_id: str, **body):
+    """A 202 naming the queued job, with its address (GET /jobs/<id>) in Location."""
+    return jsonify(job_id=job_id, **body), 202, {"Location": url_for("api.get_job", job_id=job_id)}
+
+
 @api_bp.post("/links/<int:link_id>/activate")
 def activate_link(link_id: int):
     """"Synchronize now": make the link active and queue its first sync."""
     link = get_link(link_id)
     job_id = link_actions.activate_link(link)
-    return jsonify(job_id=job_id, link=link_json(link)), 202
+    return queued(job_id, link=link_json(link))
 
 
 @api_bp.post("/links/<int:link_id>/resume")
@@ -59,13 +64,13 @@ def resume_link(link_id: int):
     """Sync a paused link again, starting now."""
     link = get_link(link_id)
     job_id = link_actions.resume_link(link)
-    return jsonify(job_id=job_id, link=link_json(link)), 202
+    return queued(job_id, link=link_json(link))
 
 
 @api_bp.post("/links/<int:link_id>/sync")
 def force_sync(link_id: int):
     """Force a resync now; while one is queued or running, answer with that job."""
-    return jsonify(job_id=link_actions.sync_link_now(get_link(link_id))), 202
+    return queued(link_actions.sync_link_now(get_link(link_id)))
 
 
 @api_bp.post("/links/<int:link_id>/accept-change")
@@ -73,7 +78,7 @@ def accept_held_change(link_id: int):
     """Staff accept the change the suspicious-change guard is holding; a sync applies it now."""
     link = get_link(link_id)
     job_id = link_actions.accept_held_change(link)
-    return jsonify(job_id=job_id, link=link_json(link)), 202
+    return queued(job_id, link=link_json(link))
 
 
 @api_bp.post("/links/<int:link_id>/pause")

@@ -13,4 +13,5 @@ from console.api.blueprint import api_bp, requires
 def create_owner_link(property_id: int):
     """A new address of the property's owner status page ({url}); the previous one answers 404 from now."""
     prop = get_property(property_id)
-    return jsonify(url=new_status_url(prop, f"token {g.api_token.name}")), 201
+    url = new_status_url(prop, f"token {g.api_token.name}")
+    return jsonify(url=url), 201, {"Location": url}  # the created resource: the page itself

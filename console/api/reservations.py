@@ -1,7 +1,7 @@
 """API: reservations (direct bookings, manual blocks, EX- blocks), availability, overbookings."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify, request, url_for
 from sqlalchemy import select
 
 from console.actions import reservations as reservation_actions
@@ -47,7 +47,14 @@ def create_reservation(property_id: int):
     res = reservation_actions.add_reservation(
         prop, data.get("origin"), check_in, check_out, guest_name=text(data, "guest_name"),
         summary=text(data, "summary", max_len=500))
-    return jsonify(reservation_json(res)), 201
+    return jsonify(reservation_json(res)), 201, {
+        "Location": url_for("api.get_reservation", code=res.code)}
+
+
+@api_bp.get("/reservations/<code>")
+def get_reservation(code: str):
+    """One reservation (or EX- block) by its code."""
+    return jsonify(reservation_json(reservation_actions.get_reservation(code)))
 
 
 @api_bp.delete("/reservations/<code>")

@@ -12,6 +12,7 @@ from console.actions.properties import get_property
 from console.api.blueprint import api_bp
 from console.api.validate import invalid, query_int
 from console.extensions import db
+from console.inputs import ID_MAX
 from console.models import Property
 from console.serialize import score_history_items
 from console.timeutil import iso, utcnow
@@ -26,6 +27,9 @@ PAGE_SIZE = 1000
 # last 10 minutes' snapshots (cheap, and harmless: each item is the property's newest score).
 # The lag is SCORES_WATERMARK_LAG_SECONDS (config.py), 600 by default.
 HISTORY_SIZE = 100
+# No score is older; and the watermark, minutes before as_of, must stay a valid time (0001-01-01
+# minus 10 minutes is not one): earlier times are refused with a 422, never a 500.
+EARLIEST = datetime(2000, 1, 1)
 # "+00:00" arrives as " 00:00" when a client forgets to percent-encode the query string.
 _UNENCODED_PLUS = re.compile(r" (\d\d:?\d\d)$")
 
@@ -39,8 +43,13 @@ def parse_utc(raw: str | None, field: str) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:
         raise invalid(field, f"{raw!r} is not an ISO 8601 time such as 2025-06-01T00:00:00Z") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    try:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except OverflowError:
+        raise invalid(field, f"{raw!r} is out of range") from None
+    if moment < EARLIEST:
+        raise invalid(field, f"{raw!r} is before {EARLIEST.year}")
     return moment
 
 
@@ -81,7 +90,8 @@ def list_scores():
     since = parse_utc(request.args.get("updated_since"), "updated_since")
     as_of = parse_utc(request.args.get("as_of"), "as_of")
     as_of = started if as_of is None else min(as_of, started)
-    after_id = query_int("after_id", 0, minimum=0, maximum=2**63 - 1)
+    # Property ids are 32-bit on every backend (ID_MAX): a larger cursor is refused, not sent to the database.
+    after_id = query_int("after_id", 0, minimum=0, maximum=ID_MAX)
     per_page = query_int("per_page", PAGE_SIZE, maximum=5000)
     rows = latest_scores_page(since, after_id, per_page)
     # A full page may have more behind it; the client passes next_after_id back until it is null.

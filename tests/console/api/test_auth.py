@@ -75,3 +75,22 @@ def test_wrong_method_on_a_console_page_stays_html(client):
     resp = client.put("/login")
     assert resp.status_code == 405
     assert resp.mimetype == "text/html" and "Allow" in resp.headers
+
+
+def test_a_missing_token_is_challenged_with_www_authenticate_bearer(client):
+    resp = client.get("/api/v1/properties")
+    assert resp.status_code == 401
+    assert resp.headers["WWW-Authenticate"] == 'Bearer realm="Calendar Sync Console API"'
+
+
+def test_a_bad_token_is_challenged_as_an_invalid_token(client):
+    for header in ("Bearer nope", "Bearer " + "a" * 43):
+        resp = client.post("/api/v1/properties", json={}, headers={"Authorization": header})
+        assert resp.status_code == 401
+        assert resp.headers["WWW-Authenticate"] == \
+            'Bearer realm="Calendar Sync Console API", error="invalid_token"'
+
+
+def test_a_role_too_low_is_403_without_a_challenge(api):
+    resp = api("viewer").post("/properties", json={"name": "X", "owner_email": "o@example.com"})
+    assert resp.status_code == 403 and "WWW-Authenticate" not in resp.headers

@@ -78,9 +78,22 @@ def test_invalid_updated_since_is_422_naming_the_field(api, props, since):
 
 
 @pytest.mark.parametrize("query, field", [("?after_id=-1", "after_id"), ("?per_page=0", "per_page"),
-                                          ("?per_page=x", "per_page")])
+                                          ("?per_page=x", "per_page"),
+                                          # past the ids' 32 bits: PostgreSQL refused it with a 500
+                                          ("?after_id=2147483648", "after_id")])
 def test_bad_paging_is_422(api, props, query, field):
     resp = api("viewer").get(f"/scores{query}")
+    assert resp.status_code == 422 and resp.get_json()["error"]["field"] == field
+
+
+# Found by the property-based run: the watermark (minutes before as_of) of year 1 overflowed, and
+# so did converting year 1 with an offset: 500s.
+@pytest.mark.parametrize("field, value", [("as_of", "0001-01-01T00:00:00Z"),
+                                          ("as_of", "0001-01-01T00:00:00%2B00:01"),
+                                          ("updated_since", "9999-12-31T23:59:59-01:00"),
+                                          ("updated_since", "1999-12-31T23:59:59Z")])
+def test_times_out_of_range_are_422_not_500(api, props, field, value):
+    resp = api("viewer").get(f"/scores?{field}={value}")
     assert resp.status_code == 422 and resp.get_json()["error"]["field"] == field
 
 
