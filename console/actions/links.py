@@ -94,14 +94,17 @@ def preview_link(link: CalendarLink) -> dict:
     return answer
 
 
-def preview_address(prop: Property, url, source: str | None = None) -> dict:
+def preview_address(prop: Property, url, source: str | None = None, *, audited: bool = True) -> dict:
     """Test a calendar address before it is linked ("Test" before "Save"): the URL checks, then
-    what its first sync would block and ignore; nothing is stored."""
+    what its first sync would block and ignore; nothing is stored. `audited=False` for the check Save
+    runs itself (the person saved; the save is the entry)."""
     from jobs.sync.dry_run import dry_run_url
     url, source = checked_ical_address(prop, url, source)
     property_id, zone = prop.id, prop.timezone
     answer = _within_limit(lambda: dry_run_url(property_id, zone, url, source))
-    _audit_test("property", property_id, property_id, answer, calendar=audit.calendar_shown(url), source=source)
+    if audited:
+        _audit_test("property", property_id, property_id, answer, calendar=audit.calendar_shown(url),
+                    source=source)
     return {**answer, "url": url, "source": source}
 
 

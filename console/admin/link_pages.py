@@ -118,7 +118,7 @@ class LinkPages:
 def _overlap_check(prop: Property, url: str, source: str | None) -> dict:
     """The test Save runs first; a test that ran out of time does not stop a save (it warns of nothing)."""
     try:
-        return link_actions.preview_address(prop, url, source)
+        return link_actions.preview_address(prop, url, source, audited=False)
     except ActionError as err:
         if err.code == "test_timeout":
             return {}

@@ -162,15 +162,16 @@ def test_a_database_fault_mid_sync_is_recorded_once_it_answers_and_the_worker_ca
     scheduler = worker = None
     try:
         link = make_link(make_property(), url=feed.url, source="airbnb")
-        sync_links([link.id])
-        before, runs_before = blocks(link.id), len(runs(link.id))
-        fresh_link(link.id).next_sync_at = utcnow() + timedelta(days=1)
+        link_id = link.id  # the session is dropped below: never ask the instance again
+        sync_links([link_id])
+        before, runs_before = blocks(link_id), len(runs(link_id))
+        fresh_link(link_id).next_sync_at = utcnow() + timedelta(days=1)
         db.session.commit()
         env = process_env(backends)
         scheduler = Process("scheduler", env, tmp_path / "scheduler.log")
         worker = Process("worker", env, tmp_path / "worker.log")
         feed.body, feed.holding = airbnb_feed(STAYS[:1]), True
-        job_id = api("staff").post(f"/links/{link.id}/sync").get_json()["job_id"]
+        job_id = api("staff").post(f"/links/{link_id}/sync").get_json()["job_id"]
         wait_until(feed.seen.is_set, worker.proc, what="the worker's fetch")
         db.session.remove()
         db.engine.dispose()
@@ -180,19 +181,19 @@ def test_a_database_fault_mid_sync_is_recorded_once_it_answers_and_the_worker_ca
                        worker.proc, what="the sync job to fail")
         back = time.monotonic()
         db.engine.dispose()
-        wait_until(lambda: _recorded(link.id, "database"), worker.proc,
+        wait_until(lambda: _recorded(link_id, "database"), worker.proc,
                    timeout=120, what="the refused sync's outcome")
         assert time.monotonic() - back < 120
-        refused = fresh_link(link.id)
+        refused = fresh_link(link_id)
         assert (refused.last_attempt_ok, refused.sync_requested_at) == (False, None)
         assert "database" in refused.last_error_message and "blocks are unchanged" in refused.last_error_message
-        assert blocks(link.id) == before and len(runs(link.id)) == runs_before + 1
+        assert blocks(link_id) == before and len(runs(link_id)) == runs_before + 1
         # The worker and scheduler carry on: the next forced sync stores the new feed.
         feed.holding = False
         since = utcnow()
-        assert api("staff").post(f"/links/{link.id}/sync").status_code == 202
-        wait_until(lambda: _synced_since(link.id, since), worker.proc, what="the next sync")
-        assert [(ci, co) for _c, ci, co in blocks(link.id)] == [(day(5), day(8))]
+        assert api("staff").post(f"/links/{link_id}/sync").status_code == 202
+        wait_until(lambda: _synced_since(link_id, since), worker.proc, what="the next sync")
+        assert [(ci, co) for _c, ci, co in blocks(link_id)] == [(day(5), day(8))]
         for proc in (scheduler, worker):
             assert proc.alive()
         assert "Traceback" not in scheduler.output()

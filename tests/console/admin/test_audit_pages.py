@@ -217,3 +217,12 @@ def test_the_property_page_shows_its_own_changes_to_admins_only(login, make_prop
     client.post("/logout", data={"csrf_token": _token(page)})
     staff = login("staff")
     assert 'id="changes"' not in staff.get(f"/properties/{prop.id}").get_data(as_text=True)
+
+
+def test_the_check_save_runs_itself_is_not_a_test_in_the_trail(login, make_property):
+    client = login("staff")
+    prop = make_property()
+    base = f"/properties/{prop.id}/links"
+    post(client, f"{base}/new", {"url": "http://127.0.0.1:1/feed.ics", "step": "test"})
+    post(client, f"{base}/new", {"url": "http://127.0.0.1:1/feed.ics", "step": "save"})
+    assert [e.action for e in entries() if not e.action.startswith("login.")] == ["link.tested", "link.added"]
