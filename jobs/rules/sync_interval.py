@@ -77,18 +77,18 @@ def link_weight(value: LinkValue) -> tuple[float, list[str]]:
     weight, why = 1.0, []
     days = value.days_to_check_in
     if days is not None and days <= 14:
-        when = "today" if days <= 0 else "tomorrow" if days == 1 else f"in {days} days"
+        # The reason is stored with the interval and read later: its words name a period, never "ago".
         weight *= 10.0 if days <= 2 else 8.0
-        why.append(f"a direct check-in {when}")
+        why.append("a direct check-in within 2 days" if days <= 2 else "a direct check-in within 14 days")
     if value.demand_age is not None and value.demand_age <= DAY:
         weight *= 1.5 if value.demand_age <= 3600 else 1.2
-        why.append(f"guests asked its availability {_ago(value.demand_age)} ago")
+        why.append("guests asked its availability in the last " + ("hour" if value.demand_age <= 3600 else "day"))
     if value.exposure_nights > 0:
         weight *= 1.0 + min(value.exposure_nights, 30) / 30
         why.append(f"{value.exposure_nights} night{'s' if value.exposure_nights != 1 else ''} at stake")
     if value.change_age is not None and value.change_age <= 7 * DAY:
         weight *= 1.3 if value.change_age <= DAY else 1.1
-        why.append(f"its calendar changed {_ago(value.change_age)} ago")
+        why.append("its calendar changed in the last " + ("day" if value.change_age <= DAY else "week"))
     elif not hot(value) and (value.watched_for or 0) >= 30 * DAY and \
             (value.change_age is None or value.change_age > 30 * DAY):
         weight *= 0.5

@@ -21,5 +21,5 @@ def test_the_link_card_shows_its_interval_the_reason_the_calendar_age_and_the_ne
     page.goto(f"{live_server}/properties/{prop.id}")
     line = page.locator(f"#link-{link.id} [data-test=sync-schedule]").inner_text()
     assert line.startswith("Schedule: every ")
-    assert "a direct check-in tomorrow" in line
+    assert "a direct check-in within 2 days" in line
     assert "calendar age: read just now" in line and "next read in " in line
