@@ -299,5 +299,6 @@ def run_scheduler(app: Flask) -> None:
                            result_ttl=spec.result_ttl, failure_ttl=spec.failure_ttl, name=spec.name)
         if spec.in_scheduler:
             scheduler.in_process.add(spec.name)
+            scheduler.log.info("'%s' runs in this scheduler, not on a worker", spec.name)
     log.info("scheduler: %d periodic jobs", len(specs))
     scheduler.start()
