@@ -96,3 +96,14 @@ def test_a_bug_in_a_job_run_in_the_scheduler_logs_its_traceback_once(app, redis_
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and errors[0].exc_info[0] is RuntimeError
     assert capsys.readouterr().err.count("noted failed (RuntimeError: a bug)") == 1
+
+
+def test_redis_lost_mid_run_is_left_to_the_scheduler_s_own_redis_outage(app, redis_conn, capsys):
+    import pytest
+    import redis
+    FAILURES[:] = [redis.ConnectionError("Connection refused")]
+    scheduler = _scheduler(redis_conn, [])
+
+    with pytest.raises(redis.ConnectionError):  # start() waits it out, saying it once
+        scheduler.run_in_process(scheduler.get_jobs()[0], now())
+    assert "noted failed" not in capsys.readouterr().err
