@@ -185,7 +185,7 @@ def worker(burst: bool):
 
 @click.command("scheduler")
 def scheduler():
-    """Run the periodic scheduler (due syncs, risk, scores, pruning)."""
+    """Run the periodic scheduler (due syncs, risk, scores, pruning; sweeps lost syncs itself)."""
     from jobs.worker import run_scheduler
     run_scheduler(current_app._get_current_object())
 

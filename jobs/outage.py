@@ -8,6 +8,9 @@ import time
 class Outage:
     """The state of one dependency (Redis, the database) as one process sees it."""
 
+    LOST_SAYS = "unreachable ({exc}); waiting for it"
+    BACK_SAYS = "answers again"
+
     def __init__(self, who: str, what: str):
         self.who, self.what = who, what
         self.since: float | None = None
@@ -22,7 +25,7 @@ class Outage:
         if self.since is not None:
             return False
         self.since = time.monotonic()
-        print(f"{self.who}: {self.what} unreachable ({exc}); waiting for it", file=sys.stderr,
+        print(f"{self.who}: {self.what} {self.LOST_SAYS.format(exc=exc)}", file=sys.stderr,
               flush=True)
         return True
 
@@ -32,6 +35,14 @@ class Outage:
             return False
         lasted = time.monotonic() - self.since
         self.since = None
-        print(f"{self.who}: {self.what} answers again (after {lasted:.0f} s); carrying on",
+        print(f"{self.who}: {self.what} {self.BACK_SAYS} (after {lasted:.0f} s); carrying on",
               file=sys.stderr, flush=True)
         return True
+
+
+class Failing(Outage):
+    """The state of a task a process runs itself (the scheduler's sweep): said once when it starts
+    failing, whatever the cause, and once when it works again."""
+
+    LOST_SAYS = "failed ({exc}); trying again every period"
+    BACK_SAYS = "works again"

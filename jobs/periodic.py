@@ -11,14 +11,20 @@ import redis
 from rq.cron import CronJob, CronScheduler
 from rq.exceptions import StopRequested
 from rq.utils import now
+from sqlalchemy.exc import SQLAlchemyError
 
-from jobs.outage import Outage
+from jobs.outage import Failing, Outage
 
 RETRY_FIRST_SECONDS = 1
 RETRY_MAX_SECONDS = 30
 # A cron job's period is its due time: its claim only has to outlive the schedulers' late wake-ups.
 CRON_CLAIM_SECONDS = 86400
 LOST = (redis.ConnectionError, redis.TimeoutError, OSError)
+# Failures said without a traceback (an outage, not a bug): Redis's and the database's.
+EXPECTED_FAILURES = (redis.RedisError, OSError, SQLAlchemyError)
+# How many runs of a job run in the scheduler its history keeps (RQ keeps as many enqueued ones).
+HISTORY_KEPT = 100
+HISTORY_SECONDS = 86400
 
 
 def slot_key(name: str, slot: int) -> str:
@@ -40,11 +46,16 @@ def _next_slot_start(interval: int, at: datetime) -> datetime:
 
 
 class ConsoleScheduler(CronScheduler):
-    """RQ's cron scheduler, with a claim per job and period, and waiting out Redis outages."""
+    """RQ's cron scheduler, with a claim per job and period, and waiting out Redis outages. The jobs
+    named in `in_process` are run by the scheduler itself through `run_here` instead of enqueued, so
+    they run while every worker is dead or busy (the lost-sync sweep)."""
 
-    def __init__(self, connect: Callable[[], redis.Redis], outage: Outage, **kwargs):
+    def __init__(self, connect: Callable[[], redis.Redis], outage: Outage,
+                 run_here: Callable[[Callable, tuple, dict], object] | None = None, **kwargs):
         super().__init__(connection=connect(), **kwargs)
-        self.connect, self.outage = connect, outage
+        self.connect, self.outage, self.run_here = connect, outage, run_here
+        self.in_process: set[str] = set()
+        self.failing: dict[str, Failing] = {}
         self.claimed = 0
 
     def enqueue_jobs(self) -> list[CronJob]:
@@ -56,13 +67,46 @@ class ConsoleScheduler(CronScheduler):
                 continue
             slot, ttl = period_slot(job, at)
             if self.connection.set(slot_key(job.name, slot), self.name, nx=True, ex=ttl):
-                job.enqueue(self.connection)
+                if job.name in self.in_process:
+                    self.run_in_process(job, at)
+                else:
+                    job.enqueue(self.connection)
                 enqueued.append(job)
             job.set_enqueue_time(at)
             if job.interval and not job.cron:
                 # Wake at the next period's start, as every other scheduler does.
                 job.next_enqueue_time = _next_slot_start(job.interval, at)
         return enqueued
+
+    def run_in_process(self, job: CronJob, at: datetime) -> bool:
+        """Run `job` here, in the app context `run_here` gives; a failure (the database or Redis
+        lost, a bug) is said once until it works again and never stops the scheduler. Its run is
+        kept in RQ's history of the job, as an enqueued one is. Whether it worked."""
+        failing = self.failing.setdefault(job.name, Failing("scheduler", job.name))
+        started = time.monotonic()
+        try:
+            self.run_here(job.func, job.args, job.kwargs)
+        except LOST:
+            raise  # Redis lost mid-run: the scheduler's own outage says it once and waits it out
+        except Exception as exc:  # noqa: BLE001 - the scheduler must outlive any failure of it
+            said = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            if failing.lost(said) and not isinstance(exc, EXPECTED_FAILURES):
+                self.log.exception("%s failed in the scheduler", job.name)
+            worked = False
+        else:
+            failing.back()
+            worked = True
+        took = time.monotonic() - started
+        self.log.debug("%s ran in this scheduler in %.3f s", job.name, took)
+        if job.interval and took > job.interval:
+            self.log.warning("%s took %.1f s in the scheduler, longer than its period (%d s)",
+                             job.name, took, job.interval)
+        with self.connection.pipeline() as pipeline:
+            pipeline.zadd(job.job_history_key, {f"{self.name}:{at.timestamp():.3f}": at.timestamp()})
+            pipeline.zremrangebyrank(job.job_history_key, 0, -(HISTORY_KEPT + 1))
+            pipeline.expire(job.job_history_key, HISTORY_SECONDS)
+            pipeline.execute()
+        return worked
 
     def start(self):
         """Enqueue on time until SIGINT/SIGTERM; while Redis is lost, wait for it and carry on."""

@@ -23,6 +23,9 @@ class Periodic:
     failure_ttl: int | None = None
     # Left out of the worker's and scheduler's INFO lines (its warnings and errors still show).
     quiet: bool = False
+    # Run by the scheduler that claims the period, in its own app context, instead of enqueued: for a
+    # job that must run while every worker is dead or busy. Keep such a job short.
+    in_scheduler: bool = False
 
 
 PERIODIC_JOBS: list[Periodic] = [
@@ -30,8 +33,10 @@ PERIODIC_JOBS: list[Periodic] = [
     # each link's own time comes from next_sync_at. A look queued for more than 30 s is dropped (the next is due).
     Periodic("schedule-due-syncs", tasks.schedule_due_syncs, interval=10, ttl=30),
     # A sync job whose worker died leaves no trace but RQ's failed registry: record it on its links;
-    # a sync Redis lost is queued again. Every LOST_SYNC_SWEEP_SECONDS (this is its default).
-    Periodic("record-failed-sync-jobs", tasks.record_failed_sync_jobs, interval=30),
+    # a sync Redis lost is queued again. Every LOST_SYNC_SWEEP_SECONDS (this is its default). Run by
+    # the scheduler itself: with every worker dead, no worker would run it.
+    Periodic("record-failed-sync-jobs", tasks.record_failed_sync_jobs, interval=30,
+             in_scheduler=True),
     Periodic("recompute-scores-nightly", tasks.recompute_scores_job, cron="30 2 * * *",
              timeout=1800),
     Periodic("recompute-risk-hourly", tasks.recompute_risk_job, interval=3600),

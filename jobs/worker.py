@@ -282,11 +282,23 @@ def run_scheduler(app: Flask) -> None:
         _drop_connection(app)
         return redis_connection(app, for_worker=True)
 
-    scheduler = ConsoleScheduler(connect, outage, logging_level="INFO")
+    def run_here(func, args: tuple, kwargs: dict):
+        """Run a periodic job in this process, in an app context of its own."""
+        from console.extensions import db
+        with app.app_context():
+            try:
+                return func(*args, **kwargs)
+            finally:
+                db.session.remove()
+
+    scheduler = ConsoleScheduler(connect, outage, run_here, logging_level="INFO")
     specs = periodic_jobs(app.config)
     for spec in specs:
         scheduler.register(spec.func, queue_name=spec.queue, interval=spec.interval,
                            cron=spec.cron, job_timeout=spec.timeout, ttl=spec.ttl,
                            result_ttl=spec.result_ttl, failure_ttl=spec.failure_ttl, name=spec.name)
+        if spec.in_scheduler:
+            scheduler.in_process.add(spec.name)
+            scheduler.log.info("'%s' runs in this scheduler, not on a worker", spec.name)
     log.info("scheduler: %d periodic jobs", len(specs))
     scheduler.start()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from rq import Queue
-from rq.cron import CronScheduler
+from rq.cron import CronScheduler, get_cron_job_ids
 from rq.utils import import_attribute
 from sqlalchemy import select
 
@@ -386,7 +386,7 @@ def test_scheduler_process_registers_exactly_the_periodic_jobs_and_queues_the_du
         deadline = time.monotonic() + 60
         # Polling Redis: another process writes there, and there is no event to wait on.
         at_start = sorted(f"{spec.func.__module__}.{spec.func.__name__}" for spec in PERIODIC_JOBS
-                          if spec.interval and spec.queue == "maintenance")
+                          if spec.interval and spec.queue == "maintenance" and not spec.in_scheduler)
         while not (CronScheduler.all(redis_conn) and maintenance.count >= len(at_start)):
             assert proc.poll() is None, proc.stdout.read()
             assert time.monotonic() < deadline, "the scheduler registered nothing in 60 s"
@@ -406,6 +406,10 @@ def test_scheduler_process_registers_exactly_the_periodic_jobs_and_queues_the_du
         # Interval jobs are queued at start; the nightly cron jobs wait for their hour.
         assert sorted(job.func_name for job in maintenance.get_jobs()) == at_start
         assert "jobs.tasks.schedule_due_syncs" in at_start
+        # The lost-sync sweep is not queued: the scheduler ran it itself at start.
+        assert "jobs.tasks.record_failed_sync_jobs" not in at_start
+        [sweep] = get_cron_job_ids("record-failed-sync-jobs", redis_conn)
+        assert sweep.startswith(scheduler.name + ":")
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -414,6 +418,7 @@ def test_scheduler_process_registers_exactly_the_periodic_jobs_and_queues_the_du
             proc.kill()  # never leave it behind, even when the test fails
             output = proc.communicate()[0]
     assert proc.returncode == 0, output
+    assert "'record-failed-sync-jobs' runs in this scheduler, not on a worker" in output
     assert CronScheduler.all(redis_conn) == []  # it said goodbye
 
     run_worker(app, burst=True)  # the queued due-sync job queues a batch, which it then works

@@ -15,13 +15,13 @@ from config import TestConfig
 from console import create_app
 from console.extensions import db
 from console.timeutil import utcnow
-from jobs.queue import enqueue_link_sync
+from jobs.queue import HEARTBEAT_SILENCE, enqueue_link_sync
 from jobs.schedule import PERIODIC_JOBS
 from jobs.sync.runner import sync_links
 from jobs.tasks import schedule_due_syncs
 from tests.jobs.feeds import airbnb_feed
 from tests.db_faults import database_refusing
-from tests.jobs.outage_processes import Process, RedisServer, process_env
+from tests.jobs.outage_processes import SWEEP_SECONDS, Process, RedisServer, process_env
 from tests.jobs.sync.test_feeds import blocks, day, fresh_link, runs
 from tests.jobs.sync.test_killed import HeldFeed, wait_until
 
@@ -80,15 +80,16 @@ def test_a_redis_restart_under_standalone_scheduler_and_worker_loses_no_queued_s
         scheduler.wait_for("answers again")
         worker.wait_for("answers again")
 
-        # The sweep the scheduler queued after the restart finds both promised syncs gone from Redis
-        # and queues them again; the worker runs them.
+        # The scheduler's sweep after the restart finds both promised syncs gone from Redis and
+        # queues them again; the worker runs them.
         for link in (forced, due):
             wait_until(lambda link=link: _synced_since(link.id, requested), worker.proc,
                        timeout=SYNCED_AGAIN_WITHIN, what=f"link {link.id} synced again")
             assert blocks(link.id) == before[link.id]  # no block lost
             # Queued again by the sweep as a job of its own (the batch it was in is gone with Redis).
             assert f"sync: jobs.tasks.sync_link_job({link.id})" in worker.output()
-        # The scheduler is registered again and enqueued its periodic jobs into the new Redis.
+        # The scheduler is registered again, runs its sweep and enqueues its periodic jobs into the
+        # new Redis.
         conn = server.connection()
         assert [s.pid for s in CronScheduler.all(conn)] == [scheduler.proc.pid]
         assert get_cron_job_ids("record-failed-sync-jobs", conn)
@@ -104,11 +105,11 @@ def test_a_redis_restart_under_standalone_scheduler_and_worker_loses_no_queued_s
         feed.close()
 
 
-def test_a_sigkilled_worker_s_sync_is_recorded_by_the_scheduler_s_sweep_within_two_minutes(
+def test_a_sigkilled_worker_s_sync_is_recorded_by_the_scheduler_alone_within_two_minutes(
         app, backends, api, make_property, make_link, tmp_path):
     from tests.jobs.sync.test_killed import kill_worker
     feed = HeldFeed(airbnb_feed(STAYS))
-    scheduler = worker = spare = None
+    scheduler = worker = later = None
     try:
         link = make_link(make_property(), url=feed.url, source="airbnb")
         sync_links([link.id])
@@ -121,27 +122,30 @@ def test_a_sigkilled_worker_s_sync_is_recorded_by_the_scheduler_s_sweep_within_t
         feed.body, feed.holding = airbnb_feed(STAYS[:1]), True
         assert api("staff").post(f"/links/{link.id}/sync").status_code == 202
         wait_until(feed.seen.is_set, worker.proc, what="the worker's fetch")
-        kill_worker(worker.proc)
         killed_at = time.monotonic()
-        # The machine's supervisor (or a second machine's worker) runs the sweep the scheduler queues.
-        spare = Process("worker", env, tmp_path / "spare.log")
-        wait_until(lambda: _recorded(link.id, "internal"), spare.proc,
-                   timeout=120, what="the lost sync's outcome")
-        assert time.monotonic() - killed_at < 120
+        kill_worker(worker.proc)
+        # No worker runs any more: the scheduler's own sweep records the lost sync.
+        wait_until(lambda: _recorded(link.id, "internal"), scheduler.proc,
+                   timeout=SWEEP_SECONDS + HEARTBEAT_SILENCE.total_seconds() + 15,
+                   what="the lost sync's outcome")
+        took = time.monotonic() - killed_at
+        print(f"SIGKILL to recorded outcome, no worker left: {took:.1f} s")
+        assert took < 120
         lost = fresh_link(link.id)
         assert (lost.last_attempt_ok, lost.sync_requested_at) == (False, None)
         assert "killed or lost" in lost.last_error_message
         assert blocks(link.id) == before and len(runs(link.id)) == runs_before + 1
-        # The worker left carries on: a new forced sync runs and stores the new feed.
+        # A worker started later carries on: a new forced sync runs and stores the new feed.
+        later = Process("worker", env, tmp_path / "later.log")
         feed.holding = False
         since = utcnow()
         assert api("staff").post(f"/links/{link.id}/sync").status_code == 202
-        wait_until(lambda: _synced_since(link.id, since), spare.proc, what="the next sync")
+        wait_until(lambda: _synced_since(link.id, since), later.proc, what="the next sync")
         assert [(ci, co) for _c, ci, co in blocks(link.id)] == [(day(5), day(8))]
         assert scheduler.alive() and "Traceback" not in scheduler.output()
     finally:
         feed.release.set()
-        for proc in (spare, scheduler):
+        for proc in (later, scheduler):
             if proc is not None:
                 proc.stop()
         feed.close()
@@ -161,8 +165,8 @@ def test_a_database_fault_mid_sync_is_recorded_once_it_answers_and_the_worker_ca
     feed = HeldFeed(airbnb_feed(STAYS))
     scheduler = worker = None
     try:
-        link = make_link(make_property(), url=feed.url, source="airbnb")
-        link_id = link.id  # the session is dropped below: never ask the instance again
+        # Its id only: the request below expires the test's objects, and the fault detaches them.
+        link_id = make_link(make_property(), url=feed.url, source="airbnb").id
         sync_links([link_id])
         before, runs_before = blocks(link_id), len(runs(link_id))
         fresh_link(link_id).next_sync_at = utcnow() + timedelta(days=1)
@@ -181,7 +185,8 @@ def test_a_database_fault_mid_sync_is_recorded_once_it_answers_and_the_worker_ca
                        worker.proc, what="the sync job to fail")
         back = time.monotonic()
         db.engine.dispose()
-        wait_until(lambda: _recorded(link_id, "database"), worker.proc,
+        # Recorded by the scheduler's own sweep, whose failures meanwhile are said once.
+        wait_until(lambda: _recorded(link_id, "database"), scheduler.proc,
                    timeout=120, what="the refused sync's outcome")
         assert time.monotonic() - back < 120
         refused = fresh_link(link_id)
@@ -197,6 +202,8 @@ def test_a_database_fault_mid_sync_is_recorded_once_it_answers_and_the_worker_ca
         for proc in (scheduler, worker):
             assert proc.alive()
         assert "Traceback" not in scheduler.output()
+        failed = scheduler.lines("record-failed-sync-jobs failed")
+        assert len(failed) == len(scheduler.lines("record-failed-sync-jobs works again")) <= 1
     finally:
         feed.release.set()
         for proc in (worker, scheduler):
@@ -238,3 +245,33 @@ def test_three_schedulers_run_each_periodic_job_once_per_period_and_queue_each_d
     queued = [i for job in Queue("sync", connection=redis_conn).get_jobs() for i in job.args[0]]
     assert sorted(queued) == sorted(due)
     assert {fresh_link(i).sync_job_id for i in due} != {None}  # each promised its sync
+
+
+def test_two_schedulers_run_the_lost_sync_sweep_themselves_once_per_period(
+        app, backends, redis_conn, tmp_path):
+    env = process_env(backends)
+    schedulers = [Process("scheduler", env, tmp_path / f"scheduler-{n}.log") for n in range(2)]
+    history = get_cron_job_history_key("record-failed-sync-jobs")
+    try:
+        wait_until(lambda: len(CronScheduler.all(redis_conn)) == 2, what="two schedulers")
+        wait_until(lambda: redis_conn.zcard(history) >= 8, timeout=60,
+                   what="eight periods of the sweep")
+    finally:
+        codes = [proc.stop() for proc in schedulers]
+    assert codes == [0, 0], [proc.output()[-2000:] for proc in schedulers]
+    runs_ = redis_conn.zrange(history, 0, -1, withscores=True)
+    slots = sorted(int(at // SWEEP_SECONDS) for _run, at in runs_)
+    # Each run is kept by the scheduler that ran it, after the run: one per period, none skipped
+    # (a period may be missed under load only when both schedulers wake late; allow one).
+    assert len(slots) == len(set(slots)), slots
+    assert slots[-1] - slots[0] + 1 - len(slots) <= 1, slots
+    # Each run names the scheduler that ran it (host:pid:suffix:time).
+    ran_by = {int(run.decode().split(":")[-3]) for run, _at in runs_}
+    assert ran_by and ran_by <= {proc.proc.pid for proc in schedulers}, ran_by
+    # Run in the schedulers, never enqueued for a worker (there is none here).
+    maintenance = Queue("maintenance", connection=redis_conn)
+    assert not [job for job in maintenance.get_jobs()
+                if job.func_name == "jobs.tasks.record_failed_sync_jobs"]
+    for proc in schedulers:
+        assert "record-failed-sync-jobs failed" not in proc.output()
+        assert "Traceback" not in proc.output()
