@@ -14,6 +14,7 @@ import redis
 from flask import Flask
 from rq import Worker
 from rq.job import Job
+from rq.job_lifecycle import call_exception_handlers
 
 from console.timeutil import naive_utc, utcnow
 from jobs import embedded_redis
@@ -75,6 +76,19 @@ class ConsoleWorker(Worker):
         if pipeline is None and self.outage is not None:
             self.outage.back()
         return beat
+
+    def handle_exception(self, job: Job, *exc_info):
+        """A job stopped by a database outage is said in one line, not a traceback: every periodic
+        job fails alike while it lasts (the failure is kept, and its links' outcomes recorded)."""
+        from sqlalchemy.exc import InterfaceError, OperationalError
+        from sqlalchemy.exc import TimeoutError as PoolTimeout
+        exc = exc_info[1]
+        if not isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+            return super().handle_exception(job, *exc_info)
+        first_line = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        self.log.warning("Worker %s: job %s (%s) stopped: the database is not answering (%s: %s)",
+                         self.name, job.id, job.func_name, type(exc).__name__, first_line)
+        call_exception_handlers(self._exc_handlers, job, *exc_info)
 
 
 class OneLinePerOutage(logging.Filter):
