@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.console.test_metrics_workers import gunicorn_env
+from tests.console.operations.test_metrics_workers import gunicorn_env
 from tests.test_processes import ROOT, _free_port, _Output
 
 

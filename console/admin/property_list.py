@@ -10,9 +10,9 @@ from sqlalchemy.sql import Select
 
 from console.extensions import db
 from console.models import SOURCES
-from console.property_filters import HEALTHS, RISKS, property_query, with_relations
-from console.property_order import ATTENTION, DIRECTIONS, SORTS, ordered
-from console.serialize import properties_json
+from console.queries.property_filters import HEALTHS, RISKS, property_query, with_relations
+from console.queries.property_order import ATTENTION, DIRECTIONS, SORTS, ordered
+from console.queries.serialize import properties_json
 from jobs.rules.advice import ERROR_KINDS
 
 PAGE_WINDOW = 2  # pages shown on each side of the current one

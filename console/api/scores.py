@@ -14,7 +14,7 @@ from console.api.validate import invalid, query_int
 from console.extensions import db
 from console.inputs import ID_MAX
 from console.models import Property
-from console.serialize import score_history_items
+from console.queries.serialize import score_history_items
 from console.timeutil import iso, utcnow
 
 PAGE_SIZE = 1000

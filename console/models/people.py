@@ -53,7 +53,7 @@ class User(UserMixin, db.Model):
         return role_at_least(self.role, needed)
 
     def get_id(self) -> str:
-        """The session's user id with its session version (see console.auth.load_user)."""
+        """The session's user id with its session version (see console.signin.auth.load_user)."""
         return f"{self.id}:{self.session_version or 0}"
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from console import charts
+from console.reports import charts
 from console.extensions import db
 from console.models import CalendarLink, Property
 

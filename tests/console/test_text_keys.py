@@ -1,5 +1,5 @@
 """Folded search text and natural sort keys (console/models/text_keys.py)."""
-from console.csv_export import csv_lines, safe_cell
+from console.reports.csv_download import csv_lines, safe_cell
 from console.models.text_keys import fold, name_key, search_key
 
 

@@ -11,8 +11,8 @@ from werkzeug.serving import make_server
 
 from config import TestConfig
 from console import create_app
-from console.demo import load_demo
-from console.demo_feeds import FLAKY_FAILURES, FLAKY_FEED
+from console.demo.data import load_demo
+from console.demo.feeds import FLAKY_FAILURES, FLAKY_FEED
 from console.extensions import db
 from console.models import CalendarLink, Notification
 from jobs.sync.runner import sync_links

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from console import charts
+from console.reports import charts
 from jobs.sync.fleet_tally import TALLY_EVERY, TALLY_KEY, TALLY_MAX_AGE
 from jobs.sync.fleet_tally import current as _current
 

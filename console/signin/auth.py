@@ -12,7 +12,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, Length
 
-from console import audit, login_limits
+from console.audit import trail
+from console.signin import login_limits
 from console.extensions import db, login_manager
 from console.models import User
 
@@ -106,7 +107,7 @@ def logout():
 
 def _audit_login(action: str, email: str, user: User | None, **details) -> None:
     """A login attempt's entry: the e-mail typed is the actor, even when no user has it."""
-    audit.record(action, "user", user.id if user else None, None, details, actor=("user", email))
+    trail.record(action, "user", user.id if user else None, None, details, actor=("user", email))
     db.session.commit()
 
 

@@ -104,7 +104,7 @@ def supervise(app: Flask, host: str, port: int) -> int:
           f"{procs['worker'].pid}, scheduler pid {procs['scheduler'].pid}); Ctrl-C stops all",
           flush=True)
     if app.config.get("DEMO_FEEDS"):  # repeated here: the first lines scroll away under the logs
-        from console.demo import DEMO_MANAGER, DEMO_PASSWORD, DEMO_USERS
+        from console.demo.data import DEMO_MANAGER, DEMO_PASSWORD, DEMO_USERS
         print(f"console: demo admin login: {DEMO_USERS[0][0]} / {DEMO_PASSWORD}", flush=True)
         print(f"console: demo manager login (viewer): {DEMO_MANAGER} / {DEMO_PASSWORD}", flush=True)
     try:

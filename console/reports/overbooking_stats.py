@@ -6,8 +6,8 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, select
 
-from console import charts
-from console.date_range import DateRange
+from console.reports import charts
+from console.reports.date_range import DateRange
 from console.extensions import db
 from console.models import Overbooking, Owner, Property
 from jobs.sync.fell_most import FELL_MOST
@@ -64,8 +64,8 @@ def by_group(dimension: str, r: DateRange) -> list[charts.GroupCount]:
 
 
 def score_bands(now: datetime, interval_minutes: int) -> list[tuple[str, int]]:
-    """Properties per band of ten of their newest score, from the fleet tally (console.fleet_tally)."""
-    from console import fleet_tally
+    """Properties per band of ten of their newest score, from the fleet tally (console.reports.fleet_tally)."""
+    from console.reports import fleet_tally
     return fleet_tally.current(now, interval_minutes)["score_bands"]
 
 
@@ -84,5 +84,5 @@ def newest_overbookings(r: DateRange, state: str | None, counts: bool | None) ->
 def fell_most(now: datetime, limit: int = FELL_MOST) -> list[dict]:
     """The properties whose score fell most this week, with why (jobs/sync/fell_most.py: kept five
     minutes in Redis and renewed ahead by the fleet tally's job; computed here without Redis)."""
-    from console.fleet_tally import redis_or_none
+    from console.reports.fleet_tally import redis_or_none
     return fell_most_list(redis_or_none(), now, limit)

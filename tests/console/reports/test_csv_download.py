@@ -2,7 +2,7 @@
 import csv
 import io
 
-from console.csv_export import csv_text, safe_cell
+from console.reports.csv_download import csv_text, safe_cell
 
 
 def test_cells_that_start_a_formula_are_quoted():
@@ -23,7 +23,7 @@ def test_csv_text_reads_back_as_the_rows():
 
 
 def test_every_csv_download_is_streamed_named_and_never_cached(app):
-    from console.csv_export import csv_response
+    from console.reports.csv_download import csv_response
     read = []
 
     def rows():  # read lazily, as the property list reads its rows from the database

@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from console import audit
+from console.audit import trail
 from console.actions.errors import ActionError
 from console.actions.tokens import issue_token, revoke_tokens
 from console.extensions import db
@@ -34,7 +34,7 @@ def init_db():
 @click.option("--if-empty", is_flag=True, help="Only when the database holds no property yet.")
 def demo(if_empty: bool):
     """Load demo data (idempotent)."""
-    from console.demo import DEMO_MANAGER, DEMO_PASSWORD, DEMO_USERS, database_is_empty, load_demo
+    from console.demo.data import DEMO_MANAGER, DEMO_PASSWORD, DEMO_USERS, database_is_empty, load_demo
     if if_empty and not database_is_empty():
         click.echo("database not empty: demo data not loaded")
         click.echo(f"demo admin login (if the demo was loaded before): {DEMO_USERS[0][0]} / "
@@ -70,8 +70,8 @@ def create_user(email: str, role: str, password: str | None):
     user.role = role
     user.set_password(password)
     db.session.flush()
-    audit.record("user.created" if created else "user.updated", "user", user.id, None,
-                 {"email": email, "role": audit.change(before, role), "password_set": True})
+    trail.record("user.created" if created else "user.updated", "user", user.id, None,
+                 {"email": email, "role": trail.change(before, role), "password_set": True})
     db.session.commit()
     click.echo(f"{'created' if created else 'updated'} {role} {email}")
 
@@ -209,5 +209,5 @@ def prune_runs():
 @click.option("--port", default=5000, type=int)
 def serve_all(host: str, port: int):
     """Run web, worker and scheduler together (what `make run` starts); Ctrl-C stops all."""
-    from console.supervisor import supervise
+    from console.cli.supervisor import supervise
     sys.exit(supervise(current_app._get_current_object(), host, port))

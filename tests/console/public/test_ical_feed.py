@@ -8,7 +8,7 @@ import icalendar
 import pytest
 from sqlalchemy import event, insert, select
 
-from console.export import export_reads, platform_from_user_agent, record_export_fetch
+from console.public.ical_feed import export_reads, platform_from_user_agent, record_export_fetch
 from console.extensions import db
 from console.models import ExportFetch, Reservation, new_reservation_code
 from jobs.ical.parse import parse_feed

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import plotly.graph_objects as go
 
-from console.charts import (
+from console.reports.charts import (
     COUNTS_NAME,
     NOT_COUNTED_NAME,
     GroupCount,

@@ -1,7 +1,7 @@
 """The managers' date range read from a query string: presets, old bookmarks, refusals with a message."""
 from datetime import date
 
-from console.date_range import DateRange, last_weeks, parse_range, presets
+from console.reports.date_range import DateRange, last_weeks, parse_range, presets
 
 TODAY = date(2026, 12, 2)  # a Wednesday
 DEFAULT = last_weeks(26, TODAY)

@@ -6,8 +6,8 @@ from sqlalchemy import false, select, text, update
 
 from console.extensions import db
 from console.models import CalendarLink, Property
-from console.property_filters import property_query
-from console.property_order import ATTENTION, ordered
+from console.queries.property_filters import property_query
+from console.queries.property_order import ATTENTION, ordered
 from console.timeutil import utcnow
 from jobs.rules.risk import LEVELS
 

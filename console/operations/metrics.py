@@ -1,5 +1,5 @@
 """Prometheus metrics: request counts (of every gunicorn worker together, in multiprocess mode); fleet gauges
-from the fleet tally (console.fleet_tally: counted every 10 s by a job, read from Redis) and queue gauges, so
+from the fleet tally (console.reports.fleet_tally: counted every 10 s by a job, read from Redis) and queue gauges, so
 a scrape does not grow with the fleet."""
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class FleetCollector:
         """The gauges read from the database (raises SQLAlchemyError when it is down)."""
         from sqlalchemy import text
 
-        from console import fleet_tally
+        from console.reports import fleet_tally
         from console.timeutil import utcnow
         db.session.execute(text("SELECT 1"))  # csc_database_up says the truth even from the tally
         # Without Redis the scrape counts the fleet itself (fleet_tally.current).
@@ -60,7 +60,7 @@ class FleetCollector:
         risk = GaugeMetricFamily("csc_properties", "Properties by risk level", labels=["risk"])
         for level, n in sorted(reading["risks"]):
             risk.add_metric([level], n)
-        from console import freshness
+        from console.operations import freshness
         ages = freshness.age_histogram(reading)
         return [links, risk, *([ages] if ages else []),
                 GaugeMetricFamily("csc_overbookings_open", "Open overbookings",
@@ -87,7 +87,7 @@ class FleetCollector:
                 started.add_metric([name], conn.zcard(StartedJobRegistry(name, connection=conn).key))
                 failed.add_metric([name], conn.zcard(FailedJobRegistry(name, connection=conn).key))
             workers = Worker.count(connection=conn)
-            from console import freshness
+            from console.operations import freshness
             late = freshness.lateness_histogram(conn)
         except Exception:  # noqa: BLE001 - Redis down: say so, the rest of the scrape still answers
             return [GaugeMetricFamily("csc_redis_up", "1 when Redis answered this scrape", value=0)]
@@ -132,10 +132,10 @@ def init_metrics(app: Flask) -> None:
 
 def _prevented(redis_of):
     """csc_overbookings_prevented_total{source}, from the counts kept in Redis as they are recorded
-    (console.availability), so a scrape reads no table."""
+    (console.queries.availability), so a scrape reads no table."""
     from prometheus_client.core import CounterMetricFamily
 
-    from console.availability import PREVENTED_KEY
+    from console.queries.availability import PREVENTED_KEY
     family = CounterMetricFamily("csc_overbookings_prevented", "Overbookings prevented by fresh "
                                  "availability reads, by the source of the block found", labels=["source"])
     try:

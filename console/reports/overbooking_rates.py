@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
-from console.date_range import DateRange
+from console.reports.date_range import DateRange
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Owner, Property, Reservation
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from console import audit
+from console.audit import trail
 from console.extensions import db
 from console.models import AuditEntry
 from console.models.audit import AuditEntryImmutable
@@ -82,16 +82,16 @@ def test_the_retention_defaults_to_400_days_and_is_read_from_the_environment():
 
 
 def test_outside_a_request_the_actor_is_the_system(app):
-    kind, name = audit.current_actor()
+    kind, name = trail.current_actor()
     assert kind == "system" and name.startswith("cli")
 
 
 def test_calendar_addresses_keep_only_scheme_and_host():
-    assert audit.calendar_shown("https://www.airbnb.com/calendar/ical/123.ics?s=secret") == \
+    assert trail.calendar_shown("https://www.airbnb.com/calendar/ical/123.ics?s=secret") == \
         "https://www.airbnb.com/…"
-    assert audit.calendar_shown(None) is None
+    assert trail.calendar_shown(None) is None
 
 
 def test_a_bulk_entry_keeps_at_most_a_thousand_ids_and_says_so():
-    assert audit.ids_kept(list(range(1500))) == {"link_ids": list(range(1000)), "link_ids_cut": True}
-    assert audit.ids_kept([1, 2]) == {"link_ids": [1, 2], "link_ids_cut": False}
+    assert trail.ids_kept(list(range(1500))) == {"link_ids": list(range(1000)), "link_ids_cut": True}
+    assert trail.ids_kept([1, 2]) == {"link_ids": [1, 2], "link_ids_cut": False}

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from console.extensions import db
 from console.models import Property
-from console.property_filters import HEALTHS, health_condition, health_counts
+from console.queries.property_filters import HEALTHS, health_condition, health_counts
 from console.timeutil import utcnow
 
 INTERVAL = 15

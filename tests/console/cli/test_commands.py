@@ -26,7 +26,7 @@ from jobs.worker import run_worker
 from tests.jobs.feeds import airbnb_feed
 from tests.jobs.sync.test_feeds import FeedServer, day
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_create_user_then_update_role(runner):
@@ -75,7 +75,7 @@ def test_demo_is_idempotent_and_prints_the_login(runner):
 
 
 def test_demo_has_a_manager_login_with_the_viewer_role(runner):
-    from console.demo import DEMO_PASSWORD
+    from console.demo.data import DEMO_PASSWORD
     from console.models import User
     out = runner.invoke(args=["demo"]).output
     assert f"demo manager login (viewer): manager@only-apartments.com / {DEMO_PASSWORD}" in out

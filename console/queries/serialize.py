@@ -7,7 +7,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import func
 
-from console.export import export_reads_by_property
+from console.public.ical_feed import export_reads_by_property
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot, SyncRun
 from console.timeutil import iso, utcnow
@@ -96,7 +96,7 @@ def score_json(prop: Property) -> dict | None:
 
 def properties_json(props: list[Property], *, secrets: bool = False) -> list[dict]:
     """Many properties, with their links, block counts and export reads in a few queries (load
-    their owners and links with the list: see console.property_filters.with_relations)."""
+    their owners and links with the list: see console.queries.property_filters.with_relations)."""
     now = utcnow()
     counts = block_counts(link.id for p in props for link in p.links)
     reads = export_reads_by_property(p.id for p in props)

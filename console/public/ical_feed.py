@@ -1,4 +1,4 @@
-"""The public export feed at a property's secret export_url, and the log of who reads it.
+"""Our iCal export feed, public at a property's secret export_url, and the log of who reads it.
 
 Choices:
 - The feed holds the property's direct bookings and manual blocks, never EX- blocks (a platform importing it
@@ -33,7 +33,7 @@ from console.models import ExportFetch, Property, Reservation
 from console.timeutil import iso, utcnow
 from jobs.ical.export import ExportedStay, cached_export_calendar
 
-export_bp = Blueprint("export", __name__)
+ical_feed_bp = Blueprint("export", __name__)
 log = logging.getLogger(__name__)
 
 EXPORT_HISTORY_DAYS = 30
@@ -148,7 +148,7 @@ def property_for_token(token: str) -> Property | None:
     return db.session.execute(select(Property).filter_by(export_token=token)).scalar_one_or_none()
 
 
-@export_bp.get("/export/<token>/calendar.ics")
+@ical_feed_bp.get("/export/<token>/calendar.ics")
 def public_feed(token: str):
     """The feed platforms import: the token in the URL is the credential."""
     prop = property_for_token(token)
