@@ -71,17 +71,17 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
-    from console.signin import auth  # noqa: F401 - registers the user loader
     from console.operations.metrics import init_metrics
+    from console.signin import auth  # noqa: F401 - registers the user loader
     init_metrics(app)
 
 
 def register_blueprints(app: Flask) -> None:
     """Mount the API, the login pages, health/metrics, the iCal export feed and the owner status page."""
     from console.api import api_bp
-    from console.signin.auth import auth_bp
-    from console.public.ical_feed import ical_feed_bp
     from console.operations.endpoints import ops_bp
+    from console.public.ical_feed import ical_feed_bp
+    from console.signin.auth import auth_bp
     csrf.exempt(api_bp)  # token-authenticated machine clients; no cookies, no CSRF
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)

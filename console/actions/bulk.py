@@ -9,9 +9,9 @@ from flask import current_app
 from sqlalchemy import false, func, select, update
 from sqlalchemy.sql import Select
 
-from console.audit import trail
 from console.actions.errors import ActionError
 from console.actions.links import check_resumable, check_syncable
+from console.audit import trail
 from console.extensions import db
 from console.models import CalendarLink, Property
 from console.timeutil import utcnow

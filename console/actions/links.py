@@ -9,8 +9,8 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete
 
-from console.audit import trail
 from console.actions.errors import ActionError, invalid, not_found, required_text
+from console.audit import trail
 from console.extensions import db
 from console.models import SOURCES, CalendarLink, Property, Reservation
 from console.timeutil import utcnow

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
-from console.audit import trail
 from console.actions.errors import ActionError, invalid, not_found
+from console.audit import trail
 from console.extensions import db
 from console.models import AlertRecipient, AlertSetting, NotificationDelivery, User
 from console.models.notifications import AUDIENCES, CHANNELS

@@ -1,8 +1,8 @@
 """Overbooking actions: staff resolve one with a note (it keeps counting: it happened)."""
 from __future__ import annotations
 
-from console.audit import trail
 from console.actions.errors import ActionError, not_found, required_text
+from console.audit import trail
 from console.extensions import db
 from console.models import Overbooking
 from jobs.sync.overbookings import resolve

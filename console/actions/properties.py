@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from console.audit import trail
 from console.actions.errors import ActionError, not_found
+from console.audit import trail
 from console.extensions import db
 from console.models import Owner, Property
 

@@ -5,8 +5,8 @@ from datetime import date
 
 from sqlalchemy import select
 
-from console.audit import trail
 from console.actions.errors import ActionError, invalid
+from console.audit import trail
 from console.extensions import db
 from console.models import Property, Reservation, new_reservation_code
 from jobs.sync.property_state import refresh_risks

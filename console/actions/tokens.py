@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from console.audit import trail
 from console.actions.errors import ActionError, required_text
+from console.audit import trail
 from console.extensions import db
 from console.models import ROLES, ApiToken
 from console.timeutil import utcnow

@@ -8,8 +8,8 @@ from flask_login import current_user
 
 from console.actions.errors import ActionError
 from console.admin.base import ConsoleView
-from console.audit.trail import ACTIONS
 from console.audit.search import CSV_HEADER, AuditFilters, csv_rows, page_before, parse_filters, whole_number
+from console.audit.trail import ACTIONS
 from console.reports.csv_download import csv_lines
 from console.timeutil import iso, utcnow
 

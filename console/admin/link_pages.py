@@ -10,8 +10,8 @@ from console.actions import links as link_actions
 from console.actions.errors import ActionError
 from console.admin.notifications import alert_history
 from console.extensions import db
-from console.queries.link_jobs import IN_FLIGHT, link_job_states
 from console.models import Property
+from console.queries.link_jobs import IN_FLIGHT, link_job_states
 from console.queries.serialize import block_counts, link_json
 from console.timeutil import utcnow
 

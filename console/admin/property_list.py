@@ -53,10 +53,8 @@ class ListState:
 
     def sort_args(self, column: str) -> dict:
         """The arguments of a column header's link: that order, flipped when it is the current one."""
-        if column == self.sort:
-            direction = "asc" if self.direction == "desc" else "desc"
-        else:
-            direction = SORTS[column]
+        flipped = "asc" if self.direction == "desc" else "desc"
+        direction = flipped if column == self.sort else SORTS[column]
         return self.args(sort=column, dir=direction if direction != SORTS[column] else None)
 
 

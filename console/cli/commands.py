@@ -8,9 +8,9 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from console.audit import trail
 from console.actions.errors import ActionError
 from console.actions.tokens import issue_token, revoke_tokens
+from console.audit import trail
 from console.extensions import db
 from console.models import ROLES, CalendarLink, User
 

@@ -1,3 +1,4 @@
+
 """`serve-all`: web, worker and scheduler as child processes, stopped together on Ctrl-C.
 
 The web is what people use: when it dies everything stops. A worker or scheduler that dies is
@@ -5,6 +6,7 @@ started again after a capped backoff, so the console never goes down with the qu
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -29,10 +31,8 @@ _WATCHED = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
 
 def _die_with_parent() -> None:
     """In the child: get SIGTERM if the supervisor dies, so nothing is orphaned even on SIGKILL."""
-    try:
+    with contextlib.suppress(OSError):  # not Linux: the supervisor's own cleanup still applies
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass  # not Linux: the supervisor's own cleanup still applies
     os.setpgrp()  # own group: the supervisor decides the order of shutdown
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _WATCHED)
 
@@ -49,16 +49,12 @@ def _stop(procs: dict[str, subprocess.Popen]) -> None:
     """SIGTERM every child group, wait, then SIGKILL what is left (RQ horses included)."""
     for proc in procs.values():
         if proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     for proc in procs.values():
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
     for proc in procs.values():
         _kill_group(proc)
         proc.wait()
@@ -66,10 +62,8 @@ def _stop(procs: dict[str, subprocess.Popen]) -> None:
 
 def _kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL a child's whole process group (a worker's work horse too)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _wait_until_serving(url: str, web: subprocess.Popen, timeout: float = 60) -> None:

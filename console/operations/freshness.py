@@ -39,7 +39,7 @@ def fleet_lateness(conn) -> dict | None:
 def _cumulative(bounds: list[float], counts: list[int]) -> list[tuple[str, int]]:
     """Prometheus buckets (le, cumulative count) from counts per bucket, the last one +Inf."""
     buckets, seen = [], 0
-    for bound, count in zip([*bounds, math.inf], counts):
+    for bound, count in zip([*bounds, math.inf], counts, strict=False):
         seen += count
         buckets.append(("+Inf" if bound == math.inf else repr(float(bound)), seen))
     return buckets

@@ -1,4 +1,5 @@
-"""Filtering properties by health, risk, source, error kind, held changes and text in SQL (shared by API and console)."""
+"""Filtering properties by health, risk, source, error kind, held changes and text in SQL (shared by API and
+console)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -76,5 +77,6 @@ def with_relations(query: Select) -> Select:
     return query.options(selectinload(Property.owner), selectinload(Property.links))
 
 
-__all__ = ["HEALTHS", "RISKS", "count_matching", "health_condition", "health_counts", "held_condition", "property_query",
+__all__ = ["HEALTHS", "RISKS", "count_matching", "health_condition", "health_counts", "held_condition",
+           "property_query",
            "search_condition", "with_relations"]

@@ -7,9 +7,9 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import func
 
-from console.public.ical_feed import export_reads_by_property
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property, Reservation, ScoreSnapshot, SyncRun
+from console.public.ical_feed import export_reads_by_property
 from console.timeutil import iso, utcnow
 from jobs.rules.advice import advice_for
 from jobs.rules.score import explain_change, with_moments

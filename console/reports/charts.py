@@ -77,7 +77,7 @@ def score_bins(score_counts: Iterable[tuple[int, int]]) -> list[tuple[str, int]]
         counts[min(max(int(score), 0) // SCORE_BIN, len(counts) - 1)] += n
     labels = [f"{low}-{low + SCORE_BIN - 1}" for low in range(0, 100, SCORE_BIN)]
     labels[-1] = f"{100 - SCORE_BIN}-100"
-    return list(zip(labels, counts))
+    return list(zip(labels, counts, strict=True))
 
 
 def _stacked(x: Sequence, counted: Sequence[int], not_counted: Sequence[int], *,

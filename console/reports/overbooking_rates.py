@@ -8,9 +8,9 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
-from console.reports.date_range import DateRange
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Owner, Property, Reservation
+from console.reports.date_range import DateRange
 
 DIMENSIONS = ("week", "source", "city", "owner")
 RATE_HEADER = ["overbookings", "direct bookings", "nights sold", "per 1,000 direct bookings",

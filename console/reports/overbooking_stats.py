@@ -6,10 +6,10 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, select
 
-from console.reports import charts
-from console.reports.date_range import DateRange
 from console.extensions import db
 from console.models import Overbooking, Owner, Property
+from console.reports import charts
+from console.reports.date_range import DateRange
 from jobs.sync.fell_most import FELL_MOST
 from jobs.sync.fell_most import cached as fell_most_list
 

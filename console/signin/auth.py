@@ -13,9 +13,9 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, Length
 
 from console.audit import trail
-from console.signin import login_limits
 from console.extensions import db, login_manager
 from console.models import User
+from console.signin import login_limits
 
 auth_bp = Blueprint("auth", __name__)
 login_manager.login_view = "auth.login"

@@ -1,7 +1,9 @@
+
 """Failed logins counted per account and per address in Redis (shared by every web process): past
 LOGIN_MAX_FAILURES in LOGIN_WINDOW_SECONDS, every login there is refused until the window ends."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -53,10 +55,8 @@ def count_failure(email: str, address: str) -> None:
 def forget_account(email: str, address: str) -> None:
     """A successful login clears its account's failures (not the address's)."""
     key = _keys(email, address)[0][0]
-    try:
+    with contextlib.suppress(redis.RedisError, OSError, QueueUnavailable):
         redis_connection().delete(key)
-    except (redis.RedisError, OSError, QueueUnavailable):
-        pass
     with _local_lock:
         _local.pop(key, None)
 

@@ -126,7 +126,7 @@ def link_lines(output: str) -> dict[int, str]:
     lines = [line for line in output.splitlines() if re.match(r"link \d+: ", line)]
     ids = [int(re.match(r"link (\d+): ", line).group(1)) for line in lines]
     assert len(ids) == len(set(ids)), output
-    return dict(zip(ids, lines))
+    return dict(zip(ids, lines, strict=True))
 
 
 @pytest.fixture

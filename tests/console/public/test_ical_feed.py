@@ -8,9 +8,9 @@ import icalendar
 import pytest
 from sqlalchemy import event, insert, select
 
-from console.public.ical_feed import export_reads, platform_from_user_agent, record_export_fetch
 from console.extensions import db
 from console.models import ExportFetch, Reservation, new_reservation_code
+from console.public.ical_feed import export_reads, platform_from_user_agent, record_export_fetch
 from jobs.ical.parse import parse_feed
 
 AIRBNB_UA = "Airbnb/1.0 (+https://www.airbnb.com) Calendar Import"  # plausible form: not published

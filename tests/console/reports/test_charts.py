@@ -72,7 +72,7 @@ def test_score_bins_cover_zero_to_one_hundred():
 def test_score_distribution_counts_properties_per_band():
     fig = go.Figure(score_distribution(score_bins([(95, 1), (100, 1), (42, 1)])))
     [bars] = fig.data
-    assert dict(zip(bars.x, bars.y)) == {**{label: 0 for label, _ in score_bins([])},
+    assert dict(zip(bars.x, bars.y, strict=True)) == {**{label: 0 for label, _ in score_bins([])},
                                          "40-49": 1, "90-100": 2}
     assert "3 properties" in fig.layout.title.text
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from console.reports import charts
 from console.extensions import db
 from console.models import CalendarLink, Overbooking, Property
 from console.queries.property_filters import HEALTHS, RISKS, count_matching, property_query
+from console.reports import charts
 from console.timeutil import iso, utcnow
 from jobs.sync import fleet_tally
 from jobs.sync.fleet_tally import TALLY_KEY, TALLY_MAX_AGE
