@@ -9,7 +9,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(shell cksum requirements.txt | cut -d' ' -
 DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check -q
 
-.PHONY: run test bench install install-dev lock clean
+.PHONY: run test lint bench install install-dev lock clean
 
 $(RUN_STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=...)")'
@@ -52,6 +52,10 @@ run: $(RUN_STAMP)
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# ruff with the rules in pyproject.toml; `$(BIN)/ruff check --fix .` mends the safe ones.
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/run_all.py

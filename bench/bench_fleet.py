@@ -194,7 +194,7 @@ def main() -> None:
                        FETCH_CONCURRENCY=str(CONCURRENCY), PYTHONPATH=str(ROOT))
             flask(env, "init-db")
             make_links(env, port, args.links)
-            run = (lambda: cli_rate(env)) if path == "cli" else (lambda: queue_rate(env, args.links))
+            run = (lambda env=env: cli_rate(env)) if path == "cli" else (lambda env=env: queue_rate(env, args.links))
             for kind in ("first", "unchanged", "changed"):
                 if kind == "changed":
                     change(port, 10, seed=len(results))

@@ -124,7 +124,7 @@ def free_port() -> int:
 
 def start_gunicorn(env: dict, folder: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    log = open(Path(folder, "gunicorn.log"), "w")
+    log = open(Path(folder, "gunicorn.log"), "w")  # noqa: SIM115 - gunicorn writes to it for as long as it runs
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "1", "-b",
                              f"127.0.0.1:{port}", "--timeout", "120", "wsgi:app"], cwd=ROOT,
                             env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)

@@ -7,7 +7,8 @@ The fleet starts in its steady state (every link read once, due times spread ove
 
 Prints, every 30 s of the measured window, p50/p95/p99 lateness of the scheduled syncs that began in it and
 the links/s; then the throughput of 1 and of 2 worker processes with every link due at once (same run: the
-whole fleet made due at once, read by 2 and then by 1 worker process), the workers' CPU per link, and a naive baseline (one link after another with requests) on the same hosts.
+whole fleet made due at once, read by 2 and then by 1 worker process), the workers' CPU per link, and a naive
+baseline (one link after another with requests) on the same hosts.
 Goal: p99 lateness <= 60 s in every window for >= 10 minutes.
 
 Run: .venv/bin/python bench/bench_lateness.py [--links 20000] [--minutes 12] [--interval 2]
@@ -16,6 +17,7 @@ Run: .venv/bin/python bench/bench_lateness.py [--links 20000] [--minutes 12] [--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import signal
@@ -24,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +75,7 @@ def make_fleet(env: dict, ports: list[int], links: int, interval: int) -> None:
     from console import create_app
     from console.extensions import db
     app, fleet, rng = create_app(Config(env=env)), Fleet(links, google_every=10**9), random.Random(5)
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     from console.timeutil import local_today
     today = local_today("Europe/Madrid")  # parsed today: unchanged calendars are asked conditionally
     with app.app_context():
@@ -84,7 +86,8 @@ def make_fleet(env: dict, ports: list[int], links: int, interval: int) -> None:
         for i in range(links):
             props.append({"id": i + 1, "name": f"Bench {i}", "tok": f"t{i}", "n": now, "k": f"bench {i}"})
             rows.append({"id": i + 1, "p": i + 1, "url": f"http://127.0.0.1:{ports[i % len(ports)]}/feed/{i}.ics",
-                         "etag": fleet.body(i)[1], "n": now, "ok": now - timedelta(seconds=rng.uniform(0, interval * 60)),
+                         "etag": fleet.body(i)[1], "n": now,
+                         "ok": now - timedelta(seconds=rng.uniform(0, interval * 60)),
                          "due": now + timedelta(seconds=rng.uniform(5, interval * 60))})
         conn.execute(text("INSERT INTO properties (id, name, owner_id, timezone, instant_booking, export_token, "
                           "risk_level, risk_factors, created_at, search_key, name_key, exposure_nights) VALUES "
@@ -96,7 +99,8 @@ def make_fleet(env: dict, ports: list[int], links: int, interval: int) -> None:
                           "false, :etag, :today)"), [dict(r, today=today) for r in rows])
         if db.engine.dialect.name == "postgresql":
             for table in ("owners", "properties", "calendar_links"):
-                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                  f"(SELECT max(id) FROM {table}))"))
         db.session.commit()
         db.engine.dispose()
 
@@ -142,7 +146,7 @@ class Probe:
         from sqlalchemy import text
         with self.engine.begin() as conn:
             conn.execute(text("UPDATE calendar_links SET next_sync_at = :n, due_at = NULL"),
-                         {"n": datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=1)})
+                         {"n": datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)})
 
 
 def redis_commands(url: str) -> int:
@@ -151,7 +155,7 @@ def redis_commands(url: str) -> int:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def start(env: dict, what: str) -> subprocess.Popen:
@@ -186,10 +190,8 @@ def naive_rate(ports: list[int], sample: int) -> float:
     import requests
     began = time.perf_counter()
     for i in range(sample):
-        try:
+        with contextlib.suppress(requests.RequestException):
             requests.get(f"http://127.0.0.1:{ports[i % len(ports)]}/feed/{i}.ics", timeout=10)
-        except requests.RequestException:
-            pass
     return sample / (time.perf_counter() - began)
 
 

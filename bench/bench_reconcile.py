@@ -11,7 +11,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -21,7 +21,7 @@ from jobs.rules.reconcile import StoredBlock, reconcile_blocks  # noqa: E402
 from jobs.rules.stays import Stay  # noqa: E402
 
 TODAY = date(2025, 6, 1)
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def timed(fn: Callable[[], object], repeat: int = 3) -> tuple[float, object]:

@@ -131,7 +131,8 @@ def main() -> int:
     value = simulate(props, args.days, bounds, value=True, seed=args.seed)
     hot = sum(1 for p in props if (lambda ci: ci is not None and ci <= 14 * DAY)(next_check_in(p, 0.0)))
     print(f"{args.properties} properties ({args.busy_share:.0%} busy; {hot} with a direct check-in in the next 14 "
-          f"days at the start), {args.days} days, SYNC_INTERVAL_MINUTES={args.interval} (min {args.min}, max {args.max})")
+          f"days at the start), {args.days} days, SYNC_INTERVAL_MINUTES={args.interval} "
+          f"(min {args.min}, max {args.max})")
     print(f"{'schedule':>9} {'fetches':>8} {'hot p95 min':>12} {'rest p95 min':>13} {'hot changes':>12} {'rest':>6}")
     for name, run in (("fixed", fixed), ("value", value)):
         d = run["delays"]

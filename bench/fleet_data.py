@@ -1,7 +1,8 @@
 """A production-size fleet, written in bulk (COPY on PostgreSQL, executemany on SQLite), for benchmarks.
 
 Per property: 1.5 links, `stays` reservations, `runs` sync runs per link over 120 days (a quarter older
-than the 90-day retention; the evidence of an overbooking among them), `snapshots` daily score snapshots; an overbooking every `overbooking_every` (20) properties.
+than the 90-day retention; the evidence of an overbooking among them), `snapshots` daily score snapshots; an
+overbooking every `overbooking_every` (20) properties.
 """
 from __future__ import annotations
 

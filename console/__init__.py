@@ -71,26 +71,26 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
-    from console import auth  # noqa: F401 - registers the user loader
-    from console.metrics import init_metrics
+    from console.operations.metrics import init_metrics
+    from console.signin import auth  # noqa: F401 - registers the user loader
     init_metrics(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the API, the login pages, health/metrics and the export feed."""
+    """Mount the API, the login pages, health/metrics, the iCal export feed and the owner status page."""
     from console.api import api_bp
-    from console.auth import auth_bp
-    from console.export import export_bp
-    from console.ops import ops_bp
+    from console.operations.endpoints import ops_bp
+    from console.public.ical_feed import ical_feed_bp
+    from console.signin.auth import auth_bp
     csrf.exempt(api_bp)  # token-authenticated machine clients; no cookies, no CSRF
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(ops_bp)
-    app.register_blueprint(export_bp)
-    from console.owner_status import owner_status_bp
+    app.register_blueprint(ical_feed_bp)
+    from console.public.owner_status import owner_status_bp
     app.register_blueprint(owner_status_bp)
     if app.config.get("DEMO_FEEDS"):
-        from console.demo_feeds import demo_feeds_bp
+        from console.demo.feeds import demo_feeds_bp
         app.register_blueprint(demo_feeds_bp)
 
 
@@ -102,5 +102,5 @@ def register_admin(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     """Add the `flask` commands (docs/operations.md)."""
-    from console.cli import register_commands
+    from console.cli.commands import register_commands
     register_commands(app)

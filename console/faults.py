@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, abort, current_app, jsonify, render_template, request
+from flask import Flask, abort, current_app, jsonify, request
 from flask_admin import BaseView, expose
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout

@@ -2,25 +2,25 @@
 words on pages."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def utcnow() -> datetime:
     """Now, as a naive UTC datetime (what every DateTime column holds)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def naive_utc(value: datetime | None) -> datetime | None:
     """A UTC moment, naive or aware (RQ keeps either), as the naive UTC every column holds."""
     if value is None or value.tzinfo is None:
         return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def local_today(zone: str, now: datetime | None = None) -> date:
     """Today's date on a property's clock (UTC's when the zone is unknown)."""
-    moment = (now or utcnow()).replace(tzinfo=timezone.utc)
+    moment = (now or utcnow()).replace(tzinfo=UTC)
     try:
         return moment.astimezone(ZoneInfo(zone)).date()
     except (ZoneInfoNotFoundError, ValueError):

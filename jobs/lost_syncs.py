@@ -33,7 +33,7 @@ def recover_requested_syncs(conn, now: datetime | None = None) -> tuple[int, int
                                         table.c.sync_job_id)
                                  .where(table.c.sync_requested_at < now - IN_FLIGHT)).all()
     job_ids = list(dict.fromkeys(row.sync_job_id for row in pending if row.sync_job_id))
-    jobs = {job_id: job for job_id, job in zip(job_ids, Job.fetch_many(job_ids, connection=conn))}
+    jobs = {job_id: job for job_id, job in zip(job_ids, Job.fetch_many(job_ids, connection=conn), strict=True)}
     # Once per job: a batch's links (hundreds) share it.
     live = {job_id for job_id, job in jobs.items() if job is not None and job_is_live(job, conn)}
     again, recorded = [], 0

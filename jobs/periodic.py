@@ -2,10 +2,11 @@
 them, claimed in Redis), and each rides out a Redis outage instead of exiting."""
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 from rq.cron import CronJob, CronScheduler
@@ -42,7 +43,7 @@ def period_slot(job: CronJob, at: datetime) -> tuple[int, int]:
 
 def _next_slot_start(interval: int, at: datetime) -> datetime:
     start = (math.floor(at.timestamp() / interval) + 1) * interval
-    return datetime.fromtimestamp(start, timezone.utc)
+    return datetime.fromtimestamp(start, UTC)
 
 
 class ConsoleScheduler(CronScheduler):
@@ -134,10 +135,8 @@ class ConsoleScheduler(CronScheduler):
         except (KeyboardInterrupt, StopRequested):
             self.log.info("CronScheduler %s: stop requested", self.name)
         finally:
-            try:
+            with contextlib.suppress(LOST):  # Redis gone: the registry forgets us when our entry ages out
                 self.register_death()
-            except LOST:
-                pass  # Redis is gone: the registry forgets us when our entry ages out
             self.log.info("CronScheduler %s: shutdown complete", self.name)
 
     def _reconnect(self) -> redis.Redis:

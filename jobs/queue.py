@@ -1,6 +1,8 @@
+
 """The RQ queues: queue a link's sync (once at a time), many at once, batches; tell live jobs from dead ones."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -14,8 +16,8 @@ from rq.defaults import DEFAULT_JOB_MONITORING_INTERVAL
 from rq.job import Job, JobStatus
 
 from jobs.broker import QueueUnavailable, redis_connection
-from jobs.sync.requests import note_requested, note_requests, withdraw
 from jobs.notify.deliver import ALERT_QUEUE
+from jobs.sync.requests import note_requested, note_requests, withdraw
 
 # A worker drains them in this order: alerts go out before the next sync batch.
 QUEUE_NAMES = ("forced", ALERT_QUEUE, "sync", "maintenance")
@@ -135,13 +137,13 @@ def _enqueue_each(link_ids: list[int], queue: Queue, conn: redis.Redis) -> None:
     # No per-link lock as enqueue_link_sync takes (5,000 locks cost seconds): a single
     # "Synchronize now" racing this batch can at worst queue one extra sync of its link.
     job_ids = [uuid.uuid4().hex for _ in link_ids]
-    note_requests(dict(zip(link_ids, job_ids)))
+    note_requests(dict(zip(link_ids, job_ids, strict=True)))
     try:
         with conn.pipeline() as pipe:
             jobs = queue.enqueue_many([Queue.prepare_data(
                 SYNC_LINK_JOB, args=(i,), job_id=job_id, timeout=SYNC_JOB_TIMEOUT, result_ttl=3600,
-                failure_ttl=7 * 86400) for i, job_id in zip(link_ids, job_ids)], pipeline=pipe)
-            for link_id, job in zip(link_ids, jobs):
+                failure_ttl=7 * 86400) for i, job_id in zip(link_ids, job_ids, strict=True)], pipeline=pipe)
+            for link_id, job in zip(link_ids, jobs, strict=True):
                 pipe.set(_link_key(link_id), job.id, ex=SYNC_JOB_TIMEOUT + 60)
             pipe.execute()
     except (redis.RedisError, OSError):
@@ -151,12 +153,12 @@ def _enqueue_each(link_ids: list[int], queue: Queue, conn: redis.Redis) -> None:
 
 def _links_with_live_jobs(link_ids: list[int], conn: redis.Redis) -> set[int]:
     """The links among these whose marked job is still queued or running (two round trips)."""
-    marked = [(i, m.decode()) for i, m in zip(link_ids, conn.mget([_link_key(i) for i in link_ids])) if m]
+    marked = [(i, m.decode()) for i, m in zip(link_ids, conn.mget([_link_key(i) for i in link_ids]), strict=True) if m]
     if not marked:
         return set()
     jobs = Job.fetch_many([job_id for _, job_id in marked], connection=conn)
     # fetch_many read each job's status already: only a running one costs more (its worker's check).
-    return {i for (i, _), job in zip(marked, jobs) if job is not None and (
+    return {i for (i, _), job in zip(marked, jobs, strict=True) if job is not None and (
         job.get_status(refresh=False) in LIVE_STATUSES - {JobStatus.STARTED}
         or (job.get_status(refresh=False) == JobStatus.STARTED and _worker_alive(job, conn)))}
 
@@ -215,24 +217,21 @@ def latest_link_jobs(link_ids: list[int]) -> dict[int, str]:
         values = redis_connection().mget([_last_job_key(i) for i in link_ids])
     except (redis.RedisError, OSError) as exc:
         raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc
-    return {i: v.decode() for i, v in zip(link_ids, values) if v}
+    return {i: v.decode() for i, v in zip(link_ids, values, strict=True) if v}
 
 
 def forget_link_job(link_id: int) -> None:
     """Drop the 'sync in progress' marker of a link (called when its job ends)."""
-    try:
+    with contextlib.suppress(redis.RedisError, OSError, QueueUnavailable):  # the marker expires by itself
         redis_connection().delete(_link_key(link_id))
-    except (redis.RedisError, OSError, QueueUnavailable):
-        pass  # the marker expires by itself
 
 
 def forget_link(link_id: int) -> None:
     """Drop every key of a deleted link (its sync marker and its newest job), so that nothing of it
     is shown again; a job still queued for it finds no link and records nothing."""
-    try:
+    # the keys expire by themselves, and link ids are never given twice
+    with contextlib.suppress(redis.RedisError, OSError, QueueUnavailable):
         redis_connection().delete(_link_key(link_id), _last_job_key(link_id))
-    except (redis.RedisError, OSError, QueueUnavailable):
-        pass  # the keys expire by themselves, and link ids are never given twice
 
 
 def enqueue_batch(func, link_ids: list[int], *, queue_name: str = "sync",

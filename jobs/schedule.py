@@ -42,7 +42,7 @@ PERIODIC_JOBS: list[Periodic] = [
     Periodic("recompute-risk-hourly", tasks.recompute_risk_job, interval=3600),
     Periodic("prune-sync-runs", tasks.prune_runs_job, cron="15 3 * * *"),
     # The fleet's counts for pages and /metrics: small and frequent, so on the alerts queue that workers
-    # take before syncs; a minute without one and readers count for themselves (console.fleet_tally).
+    # take before syncs; a minute without one and readers count for themselves (console.reports.fleet_tally).
     # One queued for more than 30 s is dropped (the next is due); a day of failures is kept, not a year's.
     Periodic("fleet-tally", tasks.fleet_tally_job, queue="alerts", interval=10, timeout=120, ttl=30,
              result_ttl=60, failure_ttl=86400, quiet=True),

@@ -141,8 +141,8 @@ def record_failed_sync_jobs() -> int:
     the machine lost) leaves its links with a recorded failure of our own; each job is swept once.
     Then the links promised a sync whose job Redis lost are queued again (jobs/lost_syncs.py)."""
     from jobs.broker import redis_connection
-    from jobs.queue import QUEUE_NAMES, job_is_live
     from jobs.lost_syncs import lost_job_outcome, recover_requested_syncs
+    from jobs.queue import QUEUE_NAMES, job_is_live
     conn, recorded = redis_connection(), 0
     for name in QUEUE_NAMES:
         for registry in (FailedJobRegistry(name, connection=conn),

@@ -1,6 +1,7 @@
 """RQ worker and scheduler wiring: every job runs inside an app context of its own."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -279,10 +280,8 @@ def _drop_connection(app: Flask) -> None:
     """Forget the worker's Redis connection so the next wait makes a new one."""
     conn = app.extensions.pop("csc_redis_worker", None)
     if conn is not None:
-        try:
+        with contextlib.suppress(redis.RedisError):
             conn.close()
-        except redis.RedisError:
-            pass
 
 
 def run_scheduler(app: Flask) -> None:

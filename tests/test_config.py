@@ -7,7 +7,7 @@ from console import create_app
 
 def test_contract_defaults(tmp_path):
     cfg = Config(env={}, instance_path=tmp_path)
-    assert cfg.SQLALCHEMY_DATABASE_URI == f"sqlite:///{tmp_path}/console.db"
+    assert f"sqlite:///{tmp_path}/console.db" == cfg.SQLALCHEMY_DATABASE_URI
     assert cfg.REDIS_URL is None and cfg.SECRET_KEY is None
     assert (cfg.SYNC_INTERVAL_MINUTES, cfg.FETCH_TIMEOUT_SECONDS, cfg.FETCH_MAX_BYTES) == (
         15, 15, 10485760)

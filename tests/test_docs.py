@@ -56,7 +56,7 @@ def test_every_table_in_the_docs_has_a_header_row():
 
 def test_the_commands_the_readme_names_exist():
     text = README.read_text()
-    cli = (ROOT / "console" / "cli.py").read_text()
+    cli = (ROOT / "console" / "cli" / "commands.py").read_text()
     commands = set(re.findall(r'@click\.command\("([a-z-]+)"\)', cli))
     section = text.split("## Command line")[1].split("\n## ")[0]
     named = set(re.findall(r"`([a-z][a-z-]+)(?: [^`]*)?`", section.split(":", 1)[1])) - {"make"}

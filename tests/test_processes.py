@@ -1,6 +1,8 @@
+
 """Real processes: the embedded Redis is shared and stopped; serve-all leaves nothing behind."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -102,10 +104,8 @@ def _wait_gone(pid: int, timeout: float = 10) -> bool:
     """Wait (bounded) until a process that is not our child has exited."""
     deadline = time.monotonic() + timeout
     while not _gone(pid) and time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(psutil.TimeoutExpired, psutil.NoSuchProcess):
             psutil.Process(pid).wait(timeout=0.1)
-        except (psutil.TimeoutExpired, psutil.NoSuchProcess):
-            pass
     return _gone(pid)
 
 

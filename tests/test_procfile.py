@@ -1,6 +1,8 @@
+
 """The Procfile as a process manager runs it (honcho): web, worker and scheduler start; stopping leaves nothing."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -12,9 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import psutil
-import pytest
 
-from tests.console.test_metrics_workers import gunicorn_env
+from tests.console.operations.test_metrics_workers import gunicorn_env
 from tests.test_processes import ROOT, _free_port, _Output
 
 
@@ -33,10 +34,8 @@ def family(pid: int) -> list[psutil.Process]:
 def command_lines(procs: list[psutil.Process]) -> str:
     lines = []
     for proc in procs:
-        try:
+        with contextlib.suppress(psutil.Error):
             lines.append(" ".join(proc.cmdline()))
-        except psutil.Error:
-            pass
     return "\n".join(lines)
 
 
@@ -80,10 +79,8 @@ def test_honcho_runs_the_procfile_the_web_answers_and_stopping_leaves_nothing(ap
         assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
     finally:  # whatever failed above, nothing of this run may outlive the test
         for leftover in family(proc.pid) + seen:
-            try:
+            with contextlib.suppress(psutil.Error):
                 leftover.kill()
-            except psutil.Error:
-                pass
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

@@ -1,5 +1,5 @@
 """Times shown to people."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from console.timeutil import ago, exact_utc, iso, naive_utc, plural
 
@@ -46,6 +46,6 @@ def test_iso_is_utc_with_z():
 def test_naive_utc_takes_rq_times_naive_or_aware():
     assert naive_utc(None) is None
     assert naive_utc(NOW) is NOW
-    assert naive_utc(NOW.replace(tzinfo=timezone.utc)) == NOW
+    assert naive_utc(NOW.replace(tzinfo=UTC)) == NOW
     madrid_noon = datetime(2026, 11, 23, 13, 0, tzinfo=timezone(timedelta(hours=1)))
     assert naive_utc(madrid_noon) == NOW and naive_utc(madrid_noon).tzinfo is None

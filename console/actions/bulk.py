@@ -9,9 +9,9 @@ from flask import current_app
 from sqlalchemy import false, func, select, update
 from sqlalchemy.sql import Select
 
-from console import audit
 from console.actions.errors import ActionError
 from console.actions.links import check_resumable, check_syncable
+from console.audit import trail
 from console.extensions import db
 from console.models import CalendarLink, Property
 from console.timeutil import utcnow
@@ -128,10 +128,10 @@ def _refusal(action: str, state: str) -> str | None:
 def run(action_plan: Plan) -> Outcome:
     """Carry the plan out: queue, pause or resume its links (in batches) and say what was done."""
     outcome = _carried_out(action_plan)
-    audit.record(f"bulk.{action_plan.action}", "links", None, None, {
+    trail.record(f"bulk.{action_plan.action}", "links", None, None, {
         "properties": action_plan.properties, "links": len(action_plan.link_ids), "done": outcome.done,
         "already_queued": outcome.already, "refused": action_plan.refused,
-        **audit.ids_kept(action_plan.link_ids)})
+        **trail.ids_kept(action_plan.link_ids)})
     db.session.commit()
     return outcome
 

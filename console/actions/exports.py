@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 
-from console import audit
+from console.audit import trail
 from console.extensions import db
 from console.models import Property
 
@@ -11,6 +11,6 @@ from console.models import Property
 def rotate_export_token(prop: Property) -> Property:
     """Give the property a new secret export token: the old export address stops working at once."""
     prop.export_token = secrets.token_urlsafe(32)  # 256 random bits, 43 URL-safe characters
-    audit.record("export_token.rotated", "property", prop.id, prop.id)  # never the token itself
+    trail.record("export_token.rotated", "property", prop.id, prop.id)  # never the token itself
     db.session.commit()
     return prop

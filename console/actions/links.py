@@ -9,8 +9,8 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete
 
-from console import audit
 from console.actions.errors import ActionError, invalid, not_found, required_text
+from console.audit import trail
 from console.extensions import db
 from console.models import SOURCES, CalendarLink, Property, Reservation
 from console.timeutil import utcnow
@@ -78,8 +78,8 @@ def add_kigo_link(prop: Property, kigo_code, kigo_property_id) -> CalendarLink:
 def _saved(link: CalendarLink) -> CalendarLink:
     db.session.add(link)
     db.session.flush()
-    audit.record("link.added", "link", link.id, link.property_id, {
-        "source": link.source, "calendar": audit.calendar_shown(link.url),
+    trail.record("link.added", "link", link.id, link.property_id, {
+        "source": link.source, "calendar": trail.calendar_shown(link.url),
         "kigo_property_id": link.kigo_property_id, "state": link.state})
     db.session.commit()
     return link
@@ -103,7 +103,7 @@ def preview_address(prop: Property, url, source: str | None = None, *, audited: 
     property_id, zone = prop.id, prop.timezone
     answer = _within_limit(lambda: dry_run_url(property_id, zone, url, source))
     if audited:
-        _audit_test("property", property_id, property_id, answer, calendar=audit.calendar_shown(url),
+        _audit_test("property", property_id, property_id, answer, calendar=trail.calendar_shown(url),
                     source=source)
     return {**answer, "url": url, "source": source}
 
@@ -111,7 +111,7 @@ def preview_address(prop: Property, url, source: str | None = None, *, audited: 
 def _audit_test(target_kind: str, target_id: int, property_id: int, answer: dict, **details) -> None:
     """One "link.tested" entry: a test stores nothing else, but who read which calendar is recorded."""
     error = answer.get("error") or {}
-    audit.record("link.tested", target_kind, target_id, property_id,
+    trail.record("link.tested", target_kind, target_id, property_id,
                  {**details, "ok": answer.get("ok"), "error_kind": error.get("kind")})
     db.session.commit()
 
@@ -144,7 +144,7 @@ def activate_link(link: CalendarLink) -> str:
     """"Synchronize now": the link becomes active and its first sync is queued; the job id."""
     before = link.state
     job_id = _activated(link)
-    _audit_link(link, "link.activated", job_id, state=audit.change(before, link.state))
+    _audit_link(link, "link.activated", job_id, state=trail.change(before, link.state))
     return job_id
 
 
@@ -175,7 +175,7 @@ def resume_link(link: CalendarLink) -> str:
     check_resumable(link.state)
     before = link.state
     job_id = _activated(link)
-    _audit_link(link, "link.resumed", job_id, state=audit.change(before, link.state))
+    _audit_link(link, "link.resumed", job_id, state=trail.change(before, link.state))
     return job_id
 
 
@@ -202,7 +202,7 @@ def pause_link(link: CalendarLink) -> CalendarLink:
     stake and score follow at once (the last active link paused: "no active link")."""
     before = link.state
     link.state, link.next_sync_at = "paused", None
-    audit.record("link.paused", "link", link.id, link.property_id, {"state": audit.change(before, "paused")})
+    trail.record("link.paused", "link", link.id, link.property_id, {"state": trail.change(before, "paused")})
     db.session.flush()
     recompute_properties([link.property_id])  # commits the pause (and its audit entry) with them
     return link
@@ -214,9 +214,9 @@ def delete_link(link: CalendarLink) -> int:
     link_id, property_id = link.id, link.property_id
     removed = db.session.execute(delete(Reservation).where(
         Reservation.link_id == link_id, Reservation.origin == "external")).rowcount
-    audit.record("link.deleted", "link", link_id, property_id, {
-        "source": link.source, "calendar": audit.calendar_shown(link.url),
-        "kigo_property_id": link.kigo_property_id, "state": audit.change(link.state, None),
+    trail.record("link.deleted", "link", link_id, property_id, {
+        "source": link.source, "calendar": trail.calendar_shown(link.url),
+        "kigo_property_id": link.kigo_property_id, "state": trail.change(link.state, None),
         "blocks_removed": removed})
     db.session.delete(link)
     db.session.flush()
@@ -228,7 +228,7 @@ def delete_link(link: CalendarLink) -> int:
 def _audit_link(link: CalendarLink, action: str, job_id: str, **details) -> None:
     """The entry of a link action that queued a sync (written once the sync is queued: a refusal records
     nothing, as it changes nothing)."""
-    audit.record(action, "link", link.id, link.property_id, {**details, "job_id": job_id})
+    trail.record(action, "link", link.id, link.property_id, {**details, "job_id": job_id})
     db.session.commit()
 
 

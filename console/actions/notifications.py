@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
-from console import audit
 from console.actions.errors import ActionError, invalid, not_found
+from console.audit import trail
 from console.extensions import db
 from console.models import AlertRecipient, AlertSetting, NotificationDelivery, User
 from console.models.notifications import AUDIENCES, CHANNELS
@@ -74,7 +74,7 @@ def add_recipient(channel: str, address, audience: str = "team", digest_mode: st
                          secret=(secret or None) if channel == "webhook" else None)
     db.session.add(row)
     db.session.flush()
-    audit.record("alert_recipient.added", "alert_recipient", row.id, None, _recipient(row))
+    trail.record("alert_recipient.added", "alert_recipient", row.id, None, _recipient(row))
     db.session.commit()
     return row
 
@@ -84,7 +84,7 @@ def remove_recipient(recipient_id: int) -> None:
     row = db.session.get(AlertRecipient, recipient_id)
     if row is None:
         raise not_found(f"recipient {recipient_id}")
-    audit.record("alert_recipient.removed", "alert_recipient", row.id, None, _recipient(row))
+    trail.record("alert_recipient.removed", "alert_recipient", row.id, None, _recipient(row))
     db.session.delete(row)
     db.session.commit()
 
@@ -111,7 +111,7 @@ def retry_delivery(delivery_id: int) -> NotificationDelivery:
         raise ActionError("not_retryable", f"delivery {delivery_id} is {delivery.state}", status=409)
     before = delivery.state
     delivery.state, delivery.next_attempt_at, delivery.queued_at = "pending", None, None
-    audit.record("delivery.retried", "delivery", delivery.id, None, {"state": audit.change(before, "pending")})
+    trail.record("delivery.retried", "delivery", delivery.id, None, {"state": trail.change(before, "pending")})
     db.session.commit()
     enqueue_deliveries([delivery.id])
     return delivery
@@ -124,8 +124,8 @@ def set_user_digest(user_id: int, mode: str) -> User:
         raise not_found(f"user {user_id}")
     if mode not in USER_DIGEST_MODES:
         raise invalid("digest_mode", f"must be one of {', '.join(USER_DIGEST_MODES)}")
-    audit.record("alert_settings.changed", "user", user.id, None,
-                 {"user": user.email, "alert_digest_mode": audit.change(user.alert_digest_mode, mode)})
+    trail.record("alert_settings.changed", "user", user.id, None,
+                 {"user": user.email, "alert_digest_mode": trail.change(user.alert_digest_mode, mode)})
     user.alert_digest_mode = mode
     db.session.commit()
     return user
@@ -164,8 +164,8 @@ def save_thresholds(form, by: str) -> list[str]:
             continue
         changed.append(name)
     if changed:
-        audit.record("alert_settings.changed", "alert_settings", None, None,
-                     {name: audit.change(was[name], _text(values[name])) for name in changed})
+        trail.record("alert_settings.changed", "alert_settings", None, None,
+                     {name: trail.change(was[name], _text(values[name])) for name in changed})
     db.session.commit()
     return changed
 

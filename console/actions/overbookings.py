@@ -1,8 +1,8 @@
 """Overbooking actions: staff resolve one with a note (it keeps counting: it happened)."""
 from __future__ import annotations
 
-from console import audit
 from console.actions.errors import ActionError, not_found, required_text
+from console.audit import trail
 from console.extensions import db
 from console.models import Overbooking
 from jobs.sync.overbookings import resolve
@@ -26,7 +26,7 @@ def resolve_overbooking(ob: Overbooking, by: str, note) -> Overbooking:
                           f"{ob.resolved_by}", status=409, resolved_by=ob.resolved_by)
     before = ob.state
     resolve(ob, by, note)
-    audit.record("overbooking.resolved", "overbooking", ob.id, ob.property_id,
-                 {"state": audit.change(before, ob.state), "note": note})
+    trail.record("overbooking.resolved", "overbooking", ob.id, ob.property_id,
+                 {"state": trail.change(before, ob.state), "note": note})
     db.session.commit()
     return ob

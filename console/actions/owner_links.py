@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from console.audit import record
+from console.audit.trail import record
 from console.extensions import db
 from console.models import OwnerStatusLink, Property
 from jobs.notify.deliver import enqueue_deliveries

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from console import audit
 from console.actions.errors import ActionError, not_found
+from console.audit import trail
 from console.extensions import db
 from console.models import Owner, Property
 
@@ -38,7 +38,7 @@ def create_property(name: str, owner_email: str, timezone: str, instant_booking:
                     instant_booking=instant_booking, external_ref=external_ref, city=city)
     db.session.add(prop)
     db.session.flush()
-    audit.record("property.created", "property", prop.id, prop.id, {
+    trail.record("property.created", "property", prop.id, prop.id, {
         "name": name, "external_ref": external_ref, "timezone": timezone, "instant_booking": instant_booking})
     db.session.commit()
     return prop

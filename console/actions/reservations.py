@@ -5,8 +5,8 @@ from datetime import date
 
 from sqlalchemy import select
 
-from console import audit
 from console.actions.errors import ActionError, invalid
+from console.audit import trail
 from console.extensions import db
 from console.models import Property, Reservation, new_reservation_code
 from jobs.sync.property_state import refresh_risks
@@ -40,7 +40,7 @@ def add_reservation(prop: Property, origin, check_in: date, check_out: date,
                       summary=summary)
     db.session.add(res)
     db.session.flush()
-    audit.record("reservation.reported", "reservation", res.id, prop.id, _stay(res))
+    trail.record("reservation.reported", "reservation", res.id, prop.id, _stay(res))
     if origin == "manual":  # manual blocks beside a sync are a risk factor: show it at once
         refresh_risks([prop.id])
     db.session.commit()
@@ -65,7 +65,7 @@ def delete_reservation(code: str) -> Reservation:
         raise ActionError("owned_by_link", f"{code} was brought by link {res.link_id}; it goes "
                           "away when the external calendar drops it or the link is deleted",
                           status=409)
-    audit.record("reservation.cancelled", "reservation", res.id, res.property_id, _stay(res))
+    trail.record("reservation.cancelled", "reservation", res.id, res.property_id, _stay(res))
     db.session.delete(res)
     db.session.flush()
     refresh_risks([res.property_id])  # fewer bookings or blocks: the risk may drop at once

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from console import audit
 from console.actions.errors import ActionError, required_text
+from console.audit import trail
 from console.extensions import db
 from console.models import ROLES, ApiToken
 from console.timeutil import utcnow
@@ -32,7 +32,7 @@ def issue_token(name, role: str, expires_in_days: int | None = None) -> tuple[Ap
         row.expires_at = now + timedelta(days=expires_in_days)
     db.session.add(row)
     db.session.flush()
-    audit.record("token.created", "token", row.id, None, {
+    trail.record("token.created", "token", row.id, None, {
         "name": row.name, "role": row.role, "expires_at": row.expires_at.isoformat() if row.expires_at else None})
     db.session.commit()
     return row, clear
@@ -63,5 +63,5 @@ def revoke_token(token_id: int) -> ApiToken:
 
 
 def _audit_revoked(row: ApiToken, before: bool = False) -> None:
-    audit.record("token.revoked", "token", row.id, None,
-                 {"name": row.name, "role": row.role, "revoked": audit.change(before, True)})
+    trail.record("token.revoked", "token", row.id, None,
+                 {"name": row.name, "role": row.role, "revoked": trail.change(before, True)})

@@ -8,9 +8,9 @@ from flask_login import current_user
 
 from console.actions.errors import ActionError
 from console.admin.base import ConsoleView
-from console.audit import ACTIONS
-from console.audit_search import CSV_HEADER, AuditFilters, csv_rows, page_before, parse_filters, whole_number
-from console.csv_export import csv_lines
+from console.audit.search import CSV_HEADER, AuditFilters, csv_rows, page_before, parse_filters, whole_number
+from console.audit.trail import ACTIONS
+from console.reports.csv_download import csv_lines
 from console.timeutil import iso, utcnow
 
 PAGE_SIZE = 100

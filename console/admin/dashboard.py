@@ -5,10 +5,11 @@ from flask import current_app
 from flask_admin import expose
 from sqlalchemy import false, select
 
-from console import fleet_tally, freshness
 from console.admin.base import ConsoleIndexView
 from console.extensions import db
 from console.models import CalendarLink, Property
+from console.operations import freshness
+from console.reports import fleet_tally
 from console.timeutil import utcnow
 from jobs.rules.advice import advice_for
 

@@ -10,9 +10,9 @@ from console.actions import links as link_actions
 from console.actions.errors import ActionError
 from console.admin.notifications import alert_history
 from console.extensions import db
-from console.link_jobs import IN_FLIGHT, link_job_states
 from console.models import Property
-from console.serialize import block_counts, link_json
+from console.queries.link_jobs import IN_FLIGHT, link_job_states
+from console.queries.serialize import block_counts, link_json
 from console.timeutil import utcnow
 
 LINK_ALERTS = 5  # beside each link: its newest alerts (as on the property page)

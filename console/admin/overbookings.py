@@ -9,16 +9,16 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 
-from console import charts
-from console import overbooking_rates as rate_rules
-from console import overbooking_stats as stats
-from console.availability import prevented_rows
 from console.actions.errors import ActionError
 from console.actions.overbookings import NOTE_MAX, get_overbooking, resolve_overbooking
 from console.admin.base import ConsoleView
-from console.csv_export import csv_response
-from console.date_range import DateRange, parse_range, presets
-from console.plotly_asset import VERSION, plotly_response
+from console.queries.availability import prevented_rows
+from console.reports import charts
+from console.reports import overbooking_rates as rate_rules
+from console.reports import overbooking_stats as stats
+from console.reports.csv_download import csv_response
+from console.reports.date_range import DateRange, parse_range, presets
+from console.reports.plotly_asset import VERSION, plotly_response
 from console.timeutil import iso, utcnow
 from jobs.rules import score as score_rules
 

@@ -6,23 +6,23 @@ from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
 
-from console import overbooking_rates
 from console.actions import links as link_actions
 from console.actions.errors import ActionError
 from console.actions.links import ICAL_SOURCES
 from console.admin.base import ConsoleView
 from console.admin.bulk_pages import BulkPages
 from console.admin.link_pages import LinkPages
-from console.admin.owner_share import OwnerSharePages, owner_share_panel
 from console.admin.notifications import alert_history
+from console.admin.owner_share import OwnerSharePages, owner_share_panel
 from console.admin.property_list import CSV_HEADER, csv_rows, list_state, page_window
-from console.audit_search import recent_for_property
-from console.csv_export import csv_response
+from console.audit.search import recent_for_property
 from console.extensions import db
-from console.link_jobs import link_job_states
 from console.models import SOURCES, Overbooking, Property, Reservation, SyncRun
-from console.property_filters import HEALTHS, RISKS, count_matching, with_relations
-from console.serialize import properties_json, property_json, run_json, score_history_items
+from console.queries.link_jobs import link_job_states
+from console.queries.property_filters import HEALTHS, RISKS, count_matching, with_relations
+from console.queries.serialize import properties_json, property_json, run_json, score_history_items
+from console.reports import overbooking_rates
+from console.reports.csv_download import csv_response
 from console.timeutil import iso, utcnow
 from jobs.rules.advice import ERROR_KINDS
 

@@ -10,9 +10,9 @@ from sqlalchemy.sql import Select
 
 from console.extensions import db
 from console.models import SOURCES
-from console.property_filters import HEALTHS, RISKS, property_query, with_relations
-from console.property_order import ATTENTION, DIRECTIONS, SORTS, ordered
-from console.serialize import properties_json
+from console.queries.property_filters import HEALTHS, RISKS, property_query, with_relations
+from console.queries.property_order import ATTENTION, DIRECTIONS, SORTS, ordered
+from console.queries.serialize import properties_json
 from jobs.rules.advice import ERROR_KINDS
 
 PAGE_WINDOW = 2  # pages shown on each side of the current one
@@ -53,10 +53,8 @@ class ListState:
 
     def sort_args(self, column: str) -> dict:
         """The arguments of a column header's link: that order, flipped when it is the current one."""
-        if column == self.sort:
-            direction = "asc" if self.direction == "desc" else "desc"
-        else:
-            direction = SORTS[column]
+        flipped = "asc" if self.direction == "desc" else "desc"
+        direction = flipped if column == self.sort else SORTS[column]
         return self.args(sort=column, dir=direction if direction != SORTS[column] else None)
 
 

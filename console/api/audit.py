@@ -5,7 +5,7 @@ from flask import jsonify, request
 
 from console.api.blueprint import api_bp, requires
 from console.api.validate import query_int
-from console.audit_search import entry_json, page_after, parse_filters, whole_number
+from console.audit.search import entry_json, page_after, parse_filters, whole_number
 
 PAGE_SIZE = 100
 

@@ -6,8 +6,8 @@ from flask import jsonify
 from console.actions.exports import rotate_export_token
 from console.actions.properties import get_property
 from console.api.blueprint import api_bp, requires
-from console.export import feed_response
-from console.serialize import export_url
+from console.public.ical_feed import feed_response
+from console.queries.serialize import export_url
 
 
 @api_bp.get("/properties/<int:property_id>/calendar.ics")

@@ -7,7 +7,7 @@ from flask import jsonify
 
 from console.actions.errors import ActionError, not_found
 from console.api.blueprint import api_bp
-from console.link_jobs import job_state
+from console.queries.link_jobs import job_state
 from jobs.broker import QueueUnavailable
 
 # RQ's own rule for a job id (it raises on anything else), bounded: other ids name no job.

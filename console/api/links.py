@@ -12,7 +12,7 @@ from console.api.blueprint import api_bp
 from console.api.validate import json_body, query_int, text
 from console.extensions import db
 from console.models import SyncRun
-from console.serialize import link_json, run_json
+from console.queries.serialize import link_json, run_json
 
 
 @api_bp.post("/properties/<int:property_id>/links")

@@ -8,14 +8,14 @@ from console.actions import overbookings as overbooking_actions
 from console.actions.overbookings import NOTE_MAX, get_overbooking
 from console.actions.properties import get_property
 from console.api.blueprint import api_bp
-from console.availability import prevented_json, prevented_rows
-from console.date_range import parse_range
-from console.overbooking_rates import DIMENSIONS, rates
-from console.timeutil import utcnow
 from console.api.validate import invalid, json_body, parse_date, query_choice, query_int, text
 from console.extensions import db
 from console.models import Overbooking
-from console.serialize import overbooking_json
+from console.queries.availability import prevented_json, prevented_rows
+from console.queries.serialize import overbooking_json
+from console.reports.date_range import parse_range
+from console.reports.overbooking_rates import DIMENSIONS, rates
+from console.timeutil import utcnow
 
 PAGE_SIZE = 100
 

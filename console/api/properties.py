@@ -18,8 +18,8 @@ from console.api.validate import (
 )
 from console.extensions import db
 from console.models import SOURCES
-from console.property_filters import HEALTHS, RISKS, count_matching, property_query, with_relations
-from console.serialize import properties_json, property_json
+from console.queries.property_filters import HEALTHS, RISKS, count_matching, property_query, with_relations
+from console.queries.serialize import properties_json, property_json
 from console.timeutil import utcnow
 from jobs.rules.advice import ERROR_KINDS
 

@@ -6,12 +6,12 @@ from sqlalchemy import select
 
 from console.actions import reservations as reservation_actions
 from console.actions.properties import get_property
-from console.availability import availability_answer
 from console.api.blueprint import api_bp
 from console.api.validate import invalid, json_body, parse_date, query_choice, stay_dates, text
 from console.extensions import db
 from console.models import Reservation
-from console.serialize import reservation_json
+from console.queries.availability import availability_answer
+from console.queries.serialize import reservation_json
 from jobs.sync.demand import record_availability_demand
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app, jsonify, request
 from sqlalchemy import Text, cast, select
@@ -14,7 +14,7 @@ from console.api.validate import invalid, query_int
 from console.extensions import db
 from console.inputs import ID_MAX
 from console.models import Property
-from console.serialize import score_history_items
+from console.queries.serialize import score_history_items
 from console.timeutil import iso, utcnow
 
 PAGE_SIZE = 1000
@@ -45,7 +45,7 @@ def parse_utc(raw: str | None, field: str) -> datetime | None:
         raise invalid(field, f"{raw!r} is not an ISO 8601 time such as 2025-06-01T00:00:00Z") from None
     try:
         if moment.tzinfo is not None:
-            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
     except OverflowError:
         raise invalid(field, f"{raw!r} is out of range") from None
     if moment < EARLIEST:

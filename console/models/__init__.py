@@ -11,8 +11,8 @@ from console.models.notifications import (
     NotificationDelivery,
 )
 from console.models.owner_links import OwnerStatusLink
-from console.models.prevented import PreventedOverbooking
 from console.models.people import ROLES, ApiToken, User, role_at_least
+from console.models.prevented import PreventedOverbooking
 from console.models.properties import Owner, Property
 
 __all__ = ["ApiToken", "User", "ROLES", "role_at_least", "Owner", "Property", "CalendarLink",

@@ -60,7 +60,7 @@ class Reservation(db.Model):
     # nights (overbooking blame).
     dates_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    property: Mapped["Property"] = relationship()  # noqa: F821
+    property: Mapped[Property] = relationship()  # noqa: F821
 
 
 class Overbooking(db.Model):

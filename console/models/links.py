@@ -71,8 +71,8 @@ class CalendarLink(db.Model):
     last_changed_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
 
-    property: Mapped["Property"] = relationship(back_populates="links")  # noqa: F821
-    runs: Mapped[list["SyncRun"]] = relationship(
+    property: Mapped[Property] = relationship(back_populates="links")  # noqa: F821
+    runs: Mapped[list[SyncRun]] = relationship(
         back_populates="link", cascade="all, delete-orphan", passive_deletes=True)
 
     def health(self, now: datetime, interval_minutes: int) -> str:

@@ -43,7 +43,7 @@ class Notification(db.Model):
     dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
-    deliveries: Mapped[list["NotificationDelivery"]] = relationship(
+    deliveries: Mapped[list[NotificationDelivery]] = relationship(
         back_populates="notification", cascade="all, delete-orphan", passive_deletes=True,
         order_by="NotificationDelivery.id", foreign_keys="NotificationDelivery.notification_id")
 

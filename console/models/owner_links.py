@@ -49,14 +49,14 @@ class OwnerStatusLink(db.Model):
         return f"{base_url.rstrip('/')}{STATUS_PATH}{self.token(secret_key)}"
 
     @classmethod
-    def current(cls, property_id: int) -> "OwnerStatusLink | None":
+    def current(cls, property_id: int) -> OwnerStatusLink | None:
         """The property's live status link, if it has one."""
         return db.session.execute(select(cls).where(cls.property_id == property_id, cls.ended_at.is_(None))
                                   .order_by(cls.id.desc()).limit(1)).scalar_one_or_none()
 
     @classmethod
     def open_new(cls, property_id: int, secret_key: str, created_by: str | None,
-                 now: datetime | None = None) -> "OwnerStatusLink":
+                 now: datetime | None = None) -> OwnerStatusLink:
         """End the property's live link (if any) and add a new one, in the caller's transaction."""
         now = now or utcnow()
         for old in db.session.execute(select(cls).where(cls.property_id == property_id,
@@ -69,7 +69,7 @@ class OwnerStatusLink(db.Model):
         return row
 
     @classmethod
-    def find_live(cls, token: str) -> "OwnerStatusLink | None":
+    def find_live(cls, token: str) -> OwnerStatusLink | None:
         """The live link of a clear token; None for an ended, forged or malformed one."""
         if not token or len(token) > 64:
             return None

@@ -53,7 +53,7 @@ class User(UserMixin, db.Model):
         return role_at_least(self.role, needed)
 
     def get_id(self) -> str:
-        """The session's user id with its session version (see console.auth.load_user)."""
+        """The session's user id with its session version (see console.signin.auth.load_user)."""
         return f"{self.id}:{self.session_version or 0}"
 
 
@@ -76,13 +76,13 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime | None]  # none: valid until revoked
 
     @classmethod
-    def issue(cls, name: str, role: str) -> tuple["ApiToken", str]:
+    def issue(cls, name: str, role: str) -> tuple[ApiToken, str]:
         """Create a token row and return it with the clear token, which is shown once."""
         clear = "csc_" + secrets.token_urlsafe(32)
         return cls(name=name, role=role, token_hash=hash_token(clear)), clear
 
     @classmethod
-    def find(cls, clear: str) -> "ApiToken | None":
+    def find(cls, clear: str) -> ApiToken | None:
         """The token matching a clear token, if any (revoked and expired ones too: see `live`)."""
         return db.session.execute(
             db.select(cls).filter_by(token_hash=hash_token(clear))).scalar_one_or_none()

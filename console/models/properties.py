@@ -26,7 +26,7 @@ class Owner(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The e-mail folded (no case, no accents) for the property search; kept by the hook below.
     email_key: Mapped[str] = mapped_column(String(254), default="")
-    properties: Mapped[list["Property"]] = relationship(back_populates="owner")
+    properties: Mapped[list[Property]] = relationship(back_populates="owner")
 
 
 class Property(db.Model):
@@ -72,7 +72,7 @@ class Property(db.Model):
     exposure_nights: Mapped[int] = mapped_column(default=0, server_default="0", index=True)
 
     owner: Mapped[Owner] = relationship(back_populates="properties")
-    links: Mapped[list["CalendarLink"]] = relationship(  # noqa: F821
+    links: Mapped[list[CalendarLink]] = relationship(  # noqa: F821
         back_populates="property", order_by="CalendarLink.id", cascade="all, delete-orphan")
 
     def health(self, now: datetime, interval_minutes: int) -> str:

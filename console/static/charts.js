@@ -1,4 +1,4 @@
-// Draws every chart whose figure the page carries as JSON (no inline script: see console/charts.py).
+// Draws every chart whose figure the page carries as JSON (no inline script: see console/reports/charts.py).
 (function () {
   function draw() {
     var blocks = document.querySelectorAll('script[type="application/json"][data-chart-for]');

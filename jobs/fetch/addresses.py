@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable, Union
 
 from jobs.rules.stays import SyncFailure
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[..., list]  # same shape as socket.getaddrinfo
 
 _net = ipaddress.ip_network
@@ -90,7 +90,7 @@ class AllowList:
     network_ports: tuple[tuple[IPNetwork, int], ...] = ()
 
     @classmethod
-    def parse(cls, text: str | Iterable[str] | None) -> "AllowList":
+    def parse(cls, text: str | Iterable[str] | None) -> AllowList:
         """Build from a comma-separated list such as "127.0.0.1:5000,localhost,10.0.0.0/8,[::1]:8080"."""
         items = text.split(",") if isinstance(text, str) else list(text or [])
         names: set[str] = set()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
@@ -14,7 +14,7 @@ def _when(value: str | None) -> datetime | None:
         when = parsedate_to_datetime(value) if value else None
     except (TypeError, ValueError, IndexError):
         return None
-    return when.replace(tzinfo=timezone.utc) if when and when.tzinfo is None else when
+    return when.replace(tzinfo=UTC) if when and when.tzinfo is None else when
 
 
 def cache_max_age(cache_control: str | None, expires: str | None, date: str | None = None,
@@ -29,6 +29,6 @@ def cache_max_age(cache_control: str | None, expires: str | None, date: str | No
     until = _when(expires)
     if until is None:
         return None
-    since = _when(date) or now or datetime.now(timezone.utc)
+    since = _when(date) or now or datetime.now(UTC)
     left = (until - since).total_seconds()
     return left if left > 0 else None

@@ -240,7 +240,7 @@ class _BodyDecoder:
         self.encoding = encoding.strip().lower()
         if self.encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
             raise SyncFailure("http_error", f"the remote used an encoding we did not ask for: {encoding}")
-        self._zlib: "zlib._Decompress | None" = None
+        self._zlib: zlib._Decompress | None = None
         self._fed = False
         if self.encoding in ("gzip", "x-gzip"):
             self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)

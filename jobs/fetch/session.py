@@ -40,7 +40,7 @@ class _DeadlineReader(io.RawIOBase):
     def readinto(self, buffer) -> int:  # type: ignore[override]
         left = self._deadline - time.monotonic()
         if left <= 0:
-            raise socket.timeout("the whole-request time limit was reached")
+            raise TimeoutError("the whole-request time limit was reached")
         self._sock.settimeout(left)
         return self._original.raw.readinto(buffer)
 
@@ -98,7 +98,7 @@ class FetchSession:
         """Close every pooled connection."""
         self._pools.clear()
 
-    def __enter__(self) -> "FetchSession":
+    def __enter__(self) -> FetchSession:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
 import icalendar
@@ -43,8 +43,8 @@ def stay_uid(code: str) -> str:
 def _utc(value: datetime) -> datetime:
     """A stored naive-UTC datetime as an aware UTC one (serialised with a Z), whole seconds."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).replace(microsecond=0)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(microsecond=0)
 
 
 def _event(stay: ExportedStay) -> icalendar.Event:

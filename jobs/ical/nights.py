@@ -17,8 +17,8 @@ Rules (docs/sync-rules.md, "Parsing"):
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -165,7 +165,7 @@ def read_when(text: str, zones: ZoneResolver) -> date | datetime:
         zones.note(f"A date-time value labelled VALUE=DATE ({value[:20]!r}) was read as the date-time it is.")
     moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
     if utc:
-        return moment.replace(tzinfo=timezone.utc)
+        return moment.replace(tzinfo=UTC)
     if "TZID" in params:
         return moment.replace(tzinfo=zones.zone(params["TZID"]))
     return zones.localise(moment)

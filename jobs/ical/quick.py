@@ -14,9 +14,9 @@ to the library. tests/jobs/ical/test_parse_speed.py checks this path against the
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from dateutil.rrule import rrule, rrulestr
 
@@ -28,7 +28,7 @@ from jobs.rules.stays import Stay
 
 _EXDATE = re.compile(r"^EXDATE([^:\r\n]*):([^\r\n]*)", re.M | re.I)
 _UNTIL = re.compile(r";?UNTIL=([^;]*)", re.I)
-_UTC = timezone.utc
+_UTC = UTC
 
 
 @dataclass

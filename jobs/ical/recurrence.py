@@ -8,9 +8,10 @@ caller (ZoneResolver.localise), so a repeating event and a single one with the s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, date, datetime, timezone
+from typing import Any
 
 import icalendar
 import recurring_ical_events
@@ -22,7 +23,7 @@ _KEPT_LINE = re.compile(r"^(?:UID|DTSTART|DTEND|DURATION|RRULE|RDATE|EXDATE|EXRU
                         r"SEQUENCE)[;:][^\r\n]*", re.M | re.I)
 _SUBCOMPONENT = re.compile(r"^BEGIN:(?!VEVENT)([\w-]+).*?^END:\1[^\r\n]*", re.M | re.S | re.I)
 _TZID_LINE = re.compile(r"^(DTSTART|DTEND|EXDATE|RDATE|RECURRENCE-ID)(;[^\r\n]*TZID=[^\r\n]*)", re.M | re.I)
-_UTC = timezone.utc
+_UTC = UTC
 _EMPTY_DATES = re.compile(r"^(?:EXDATE|RDATE|EXRULE)(?:;[^\r\n:]*)?:[ \t]*\r?\n", re.M | re.I)
 _DATE_LABEL_ON_TIME = re.compile(r"^((?:DTSTART|DTEND|EXDATE|RDATE|RECURRENCE-ID)(?:;[^\r\n:]*)?);VALUE=DATE"
                                  r"((?:;[^\r\n:]*)?:\s*\d{8}T)", re.M | re.I)

@@ -13,11 +13,11 @@ Two things a long history needs that the expansion library does not do:
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import islice
 from math import gcd
-from typing import Iterator
 
 _SECONDS = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600}
 _TIME_PARTS = {"SECONDLY": (), "MINUTELY": ("BYSECOND",), "HOURLY": ("BYMINUTE", "BYSECOND")}

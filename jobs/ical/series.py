@@ -12,9 +12,9 @@ A series is a UID's master event and its RECURRENCE-ID overrides. For each:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Callable, Iterator
 
 from jobs.ical.budget import CHECK_EVERY
 from jobs.ical.collect import FeedReading

@@ -13,8 +13,8 @@ import json
 import re
 import socket
 import time
+from collections.abc import Callable, Iterator
 from datetime import date
-from typing import Callable, Iterator
 
 import requests
 import urllib3

@@ -34,7 +34,8 @@ def flush_digests(now: datetime) -> list[Notification]:
         lines += ["", f"Every notification: {base}/notifications/"]
         digest = raise_notification("digest", f"Digest: {len(items)} alert(s)", body="\n".join(lines), now=now,
                                     audience=audience, details={"items": [n.id for _d, n in items]},
-                                    targets=[Target(channel, recipient, audience, recipient_id=items[0][0].recipient_id)])
+                                    targets=[Target(channel, recipient, audience,
+                                                    recipient_id=items[0][0].recipient_id)])
         for delivery, _n in items:
             delivery.state, delivery.digest_id = "batched", digest.id if digest else None
         notes.append(digest)

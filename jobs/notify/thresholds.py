@@ -1,6 +1,8 @@
+
 """Alert thresholds: the value an admin stored in the console (alert_settings), else the environment's."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -64,8 +66,6 @@ def thresholds(config) -> dict:
     """Every threshold in force: the stored value, else the environment's."""
     values = {t.name: config.get(t.name) for t in THRESHOLDS}
     for name, row in stored().items():
-        try:
+        with contextlib.suppress(ValueError):  # a row the rules no longer accept: the environment's value holds
             values[name] = parse(BY_NAME[name], row.value)
-        except ValueError:
-            pass  # a row the rules no longer accept: the environment's value holds
     return values

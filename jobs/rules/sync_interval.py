@@ -182,7 +182,7 @@ def quantile(bounds: list[float], counts: list[int], q: float) -> float | None:
     if not total:
         return None
     rank, seen, lower = q * total, 0, 0.0
-    for bound, count in zip(bounds, counts):
+    for bound, count in zip(bounds, counts, strict=False):
         if count and seen + count >= rank:
             return lower + (bound - lower) * (rank - seen) / count
         seen, lower = seen + count, bound

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import asdict, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select
 
@@ -78,7 +78,7 @@ def next_sync_after_failure(now: datetime, interval_minutes: int, failures: int,
 def _new_run(reading: LinkReading) -> SyncRun:
     fetch = reading.fetch
     return SyncRun(link_id=reading.snapshot.link_id,
-                   started_at=datetime.fromtimestamp(reading.started_at, timezone.utc)
+                   started_at=datetime.fromtimestamp(reading.started_at, UTC)
                    .replace(tzinfo=None),
                    finished_at=utcnow(), duration_ms=reading.duration_ms,
                    http_status=fetch.http_status if fetch else (

@@ -26,4 +26,4 @@ def demand_ages(conn, property_ids: Iterable[int], now: float | None = None) -> 
         return {}
     now = time.time() if now is None else now
     values = conn.hmget(DEMAND_KEY, [str(i) for i in ids])
-    return {pid: max(0.0, now - float(v)) for pid, v in zip(ids, values) if v is not None}
+    return {pid: max(0.0, now - float(v)) for pid, v in zip(ids, values, strict=True) if v is not None}

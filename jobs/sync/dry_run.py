@@ -3,7 +3,6 @@ sync would do now, storing nothing."""
 from __future__ import annotations
 
 from dataclasses import replace
-
 from datetime import date
 
 from flask import current_app

@@ -66,7 +66,7 @@ def recent(conn, now: float | None = None, minutes: int = RECENT_MINUTES) -> dic
         pipe.hgetall(MINUTE_KEY.format(minute))
     counts = [0] * (len(LATENESS_BOUNDS) + 1)
     for raw in pipe.execute():
-        counts = [a + b for a, b in zip(counts, _counts(raw))]
+        counts = [a + b for a, b in zip(counts, _counts(raw), strict=True)]
     figures = {"count": sum(counts), "minutes": minutes}
     for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
         value = quantile(LATENESS_BOUNDS, counts, q)

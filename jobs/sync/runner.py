@@ -5,7 +5,7 @@ import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import redis
 from flask import current_app
@@ -181,7 +181,7 @@ def _lateness(reading: LinkReading) -> float | None:
     due = reading.snapshot.due_at
     if due is None or not reading.started_at:
         return None
-    return max(0.0, reading.started_at - due.replace(tzinfo=timezone.utc).timestamp())
+    return max(0.0, reading.started_at - due.replace(tzinfo=UTC).timestamp())
 
 
 def _apply_safely(snap: LinkSnapshot, future, stakes: BatchStakes | None = None) -> SyncSummary:
@@ -208,7 +208,7 @@ def _started(future) -> datetime:
         started = future.result().started_at
     except Exception:  # noqa: BLE001 - the read raised: the attempt began just now
         return utcnow()
-    return datetime.fromtimestamp(started, timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(started, UTC).replace(tzinfo=None)
 
 
 def sync_links(link_ids: Iterable[int], *, today: date | None = None,

@@ -38,7 +38,8 @@ def calendar_ages(now: datetime) -> dict:
     row = db.session.execute(select(func.count(), func.sum(_age_seconds(now)), *within)
                              .where(active)).one()
     links, total, cumulative = row[0] or 0, float(row[1] or 0), [int(v or 0) for v in row[2:]]
-    counts = [b - a for a, b in zip([0] + cumulative, cumulative)] + [links - (cumulative[-1] if cumulative else 0)]
+    counts = [b - a for a, b in zip([0, *cumulative], cumulative, strict=False)]
+    counts.append(links - (cumulative[-1] if cumulative else 0))
     return {"bounds": AGE_BOUNDS, "counts": counts, "sum": max(0.0, total), "links": links}
 
 

@@ -11,9 +11,8 @@ Revises: 0009
 Create Date: 2027-01-20 12:00:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0010'

@@ -15,7 +15,6 @@ Create Date: 2027-02-01 12:00:00.000000
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0013'
 down_revision = '0012'

@@ -8,9 +8,8 @@ Revises: 0013
 Create Date: 2027-01-22 12:00:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0014'

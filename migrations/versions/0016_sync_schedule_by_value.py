@@ -6,9 +6,8 @@ Revises: 0015
 Create Date: 2027-01-24 12:00:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0016'

@@ -7,9 +7,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from console import charts
 from console.extensions import db
 from console.models import CalendarLink, Property
+from console.reports import charts
 
 
 def count(model) -> int:
@@ -35,7 +35,7 @@ def test_ids_past_the_columns_range_are_not_found(api, client, login, make_prope
 
 @pytest.mark.parametrize("raw", ["\\u0000", "a\\u0000b", "\\ud800", "x\\udfffy"])
 def test_unstorable_text_in_a_body_is_a_422_naming_the_field(api, raw):
-    body = '{"name": "%s", "owner_email": "o@example.com"}' % raw
+    body = '{"name": "' + raw + '", "owner_email": "o@example.com"}'
     resp = api("staff").post("/properties", data=body, content_type="application/json")
     assert resp.status_code == 422
     assert resp.get_json()["error"]["field"] == "name"

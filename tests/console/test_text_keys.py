@@ -1,6 +1,6 @@
 """Folded search text and natural sort keys (console/models/text_keys.py)."""
-from console.csv_export import csv_lines, safe_cell
 from console.models.text_keys import fold, name_key, search_key
+from console.reports.csv_download import csv_lines, safe_cell
 
 
 def test_fold_drops_case_and_accents():

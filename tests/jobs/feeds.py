@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Callable
 
 from jobs.ical.parse import parse_feed
 from jobs.rules.stays import ParsedFeed

@@ -19,8 +19,8 @@ from jobs.queue import HEARTBEAT_SILENCE, enqueue_link_sync
 from jobs.schedule import PERIODIC_JOBS
 from jobs.sync.runner import sync_links
 from jobs.tasks import schedule_due_syncs
-from tests.jobs.feeds import airbnb_feed
 from tests.db_faults import database_refusing
+from tests.jobs.feeds import airbnb_feed
 from tests.jobs.outage_processes import SWEEP_SECONDS, Process, RedisServer, process_env
 from tests.jobs.sync.test_feeds import blocks, day, fresh_link, runs
 from tests.jobs.sync.test_killed import HeldFeed, wait_until

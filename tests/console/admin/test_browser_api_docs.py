@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.console.api.document_check import load_document
 from tests.console.admin.browsing import BROWSER_MARKS, PASSWORD, log_in, shot
+from tests.console.api.document_check import load_document
 
 pytestmark = BROWSER_MARKS
 

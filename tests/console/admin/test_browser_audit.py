@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 from console.extensions import db
 from console.models import AuditEntry
@@ -42,7 +43,7 @@ def test_an_admin_sees_a_change_on_the_property_then_filters_the_trail_and_downl
     shot(page, "audit-filtered-1366")
     with page.expect_download() as download:
         page.click("[data-csv=audit]")
-    text = open(download.value.path(), encoding="utf-8-sig").read()
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     table = list(csv.reader(io.StringIO(text)))
     assert [r[4] for r in table[1:]] == ["link.paused"] and table[1][3] == "admin@example.com"
     page.set_viewport_size({"width": 390, "height": 844})

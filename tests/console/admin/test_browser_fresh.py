@@ -3,6 +3,7 @@ before Save (and Save asks), and the managers' page shows rates and prevented ov
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from console.extensions import db
 from console.models import CalendarLink
@@ -71,4 +72,4 @@ def test_managers_page_shows_rates_and_prevented_overbookings(live_server, page,
     shot(page, "managers-rates-and-prevented")
     with page.expect_download() as download:
         page.click("a[href*='rates-city.csv']")
-    assert "Sevilla" in open(download.value.path(), encoding="utf-8-sig").read()
+    assert "Sevilla" in Path(download.value.path()).read_text(encoding="utf-8-sig")

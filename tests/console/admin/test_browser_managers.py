@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -67,7 +68,7 @@ def test_manager_picks_a_preset_sees_charts_and_downloads_the_matching_csv(live_
     shot(page, "managers overbookings 4 weeks")
     with page.expect_download() as info:
         page.click("[data-csv=weekly]")
-    body = open(info.value.path(), encoding="utf-8-sig").read()
+    body = Path(info.value.path()).read_text(encoding="utf-8-sig")
     downloaded = [[r[0], int(r[1]), int(r[2])] for r in list(csv.reader(io.StringIO(body)))[1:]]
     assert downloaded == rows
     # The range typed in by hand is kept by the list's filters.

@@ -193,11 +193,11 @@ def test_csv_has_the_rows_of_the_list_in_its_order_on_every_page(login, fleet, m
 
 
 @pytest.mark.parametrize("template", [
-    "/properties/?sort={sort}&q=a&health=failing".format(sort=sort)
+    f"/properties/?sort={sort}&q=a&health=failing"
     for sort in ("property", "owner", "health", "risk", "exposure", "last_sync", "score")] + [
     "/properties/", "/properties/?format=csv", "/properties/?page=400"])
 def test_every_order_and_the_csv_send_the_same_statements_at_two_fleet_sizes(login, template):
-    from tests.console.test_list_statements import _growth
+    from tests.console.queries.test_list_statements import _growth
     client = login("staff")
     small, large = _growth(client.get, template)
     assert large == small, f"{template}: {small} statements for 3 rows, {large} for 12"

@@ -97,7 +97,7 @@ def test_viewer_cannot_resolve_from_the_page(page, history, login):
 
 
 def test_score_chart_takes_each_property_newest_score_by_time_not_by_id(app, history):
-    from console.overbooking_stats import score_bands
+    from console.reports.overbooking_stats import score_bands
     flat, villa = history
     # Committed last, computed first (a slow nightly batch): the older score must not win.
     db.session.add(ScoreSnapshot(property_id=flat.id, score=10, components={},

@@ -20,7 +20,6 @@ from tests.feed_servers import feed_servers  # noqa: F401 - fixture
 from tests.jobs.feeds import airbnb_feed, calendar
 
 
-
 def day(offset: int) -> date:
     return utcnow().date() + timedelta(days=offset)
 

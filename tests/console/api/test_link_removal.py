@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from console.extensions import db
-from console.link_jobs import link_job_states
 from console.models import CalendarLink, Property
+from console.queries.link_jobs import link_job_states
 from console.timeutil import utcnow
 from jobs.sync.property_state import recompute_properties
 

@@ -8,7 +8,6 @@ import re
 
 import pytest
 import yaml
-from flask import jsonify
 from flask.testing import FlaskClient
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.response.exceptions import InvalidData

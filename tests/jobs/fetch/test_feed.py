@@ -1,4 +1,5 @@
 """The safe fetcher against real loopback servers, well-behaved and not."""
+import contextlib
 import gzip
 import hashlib
 import http.server
@@ -10,7 +11,7 @@ import subprocess
 import threading
 import time
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from shutil import which
 
@@ -121,7 +122,7 @@ def test_429_with_retry_after_seconds(httpserver, settings, session):
 
 
 def test_429_with_retry_after_http_date(httpserver, settings, session):
-    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=90), usegmt=True)
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)
     httpserver.expect_request("/r").respond_with_data("slow down", status=429, headers={"Retry-After": later})
     failure = fail(httpserver.url_for("/r"), settings, session)
     assert failure.kind == "rate_limited"
@@ -135,7 +136,7 @@ def test_503_carries_retry_after(httpserver, settings, session):
 
 
 def test_retry_after_parsing_edge_cases():
-    now = datetime(2025, 12, 1, 10, 0, tzinfo=timezone.utc)
+    now = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
     assert parse_retry_after("Mon, 01 Dec 2025 10:01:00 GMT", now) == 60.0
     assert parse_retry_after("Mon, 01 Dec 2025 09:00:00 GMT", now) == 0.0
     assert parse_retry_after("soon", now) is None
@@ -277,10 +278,8 @@ def raw_server():
                     return
                 with conn:
                     read_request(conn)
-                    try:
+                    with contextlib.suppress(OSError):
                         script(conn, stop)
-                    except OSError:
-                        pass
 
         thread = threading.Thread(target=serve, daemon=True)
         thread.start()

@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 from tests.jobs.feeds import all_day, calendar, dt, google_event, google_header
 
 _RULES = ["FREQ=DAILY", "FREQ=DAILY;INTERVAL=2", "FREQ=WEEKLY;BYDAY=MO,WE,FR", "FREQ=WEEKLY", "FREQ=WEEKLY;BYDAY=TU",
-          "FREQ=WEEKLY;INTERVAL=2;BYDAY=SA", "FREQ=WEEKLY;BYDAY=MO", "FREQ=MONTHLY;BYMONTHDAY=1", "FREQ=MONTHLY;BYDAY=2TH",
-          "FREQ=MONTHLY", "FREQ=YEARLY", "FREQ=WEEKLY;BYDAY=SU"]
+          "FREQ=WEEKLY;INTERVAL=2;BYDAY=SA", "FREQ=WEEKLY;BYDAY=MO", "FREQ=MONTHLY;BYMONTHDAY=1",
+          "FREQ=MONTHLY;BYDAY=2TH", "FREQ=MONTHLY", "FREQ=YEARLY", "FREQ=WEEKLY;BYDAY=SU"]
 _TITLES = ["Limpieza", "Dentist", "Gym", "Team call", "Check-in Juan", "Lavandería", "Yoga", "Pago alquiler"]
 
 

@@ -477,9 +477,9 @@ def test_blocking_event_without_dtstart_reports_its_uid_so_its_block_is_kept():
 
 
 def test_unreadable_events_that_block_nothing_or_have_no_uid_are_only_ignored():
-    no_start = lambda uid, summary, *extra: (["BEGIN:VEVENT", f"DTEND;VALUE=DATE:{day(9):%Y%m%d}",
-                                              f"SUMMARY:{summary}"] + ([f"UID:{uid}"] if uid else [])
-                                             + [*extra, "END:VEVENT"])
+    def no_start(uid, summary, *extra):
+        return (["BEGIN:VEVENT", f"DTEND;VALUE=DATE:{day(9):%Y%m%d}", f"SUMMARY:{summary}"]
+                + ([f"UID:{uid}"] if uid else []) + [*extra, "END:VEVENT"])
     google_body = google(no_start("dentist@google.com", "Dentist"),
                          no_start("gone@google.com", "Reserved", "STATUS:CANCELLED"))
     parsed = parse(google_body, "google")
@@ -546,9 +546,9 @@ def test_vrbo_tentative_provisoire_hold_blocks():
 
 
 def test_google_transparent_events_follow_only_the_reserved_rule():
-    transparent = lambda uid, start, summary: [line.replace("TRANSP:OPAQUE", "TRANSP:TRANSPARENT") for line in
-                                               google_event(uid, all_day(day(start)), all_day(day(start + 2)),
-                                                            summary)]
+    def transparent(uid, start, summary):
+        return [line.replace("TRANSP:OPAQUE", "TRANSP:TRANSPARENT")
+                for line in google_event(uid, all_day(day(start)), all_day(day(start + 2)), summary)]
     parsed = parse(google(transparent("r@google.com", 3, "Reserved"), transparent("d@google.com", 8, "Dentist"),
                           [line.replace("STATUS:CONFIRMED", "STATUS:TENTATIVE") for line in
                            google_event("t@google.com", all_day(day(12)), all_day(day(13)), "Reserved")]),

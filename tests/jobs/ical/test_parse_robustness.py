@@ -79,7 +79,8 @@ def test_end_line_closing_nothing_makes_its_event_unreadable_not_the_feed():
     parsed = parse(body, "ical")
     assert nights(parsed) == [(day(3), day(5))] and parsed.unreadable_uids == ["a"]
     [unreadable] = parsed.unreadable
-    assert unreadable.line == 3 and unreadable.reason == "Its line 6, END:VTODO, closes nothing (the event starts at line 3)."
+    assert unreadable.line == 3
+    assert unreadable.reason == "Its line 6, END:VTODO, closes nothing (the event starts at line 3)."
 
 
 def test_calendar_inside_a_calendar_is_still_invalid_ical():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -325,7 +325,7 @@ def test_rate_limit_hint_in_the_channels_body_sets_the_wait(kigo_standin, sleeps
 
 
 def test_retry_after_as_an_http_date_is_honoured(kigo_standin, client, sleeps):
-    when = datetime.now(timezone.utc) + timedelta(seconds=30)
+    when = datetime.now(UTC) + timedelta(seconds=30)
     kigo_standin.fail_next("ping", 429, retry_after=format_datetime(when, usegmt=True))
     client.ping()
     assert len(sleeps) == 1 and 25 <= sleeps[0] <= 31
@@ -395,7 +395,8 @@ def test_a_body_cut_off_mid_transfer_is_connect():
 
 def test_a_name_that_does_not_resolve_is_dns():
     # requests wraps urllib3's NameResolutionError this way; built here so no DNS query leaves the machine
-    reason = urllib3.exceptions.NameResolutionError("kigo.invalid", None, socket.gaierror(-2, "Name or service not known"))
+    reason = urllib3.exceptions.NameResolutionError("kigo.invalid", None,
+                                                    socket.gaierror(-2, "Name or service not known"))
     exc = requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/api/ra/v1/ping", reason))
     assert classify_transport_error(exc, "ping").kind == "dns"
     assert classify_transport_error(requests.ReadTimeout("read timed out"), "ping").kind == "timeout"

@@ -51,7 +51,7 @@ class SmtpServer:
         self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
         self.url = f"smtp://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "SmtpServer":
+    def __enter__(self) -> SmtpServer:
         self.controller.start()
         return self
 

@@ -25,7 +25,7 @@ T0 = datetime(2026, 5, 4, 10, 5)
 POLICY = AlertPolicy()
 
 
-def run(outcomes, state=AlertState(), policy=POLICY):
+def run(outcomes, state=AlertState(), policy=POLICY):  # noqa: B008 - AlertState is frozen
     notices = []
     for outcome in outcomes:
         decision = decide(state, outcome, policy)

@@ -1,7 +1,7 @@
 """find_overbookings and attribute: which nights were sold twice, and whose fault it was."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +21,7 @@ from jobs.rules.detect import (
 )
 
 D0 = date(2025, 7, 1)
-T0 = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 CLEAN = PropertyAtDetection(has_manual_blocks=False, has_ignored_google_events=False, sync_interval_minutes=15)
 HEALTHY = LinkAtDetection(health="ok", state="active", source="airbnb")
 

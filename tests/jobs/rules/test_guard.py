@@ -1,7 +1,7 @@
 """guard_change: suspicious removals are held until confirmed over time, or accepted by staff."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from jobs.rules.reconcile import (
     ChangeSet,
@@ -15,7 +15,7 @@ from jobs.rules.reconcile import (
 from jobs.rules.stays import Stay
 
 TODAY = date(2025, 6, 1)
-T0 = datetime(2025, 6, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 
 
 def blocks(n: int) -> list[StoredBlock]:

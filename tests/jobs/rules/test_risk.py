@@ -1,12 +1,12 @@
 """assess_risk, link_health and property_health follow the documented kinds, levels and health rule."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from jobs.rules.risk import LinkFacts, PropertyFacts, assess_risk, link_health, property_health
 
 TODAY = date(2025, 6, 1)
-NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 OK_LINK = LinkFacts(link_id=1, source="airbnb", state="active", health="ok")
 
 DOCUMENTED_LEVELS = {"unprotected_bookings": "high", "link_failing": "high", "free_busy_only": "high",

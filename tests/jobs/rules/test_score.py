@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from jobs.rules.risk import RiskFactor
 from jobs.rules.score import OverbookingRecord, OwnerRecord, compute_score, explain_change, with_moments
 
-NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 HIGH = RiskFactor("link_failing", "high", "Syncing fails.", "Fix it.")
 MEDIUM = RiskFactor("manual_blocks", "medium", "Manual blocks.", "Delete them.")
 PERFECT = OwnerRecord(sync_attempts_30d=2880, sync_successes_30d=2880, last_success_at=NOW - timedelta(minutes=5))

@@ -1,11 +1,13 @@
+
 """Every failed sync leaves the blocks exactly as they were, records the run and backs the link off."""
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import socket
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -165,10 +167,8 @@ class RawServer:
                     if not chunk:
                         break
                     data += chunk
-                try:
+                with contextlib.suppress(OSError):
                     self.script(conn, self.stop)
-                except OSError:
-                    pass
 
     def close(self):
         self.stop.set()
@@ -372,7 +372,7 @@ def test_self_signed_certificate_is_tls_and_keeps_blocks(synced, certs):  # noqa
 # --- Retry-After: honoured in seconds or as a date, on 429 and 503, never beyond the 6-hour cap ------
 
 def _http_date(seconds: int) -> str:
-    return format_datetime(datetime.now(timezone.utc) + timedelta(seconds=seconds), usegmt=True)
+    return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)
 
 
 @pytest.mark.parametrize("status,retry_after,kind,delay", [

@@ -1,6 +1,8 @@
+
 """A worker killed mid-sync (SIGKILL, worker and work horse) changes nothing, and the link is synced again."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -53,26 +55,23 @@ class HeldFeed:
             thread.start()
 
     def _answer(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        return
-                    data += chunk
-                self.requests += 1
-                body, hold = self.body, self.holding
-                head = (f"HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nContent-Length: {len(body)}\r\n"
-                        "Connection: close\r\n\r\n").encode()
-                half = len(body) // 2
-                conn.sendall(head + body[:half])
-                if hold:
-                    self.seen.set()
-                    self.release.wait(DEADLINE)
-                conn.sendall(body[half:])
-            except OSError:
-                pass  # the client is gone (killed)
+        with conn, contextlib.suppress(OSError):  # the client is gone (killed)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            self.requests += 1
+            body, hold = self.body, self.holding
+            head = (f"HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nContent-Length: {len(body)}\r\n"
+                    "Connection: close\r\n\r\n").encode()
+            half = len(body) // 2
+            conn.sendall(head + body[:half])
+            if hold:
+                self.seen.set()
+                self.release.wait(DEADLINE)
+            conn.sendall(body[half:])
 
     def close(self) -> None:
         self.release.set()
@@ -121,22 +120,18 @@ def kill_worker(proc: subprocess.Popen) -> list[psutil.Process]:
         family = []
     ours = os.getpgid(0)
     for member in family:  # the worker first: it must not see its horse die and mark the job failed
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError, psutil.NoSuchProcess):
             group = os.getpgid(member.pid)
             if group != ours:
                 os.killpg(group, signal.SIGKILL)
             else:
                 member.kill()
-        except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
-            pass
     proc.wait(timeout=30)
     _gone, alive = psutil.wait_procs(family, timeout=30)
     # An orphaned horse may linger as a zombie until its new parent reaps it: that is dead enough.
     for member in alive:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             assert member.status() == psutil.STATUS_ZOMBIE, f"process {member.pid} survived SIGKILL"
-        except psutil.NoSuchProcess:
-            pass
     return family
 
 

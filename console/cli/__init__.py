@@ -1,0 +1,1 @@
+"""The command line: the `flask --app wsgi <command>` commands and `serve-all`'s supervisor."""
