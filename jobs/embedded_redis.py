@@ -53,12 +53,12 @@ def _probe(sock: str, timeout: float = 1) -> redis.Redis:
                        retry=Retry(NoBackoff(), 0))
 
 
-def answers(sock: str) -> bool:
-    """True when a server answers PING on the socket."""
+def answers(sock: str, timeout: float = 1) -> bool:
+    """True when a server answers PING on the socket (within `timeout` seconds)."""
     if not os.path.exists(sock):
         return False
     try:
-        return bool(_probe(sock).ping())
+        return bool(_probe(sock, timeout).ping())
     except (redis.ConnectionError, redis.TimeoutError, OSError):
         return False
 
@@ -99,8 +99,28 @@ def exit_on_sigterm() -> bool:
     return True
 
 
+def _server_alive(pid: int | None) -> bool:
+    """Whether `pid` is a running redis-server (a pidfile may name a pid the system gave to another)."""
+    if not pid:
+        return False
+    try:
+        return b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def _start(instance_path: str, sock: str, start_timeout: float) -> None:
     """Launch a daemonised server on the socket and wait until it answers."""
+    pid = server_pid(instance_path)
+    if _server_alive(pid):
+        # A server that is slow to answer (a loaded machine) is still ours: never start a second one
+        # beside it (unlinking its socket would leave it running for ever, reached by nobody).
+        deadline = time.monotonic() + start_timeout
+        while time.monotonic() < deadline:
+            if answers(sock):
+                return
+            time.sleep(0.05)  # polling another process: there is no event to wait on
+        os.kill(pid, signal.SIGKILL)  # hung: replaced below
     if os.path.exists(sock):
         os.unlink(sock)  # a stale socket left by a killed server
     pidfile = os.path.join(instance_path, "redis.pid")
@@ -128,7 +148,7 @@ def server_pid(instance_path: str) -> int | None:
 
 def shutdown(sock: str) -> bool:
     """Stop the server on the socket now; True if one was running."""
-    if not answers(sock):
+    if not answers(sock, timeout=5):  # a loaded machine may be slow to answer: never leave it running
         return False
     # SHUTDOWN closes the connection under us: that is success
     with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
