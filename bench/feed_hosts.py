@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.feed_server import Fleet  # noqa: E402 - the same real-looking feeds as bench_fleet
+from bench.feed_server import Fleet, read_request  # noqa: E402 - the same real-looking feeds as bench_fleet
 
 
 def latency(rng: random.Random) -> float:
@@ -26,11 +26,7 @@ async def serve(fleet: Fleet, ports: list[int], hang: float, timeout_share: floa
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                path = lines[0].split(" ")[1]
-                headers = {k.strip().lower(): v.strip() for k, _, v in
-                           (line.partition(":") for line in lines[1:] if line)}
+                path, headers = await read_request(reader)
                 roll = rng.random()
                 if roll < timeout_share:
                     await asyncio.sleep(hang)  # longer than the fetch timeout: the client gives up

@@ -104,6 +104,14 @@ class InFlight:
         return figures
 
 
+async def read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str]]:
+    """One request's path and headers (lower-cased names); IncompleteReadError when the client closed."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+    return lines[0].split(" ")[1], headers
+
+
 async def serve(fleet: Fleet, port: int, latency: float) -> None:
     """Answer GET /feed/<n>.ics (and /change?percent=&seed=, /stats) until killed."""
     flight = InFlight()
@@ -111,11 +119,7 @@ async def serve(fleet: Fleet, port: int, latency: float) -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                path = lines[0].split(" ")[1]
-                headers = {k.strip().lower(): v.strip() for k, _, v in
-                           (line.partition(":") for line in lines[1:] if line)}
+                path, headers = await read_request(reader)
                 feed = path.startswith("/feed/")
                 if feed:
                     flight.begin()
