@@ -94,24 +94,22 @@ def register_fault_pages(app: Flask) -> None:
         except Exception:  # noqa: BLE001 - a lost connection may refuse even the rollback
             db.session.close()
         log.warning("database unavailable during %s %s: %s", request.method, request.path, err)
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        if request.path.startswith("/api/"):
-            body = {"code": "database_unavailable", "message": UNAVAILABLE}
-            return jsonify(error=body), 503, headers
-        return fault_page("database_unavailable", "The database is not answering", UNAVAILABLE,
-                          UNAVAILABLE_ADVICE), 503, headers
+        return unavailable("database_unavailable", "The database is not answering", UNAVAILABLE)
 
     @app.errorhandler(QueueUnavailable)
     @app.errorhandler(redis.ConnectionError)
     @app.errorhandler(redis.TimeoutError)
     def queue_unavailable(err):
         log.warning("job queue unavailable during %s %s: %s", request.method, request.path, err)
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        if request.path.startswith("/api/"):
-            body = {"code": "queue_unavailable", "message": QUEUE_UNAVAILABLE}
-            return jsonify(error=body), 503, headers
-        return fault_page("queue_unavailable", "The job queue is not answering", QUEUE_UNAVAILABLE,
-                          UNAVAILABLE_ADVICE), 503, headers
+        return unavailable("queue_unavailable", "The job queue is not answering", QUEUE_UNAVAILABLE)
+
+
+def unavailable(code: str, title: str, message: str):
+    """A 503 with Retry-After: the API's error as JSON, the console's fault page elsewhere."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if request.path.startswith("/api/"):
+        return jsonify(error={"code": code, "message": message}), 503, headers
+    return fault_page(code, title, message, UNAVAILABLE_ADVICE), 503, headers
 
 
 def fault_page(code: str, title: str, message: str, advice: str) -> str:
