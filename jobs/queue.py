@@ -235,17 +235,51 @@ def forget_link(link_id: int) -> None:
 
 
 def enqueue_batch(func, link_ids: list[int], *, queue_name: str = "sync",
-                  timeout: int = SYNC_JOB_TIMEOUT) -> str:
+                  timeout: int = SYNC_JOB_TIMEOUT, stream: bool = False) -> str:
     """Queue one job that syncs a batch of links (the scheduler's path); each link's page then shows
     this job's state as its own (one pipeline of keys, as for a link's own sync)."""
     try:
-        job = get_queue(queue_name).enqueue_call(func, args=(link_ids,), job_id=_promise(link_ids),
+        job = get_queue(queue_name).enqueue_call(func, args=(link_ids,),
+                                                 kwargs={"stream": True} if stream else None,
+                                                 job_id=_promise(link_ids),
                                                  timeout=timeout, result_ttl=600,
                                                  failure_ttl=7 * 86400)
-        pipe = redis_connection().pipeline(transaction=False)
-        for link_id in link_ids:
-            pipe.set(_last_job_key(link_id), job.id, ex=LAST_JOB_TTL)
-        pipe.execute()
+        note_last_job(link_ids, job.id)
         return job.id
+    except (redis.RedisError, OSError) as exc:
+        raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc
+
+
+def note_last_job(link_ids: list[int], job_id: str) -> None:
+    """Each link's page shows this job's state as its own sync's (one pipeline)."""
+    pipe = redis_connection().pipeline(transaction=False)
+    for link_id in link_ids:
+        pipe.set(_last_job_key(link_id), job_id, ex=LAST_JOB_TTL)
+    pipe.execute()
+
+
+def waiting_jobs(queue_names: tuple[str, ...]) -> int:
+    """Jobs waiting in these queues (one round trip)."""
+    conn = redis_connection()
+    with conn.pipeline(transaction=False) as pipe:
+        for name in queue_names:
+            pipe.llen(Queue(name, connection=conn).key)
+        return sum(pipe.execute())
+
+
+def free_sync_workers() -> int | None:
+    """Workers that would start a sync batch now: the idle ones that take the sync queue (and the one
+    running this job, free once it ends), less the batches already waiting. None when no worker is
+    registered: then everything due is queued for the first to start."""
+    from rq import get_current_job
+    try:
+        workers = [w for w in Worker.all(connection=redis_connection()) if "sync" in w.queue_names()]
+        if not workers:
+            return None
+        idle = sum(1 for w in workers if w.get_state() == "idle")
+        current = get_current_job()
+        if current is not None and current.worker_name in {w.name for w in workers}:
+            idle += 1
+        return max(0, idle - waiting_jobs(("sync",)))
     except (redis.RedisError, OSError) as exc:
         raise QueueUnavailable(f"the job queue (Redis) is unreachable: {exc}") from exc

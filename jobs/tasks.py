@@ -38,13 +38,14 @@ def batch_timeout(config, links: int) -> int:
 
 
 def enqueue_batches(ids: list[int]) -> list[tuple[int, str]]:
-    """Queue the links as batch jobs of `batch_size` links; (links, job id) for each job."""
+    """Queue the links as streaming batch jobs of `batch_size` links; (links, job id) for each job."""
     from jobs.queue import enqueue_batch
     config = current_app.config
     size = batch_size(config)
     batches = [ids[start:start + size] for start in range(0, len(ids), size)]
-    return [(len(batch), enqueue_batch(sync_batch_job, batch,
-                                       timeout=batch_timeout(config, len(batch))))
+    return [(len(batch), enqueue_batch(sync_batch_job, batch, stream=True,
+                                       timeout=batch_timeout(config, len(batch))
+                                       + config["SYNC_STREAM_SECONDS"]))
             for batch in batches]
 
 
@@ -63,6 +64,16 @@ def job_link_ids(job) -> list[int]:
     if job.func_name == "jobs.tasks.sync_batch_job":
         return [int(i) for i in job.args[0]]
     return []
+
+
+def sync_job_links(job) -> list[int]:
+    """The links a sync job was asked to sync and those a streaming batch claimed while it ran (marked
+    with its id in the database)."""
+    from jobs.sync.requests import promised_to
+    asked = job_link_ids(job)
+    if job.func_name != "jobs.tasks.sync_batch_job" or not (job.kwargs or {}).get("stream"):
+        return asked
+    return list(dict.fromkeys([*asked, *promised_to(job.id)]))
 
 
 def stopped_message(exc: BaseException) -> str:
@@ -125,14 +136,22 @@ def fan_out_link_syncs_job(link_ids: list[int], queue_name: str = "forced") -> s
     return line
 
 
-def sync_batch_job(link_ids: list[int]) -> list[str]:
-    """Sync a batch of due links concurrently."""
+def sync_batch_job(link_ids: list[int], stream: bool = False) -> list[str]:
+    """Sync a batch of due links concurrently; a streaming batch also claims the links that fall due
+    meanwhile (jobs/sync/stream.py), and then returns a count of outcomes instead of a line per link."""
     from jobs.sync.runner import sync_links
-    with outcomes_recorded(link_ids):
-        summaries = sync_links(link_ids)
+    from jobs.sync.stream import Stream
+    ids = list(link_ids)  # grows with the stream's claims: a crash records them all
+    more = Stream(ids, _job_id()) if stream and current_app.config["SYNC_STREAM_SECONDS"] else None
+    with outcomes_recorded(ids):
+        summaries = sync_links(link_ids, more=more)
     check_recorded(summaries)
-    lines = [s.line() for s in summaries]
-    log.info("[job %s] synced %d links", _job_id(), len(lines))
+    if more is not None:
+        more.queue_successor()
+        lines = more.report(summaries)
+    else:
+        lines = [s.line() for s in summaries]
+    log.info("[job %s] synced %d links", _job_id(), len(summaries))
     return lines
 
 
@@ -155,7 +174,7 @@ def record_failed_sync_jobs() -> int:
                 if isinstance(registry, StartedJobRegistry) and job_is_live(job, conn):
                     continue  # still running on a live worker
                 since = naive_utc(job.started_at or job.enqueued_at) or utcnow()
-                recorded += len(record_own_failure(job_link_ids(job), *lost_job_outcome(job),
+                recorded += len(record_own_failure(sync_job_links(job), *lost_job_outcome(job),
                                                    since))
                 job.meta["csc_recorded"] = True
                 job.save_meta()
@@ -184,17 +203,21 @@ def due_link_ids(now=None, limit: int | None = None) -> list[int]:
     return list(db.session.execute(query).scalars())
 
 
-def claim_due_links(now, until) -> list[int]:
-    """Push due links' next time to `until` and return those this call claimed: a scheduler running
-    twice at once (two processes) claims each link once, because the update re-checks that it is due."""
-    ids = due_link_ids(now)
+def claim_due_links(now, until, limit: int | None = None, job_id: str | None = None) -> list[int]:
+    """Push due links' next time to `until` and return those this call claimed (at most `limit`,
+    longest waiting first): a scheduler running twice at once (two processes) claims each link once,
+    because the update re-checks that it is due. With `job_id`, the links are marked as promised a
+    sync by that running job (jobs/sync/requests.py) in the same statement."""
+    ids = due_link_ids(now, limit)
     if not ids:
         return []
     table = CalendarLink.__table__
+    promise = {"sync_requested_at": now, "sync_job_id": job_id} if job_id else {}
     claimed = db.session.execute(
         table.update().where(table.c.id.in_(ids), *_is_due(now))
         # The due time is kept for the sync's lateness (the oldest, when a lost batch is claimed again).
-        .values(next_sync_at=until, due_at=func.coalesce(table.c.due_at, table.c.next_sync_at, now))
+        .values(next_sync_at=until, due_at=func.coalesce(table.c.due_at, table.c.next_sync_at, now),
+                **promise)
         .returning(table.c.id)).scalars().all()
     db.session.commit()
     order = {link_id: n for n, link_id in enumerate(ids)}
@@ -202,10 +225,16 @@ def claim_due_links(now, until) -> list[int]:
 
 
 def schedule_due_syncs() -> int:
-    """Queue batches of due links; claim them first so they are not queued twice."""
+    """Queue batches of due links for the workers free to take them; claim them first so they are
+    not queued twice. Busy workers' streaming batches claim the rest themselves."""
+    from jobs.queue import free_sync_workers
     now = utcnow()
+    free = free_sync_workers()
+    if free == 0:
+        return 0  # every worker is busy: their streaming batches claim due links as they free up
     # Claimed until one interval from now: a batch that dies is retried then.
-    ids = claim_due_links(now, now + timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"]))
+    ids = claim_due_links(now, now + timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"]),
+                          limit=None if free is None else free * batch_size(current_app.config))
     enqueue_batches(ids)
     if ids:
         log.info("[job %s] queued %d due links", _job_id(), len(ids))

@@ -138,10 +138,10 @@ def horse_killed(job: Job, _pid, ret_val, _rusage) -> None:
     from jobs import tasks
     from jobs.queue import forget_link_job
     from jobs.sync.attempts import record_own_failure_safely
-    link_ids = tasks.job_link_ids(job)
-    if AppJob.app is None or not link_ids:
+    if AppJob.app is None or not tasks.job_link_ids(job):
         return
     with AppJob.app.app_context():
+        link_ids = tasks.sync_job_links(job)
         over = job.connection.get(memory_key(job.id))
         if over is not None:
             why = (f"its worker passed the memory ceiling ({int(over)} MB used, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 
 from console.extensions import db
 from console.models import CalendarLink
@@ -33,6 +33,12 @@ def note_requests(job_ids: dict[int, str]) -> None:
         conn.execute(update(table).where(table.c.id == bindparam("link_id"))
                      .values(sync_requested_at=at, sync_job_id=bindparam("job_id")),
                      [{"link_id": link_id, "job_id": job_id} for link_id, job_id in job_ids.items()])
+
+
+def promised_to(job_id: str) -> list[int]:
+    """The links whose promised sync is this job's (a streaming batch's claims among them)."""
+    table = CalendarLink.__table__
+    return list(db.session.execute(select(table.c.id).where(table.c.sync_job_id == job_id)).scalars())
 
 
 def withdraw(link_ids: list[int], job_ids: list[str]) -> None:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -30,6 +31,7 @@ from jobs.sync.reading import LinkReading, LinkSnapshot, read_ical_link
 log = logging.getLogger(__name__)
 HORIZON_DAYS = 550  # about 18 months ahead
 REFRESH_EVERY = 200  # links applied between two set-based risk and score refreshes of their properties
+STREAM_LOOK_SECONDS = 0.5  # a streaming batch asks for more links at least this often
 
 
 @dataclass(frozen=True)
@@ -212,31 +214,59 @@ def _started(future) -> datetime:
 
 
 def sync_links(link_ids: Iterable[int], *, today: date | None = None,
-               on_done: Callable[[SyncSummary], None] | None = None) -> list[SyncSummary]:
-    """Sync the named links now, in this process; return one summary per link."""
+               on_done: Callable[[SyncSummary], None] | None = None,
+               more: Callable[[int], list[int]] | None = None) -> list[SyncSummary]:
+    """Sync the named links now, in this process; return one summary per link. With `more` (a
+    streaming batch), links it hands out while reads are in flight join the batch: `more(room)`
+    claims up to `room` links, [] when there are none for now."""
     config = current_app.config
     snaps = load_snapshots(link_ids, today)  # each link's property's day unless `today` is given
     read = _reader(config)
     stakes = load_stakes([s.property_id for s in snaps], today or utcnow().date())
-    summaries = []
-    workers = max(1, min(config["FETCH_CONCURRENCY"], len(snaps)))
+    summaries: list[SyncSummary] = []
+    pending: list[SyncSummary] = []
+    concurrency = config["FETCH_CONCURRENCY"]
+    workers = max(1, concurrency if more else min(concurrency, len(snaps)))
+    # Reads queued ahead of the pool's threads: a thread that frees up starts the next at once.
+    ahead = 2 * concurrency
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
         futures = {pool.submit(read, snap): snap for snap in snaps}
-        pending: list[SyncSummary] = []
-        for future in as_completed(futures):
-            summary = _apply_safely(futures[future], future, stakes)
-            summaries.append(summary)
-            pending.append(summary)
-            if len(pending) >= REFRESH_EVERY:  # a long batch does not leave the first risks old
-                _refresh_properties(pending)
-                record_lateness(pending)
-                pending = []
-            if on_done:
-                on_done(summary)
+        last_claim = time.monotonic()
+        while True:
+            room = ahead - len(futures)
+            if more and room >= max(1, concurrency // 4) and (
+                    not futures or time.monotonic() - last_claim >= STREAM_LOOK_SECONDS):
+                last_claim = time.monotonic()
+                ids = more(room)
+                claimed = load_snapshots(ids, today) if ids else []
+                if claimed:
+                    stakes = _with_stakes(stakes, claimed, today)
+                    futures.update({pool.submit(read, snap): snap for snap in claimed})
+            if not futures:
+                break
+            # A stream wakes up now and then to claim more even while its reads are slow.
+            done, _ = wait(futures, timeout=STREAM_LOOK_SECONDS if more else None,
+                           return_when=FIRST_COMPLETED)
+            for future in done:
+                summary = _apply_safely(futures.pop(future), future, stakes)
+                summaries.append(summary)
+                pending.append(summary)
+                if len(pending) >= REFRESH_EVERY:  # a long batch does not leave the first risks old
+                    _refresh_properties(pending)
+                    record_lateness(pending)
+                    pending = []
+                if on_done:
+                    on_done(summary)
         _refresh_properties(pending)
         record_lateness(pending)
     notice_after_sync(summaries)  # alerts: never raises, the results above are already committed
     return summaries
+
+
+def _with_stakes(stakes: BatchStakes, snaps: list[LinkSnapshot], today: date | None) -> BatchStakes:
+    """The batch's stakes with those of links that joined it (one read per claim)."""
+    joined = load_stakes([s.property_id for s in snaps], today or utcnow().date())
+    return BatchStakes({**stakes.by_property, **joined.by_property}, joined.scale)
 
 
 def record_lateness(summaries: list[SyncSummary]) -> None:

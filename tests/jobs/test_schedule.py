@@ -53,8 +53,10 @@ def test_due_links_are_queued_in_batches_sized_by_the_fetch_pool_with_a_worst_ca
     jobs = Queue("sync", connection=redis_conn).get_jobs()
     assert [len(job.args[0]) for job in jobs] == [128, 128, 44]
     assert sorted(i for job in jobs for i in job.args[0]) == sorted(due_link_ids(utcnow() + timedelta(hours=1)))
-    # Every fetch of the batch timing out on one host, 8 at a time, still fits in the job's time.
-    assert [job.timeout for job in jobs] == [120 + 16 * 15, 120 + 16 * 15, 120 + 6 * 15]
+    # Every fetch of the batch timing out on one host, 8 at a time, still fits in the job's time,
+    # after the minute it streams (claims links falling due).
+    assert [job.timeout for job in jobs] == [120 + 16 * 15 + 60, 120 + 16 * 15 + 60, 120 + 6 * 15 + 60]
+    assert all(job.kwargs == {"stream": True} for job in jobs)
 
 
 def test_small_fetch_pools_still_queue_batches_of_fifty(app):
