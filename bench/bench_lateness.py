@@ -35,10 +35,13 @@ HOSTS = 4
 WINDOW = 30
 
 
-def free_port() -> int:
+def free_host(n: int) -> str:
+    """A free port on the n-th loopback address (127.0.0.1, .2, ...): a host of its own, as the per-host
+    fetch limit counts hosts by name, not by port."""
+    address = f"127.0.0.{n + 1}"
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        sock.bind((address, 0))
+        return f"{address}:{sock.getsockname()[1]}"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -65,7 +68,7 @@ def flask(env: dict, *args: str) -> None:
                    capture_output=True, timeout=600)
 
 
-def make_fleet(env: dict, ports: list[int], links: int, interval: int) -> None:
+def make_fleet(env: dict, hosts: list[str], links: int, interval: int) -> None:
     """One property and one active link per feed, in its steady state: read once (its ETag and hash
     stored, so unchanged calendars answer 304), due times spread over one interval."""
     from sqlalchemy import text
@@ -85,7 +88,7 @@ def make_fleet(env: dict, ports: list[int], links: int, interval: int) -> None:
         props, rows = [], []
         for i in range(links):
             props.append({"id": i + 1, "name": f"Bench {i}", "tok": f"t{i}", "n": now, "k": f"bench {i}"})
-            rows.append({"id": i + 1, "p": i + 1, "url": f"http://127.0.0.1:{ports[i % len(ports)]}/feed/{i}.ics",
+            rows.append({"id": i + 1, "p": i + 1, "url": f"http://{hosts[i % len(hosts)]}/feed/{i}.ics",
                          "etag": fleet.body(i)[1], "n": now,
                          "ok": now - timedelta(seconds=rng.uniform(0, interval * 60)),
                          "due": now + timedelta(seconds=rng.uniform(5, interval * 60))})
@@ -185,13 +188,13 @@ def throughput(probe: Probe, links: int, limit: float = 900) -> float:
     return done / (utcnow() - began).total_seconds()
 
 
-def naive_rate(ports: list[int], sample: int) -> float:
+def naive_rate(hosts: list[str], sample: int) -> float:
     """requests, one link after another (the usual first try), on the same hosts."""
     import requests
     began = time.perf_counter()
     for i in range(sample):
         with contextlib.suppress(requests.RequestException):
-            requests.get(f"http://127.0.0.1:{ports[i % len(ports)]}/feed/{i}.ics", timeout=10)
+            requests.get(f"http://{hosts[i % len(hosts)]}/feed/{i}.ics", timeout=10)
     return sample / (time.perf_counter() - began)
 
 
@@ -205,23 +208,23 @@ def main() -> int:
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     args = parser.parse_args()
-    ports = [free_port() for _ in range(HOSTS)]
+    hosts = [free_host(n) for n in range(HOSTS)]
     url, drop = throwaway_database(args.database_url)
     instance = tempfile.mkdtemp(prefix="bench-lateness-")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
     env.update(INSTANCE_PATH=instance, DATABASE_URL=url, REDIS_URL=args.redis_url, PYTHONPATH=str(ROOT),
-               SYNC_INTERVAL_MINUTES=str(args.interval), FETCH_ALLOW_HOSTS="127.0.0.1", FETCH_CONCURRENCY="64",
+               SYNC_INTERVAL_MINUTES=str(args.interval), FETCH_ALLOW_HOSTS="127.0.0.0/29", FETCH_CONCURRENCY="64",
                FETCH_PER_HOST_LIMIT="32", FETCH_TIMEOUT_SECONDS="10")
     import redis
     redis.Redis.from_url(args.redis_url).flushdb()
-    hosts = subprocess.Popen([sys.executable, str(ROOT / "bench" / "feed_hosts.py"), "--ports",
-                              ",".join(map(str, ports)), "--links", str(args.links)], stdout=subprocess.PIPE, text=True)
+    hosts = subprocess.Popen([sys.executable, str(ROOT / "bench" / "feed_hosts.py"), "--hosts",
+                              ",".join(hosts), "--links", str(args.links)], stdout=subprocess.PIPE, text=True)
     procs: list[subprocess.Popen] = []
     failed = False
     try:
         assert hosts.stdout.readline().strip() == "ready"
         flask(env, "init-db")
-        make_fleet(env, ports, args.links, args.interval)
+        make_fleet(env, hosts, args.links, args.interval)
         probe = Probe(url)
         procs = [start(env, "worker"), start(env, "worker"), start(env, "scheduler"), start(env, "scheduler")]
         print(f"{args.links} links, SYNC_INTERVAL_MINUTES={args.interval} (needs {args.links / args.interval / 60:.0f} "
@@ -251,7 +254,7 @@ def main() -> int:
         one = throughput(probe, args.links)
         print(f"throughput, every link due at once: 2 workers {two:.1f} links/s, 1 worker {one:.1f} links/s "
               f"(x{two / one if one else float('nan'):.2f})")
-        naive = naive_rate(ports, 60)
+        naive = naive_rate(hosts, 60)
         print(f"naive baseline (requests, one link after another): {naive:.1f} links/s "
               f"(2 workers: x{two / naive:.0f})")
         print(f"p99 lateness <= 60 s in every window for {args.minutes} min: {'yes' if not failed else 'NO'}")

@@ -1,4 +1,4 @@
-"""Production-like feed hosts on loopback for the lateness benchmark: several ports (several hosts), latency
+"""Production-like feed hosts on loopback for the lateness benchmark: several loopback addresses (hosts), latency
 with a median of 300 ms and a long tail to 5 s, 1% of requests that never answer in time, 2% that answer 500,
 ETag/304 for unchanged calendars, and a small share of calendars changing every minute."""
 from __future__ import annotations
@@ -18,9 +18,9 @@ def latency(rng: random.Random) -> float:
     return min(5.0, rng.lognormvariate(-1.2, 0.85))
 
 
-async def serve(fleet: Fleet, ports: list[int], hang: float, timeout_share: float, error_share: float,
+async def serve(fleet: Fleet, hosts: list[tuple[str, int]], hang: float, timeout_share: float, error_share: float,
                 change_per_minute: float) -> None:
-    """Answer GET /feed/<n>.ics on every port until killed."""
+    """Answer GET /feed/<n>.ics on every host (address, port) until killed."""
     rng = random.Random(11)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -57,7 +57,7 @@ async def serve(fleet: Fleet, ports: list[int], hang: float, timeout_share: floa
             minute += 1
             fleet.change(change_per_minute, seed=minute)
 
-    servers = [await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096) for port in ports]
+    servers = [await asyncio.start_server(handle, address, port, backlog=4096) for address, port in hosts]
     print("ready", flush=True)
     await asyncio.gather(change(), *(s.serve_forever() for s in servers))
 
@@ -65,14 +65,15 @@ async def serve(fleet: Fleet, ports: list[int], hang: float, timeout_share: floa
 def main() -> None:
     """Run the hosts (killed by the benchmark when done)."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--ports", required=True, help="comma-separated ports, one per host")
+    parser.add_argument("--hosts", required=True, help="comma-separated address:port, one per host")
     parser.add_argument("--links", type=int, required=True)
     parser.add_argument("--hang", type=float, default=20.0)
     parser.add_argument("--timeouts", type=float, default=0.01)
     parser.add_argument("--errors", type=float, default=0.02)
     parser.add_argument("--change-per-minute", type=float, default=0.2, help="percent of calendars")
     args = parser.parse_args()
-    asyncio.run(serve(Fleet(args.links, google_every=10**9), [int(p) for p in args.ports.split(",")],
+    hosts = [(address, int(port)) for address, port in (h.rsplit(":", 1) for h in args.hosts.split(","))]
+    asyncio.run(serve(Fleet(args.links, google_every=10**9), hosts,
                       args.hang, args.timeouts, args.errors, args.change_per_minute))
 
 

@@ -193,14 +193,19 @@ def _is_due(now):
 
 
 def due_link_ids(now=None, limit: int | None = None) -> list[int]:
-    """Active links whose next sync time has come, longest waiting first."""
+    """Active links whose next sync time has come, longest waiting first (never-scheduled ones first)."""
     now = now or utcnow()
-    query = (select(CalendarLink.id).where(*_is_due(now))
-             .order_by(CalendarLink.next_sync_at.is_not(None), CalendarLink.next_sync_at,
-                       CalendarLink.id))
+    active = CalendarLink.state == "active"
+    # Two walks down ix_calendar_links_due (an OR of both would scan every active link).
+    never = select(CalendarLink.id).where(active, CalendarLink.next_sync_at.is_(None)).order_by(CalendarLink.id)
+    ids = list(db.session.execute(never.limit(limit) if limit else never).scalars())
+    if limit and len(ids) >= limit:
+        return ids
+    due = (select(CalendarLink.id).where(active, CalendarLink.next_sync_at <= now)
+           .order_by(CalendarLink.next_sync_at, CalendarLink.id))
     if limit:
-        query = query.limit(limit)
-    return list(db.session.execute(query).scalars())
+        due = due.limit(limit - len(ids))
+    return ids + list(db.session.execute(due).scalars())
 
 
 def claim_due_links(now, until, limit: int | None = None, job_id: str | None = None) -> list[int]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.extensions import db
@@ -20,7 +20,10 @@ class CalendarLink(db.Model):
     __tablename__ = "calendar_links"
     # The dashboard's failing links, longest failing first, ties newest first (migration 0010).
     # SQLite AUTOINCREMENT: a deleted link's id is never given to a new link (migration 0015).
+    # Active links by due time: the schedulers' and streaming batches' claims walk it (migration 0017).
     __table_args__ = (Index("ix_calendar_links_failing", "last_attempt_ok", "consecutive_failures", "id"),
+                      Index("ix_calendar_links_due", "next_sync_at", "id",
+                            postgresql_where=text("state = 'active'"), sqlite_where=text("state = 'active'")),
                       {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(primary_key=True)
     property_id: Mapped[int] = mapped_column(ForeignKey("properties.id"), index=True)
