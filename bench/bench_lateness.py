@@ -217,12 +217,12 @@ def main() -> int:
                FETCH_PER_HOST_LIMIT="32", FETCH_TIMEOUT_SECONDS="10")
     import redis
     redis.Redis.from_url(args.redis_url).flushdb()
-    hosts = subprocess.Popen([sys.executable, str(ROOT / "bench" / "feed_hosts.py"), "--hosts",
+    feeds = subprocess.Popen([sys.executable, str(ROOT / "bench" / "feed_hosts.py"), "--hosts",
                               ",".join(hosts), "--links", str(args.links)], stdout=subprocess.PIPE, text=True)
     procs: list[subprocess.Popen] = []
     failed = False
     try:
-        assert hosts.stdout.readline().strip() == "ready"
+        assert feeds.stdout.readline().strip() == "ready"
         flask(env, "init-db")
         make_fleet(env, hosts, args.links, args.interval)
         probe = Probe(url)
@@ -261,8 +261,8 @@ def main() -> int:
     finally:
         for proc in procs:
             stop(proc)
-        hosts.kill()
-        hosts.wait()
+        feeds.kill()
+        feeds.wait()
         drop()
     return 1 if failed else 0
 
