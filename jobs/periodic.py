@@ -87,8 +87,10 @@ class ConsoleScheduler(CronScheduler):
         started = time.monotonic()
         try:
             self.run_here(job.func, job.args, job.kwargs)
-        except LOST:
-            raise  # Redis lost mid-run: the scheduler's own outage says it once and waits it out
+        except (*LOST, StopRequested, KeyboardInterrupt):
+            # Redis lost mid-run: the scheduler's own outage says it once and waits it out; asked to
+            # stop (SIGTERM while the job ran): the scheduler stops.
+            raise
         except Exception as exc:  # noqa: BLE001 - the scheduler must outlive any failure of it
             said = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             if failing.lost(said) and not isinstance(exc, EXPECTED_FAILURES):

@@ -30,8 +30,9 @@ class Periodic:
 
 PERIODIC_JOBS: list[Periodic] = [
     # Due links are looked for every 10 s, so a 2-minute interval (SYNC_MIN_INTERVAL_MINUTES) is kept;
-    # each link's own time comes from next_sync_at. A look queued for more than 30 s is dropped (the next is due).
-    Periodic("schedule-due-syncs", tasks.schedule_due_syncs, interval=10, ttl=30),
+    # each link's own time comes from next_sync_at. Run by the scheduler itself: streaming batches may keep
+    # every worker busy for a minute (jobs/sync/stream.py), and a look must not wait behind them.
+    Periodic("schedule-due-syncs", tasks.schedule_due_syncs, interval=10, ttl=30, in_scheduler=True),
     # A sync job whose worker died leaves no trace but RQ's failed registry: record it on its links;
     # a sync Redis lost is queued again. Every LOST_SYNC_SWEEP_SECONDS (this is its default). Run by
     # the scheduler itself: with every worker dead, no worker would run it.
@@ -41,11 +42,11 @@ PERIODIC_JOBS: list[Periodic] = [
              timeout=1800),
     Periodic("recompute-risk-hourly", tasks.recompute_risk_job, interval=3600),
     Periodic("prune-sync-runs", tasks.prune_runs_job, cron="15 3 * * *"),
-    # The fleet's counts for pages and /metrics: small and frequent, so on the alerts queue that workers
-    # take before syncs; a minute without one and readers count for themselves (console.reports.fleet_tally).
-    # One queued for more than 30 s is dropped (the next is due); a day of failures is kept, not a year's.
+    # The fleet's counts for pages and /metrics: small and frequent (50-120 ms at 20,000-40,000 links), so
+    # run by the scheduler itself: a tally waiting in the alerts queue would stop the workers' streaming
+    # batches every 10 s. A minute without one and readers count for themselves (console.reports.fleet_tally).
     Periodic("fleet-tally", tasks.fleet_tally_job, queue="alerts", interval=10, timeout=120, ttl=30,
-             result_ttl=60, failure_ttl=86400, quiet=True),
+             result_ttl=60, failure_ttl=86400, quiet=True, in_scheduler=True),
     # Alerts: reminders, stale links, export feeds not read, digests due, deliveries to retry.
     Periodic("alerts-tick", tasks.alerts_tick_job, queue="alerts", interval=60),
     Periodic("weekly-digest", tasks.weekly_digest_job, cron="0 7 * * 1"),

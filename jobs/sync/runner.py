@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -122,7 +123,10 @@ def _reader(config) -> Callable[[LinkSnapshot], LinkReading]:
 
 def _locked_link(link_id: int) -> CalendarLink | None:
     """The link, write-locked until commit: a forced and a scheduled sync of one link must not both
-    add its stays. A no-op UPDATE is the one lock both SQLite (whole database) and PostgreSQL (row) take."""
+    add its stays. PostgreSQL locks the row as it reads it (one round trip); SQLite has no row locks, so
+    a no-op UPDATE takes its write lock (the whole database) first."""
+    if db.engine.dialect.name == "postgresql":
+        return db.session.get(CalendarLink, link_id, populate_existing=True, with_for_update=True)
     table = CalendarLink.__table__
     locked = db.session.execute(table.update().where(table.c.id == link_id)
                                 .values(state=table.c.state)).rowcount
@@ -215,35 +219,41 @@ def _started(future) -> datetime:
 
 def sync_links(link_ids: Iterable[int], *, today: date | None = None,
                on_done: Callable[[SyncSummary], None] | None = None,
-               more: Callable[[int], list[int]] | None = None) -> list[SyncSummary]:
+               more: Callable[[int, int], list[int] | None] | None = None) -> list[SyncSummary]:
     """Sync the named links now, in this process; return one summary per link. With `more` (a
-    streaming batch), links it hands out while reads are in flight join the batch: `more(room)`
-    claims up to `room` links, [] when there are none for now."""
+    streaming batch), links it hands out join the batch: `more(room, in_flight)` claims up to `room`
+    links, [] when none is due now, None once the stream has ended."""
     config = current_app.config
     snaps = load_snapshots(link_ids, today)  # each link's property's day unless `today` is given
     read = _reader(config)
     stakes = load_stakes([s.property_id for s in snaps], today or utcnow().date())
     summaries: list[SyncSummary] = []
     pending: list[SyncSummary] = []
+    noticed = 0  # summaries[:noticed] were evaluated for alerts already
     concurrency = config["FETCH_CONCURRENCY"]
     workers = max(1, concurrency if more else min(concurrency, len(snaps)))
     # Reads queued ahead of the pool's threads: a thread that frees up starts the next at once.
     ahead = 2 * concurrency
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
         futures = {pool.submit(read, snap): snap for snap in snaps}
-        last_claim = time.monotonic()
+        last_claim, idle = time.monotonic(), threading.Event()
         while True:
             room = ahead - len(futures)
             if more and room >= max(1, concurrency // 4) and (
                     not futures or time.monotonic() - last_claim >= STREAM_LOOK_SECONDS):
                 last_claim = time.monotonic()
-                ids = more(room)
+                ids = more(room, len(futures))
+                if ids is None:
+                    more = None  # the stream ended: finish the reads in flight
                 claimed = load_snapshots(ids, today) if ids else []
                 if claimed:
                     stakes = _with_stakes(stakes, claimed, today)
                     futures.update({pool.submit(read, snap): snap for snap in claimed})
             if not futures:
-                break
+                if not more:
+                    break
+                idle.wait(STREAM_LOOK_SECONDS)  # nothing due now: a stream looks again shortly
+                continue
             # A stream wakes up now and then to claim more even while its reads are slow.
             done, _ = wait(futures, timeout=STREAM_LOOK_SECONDS if more else None,
                            return_when=FIRST_COMPLETED)
@@ -254,12 +264,15 @@ def sync_links(link_ids: Iterable[int], *, today: date | None = None,
                 if len(pending) >= REFRESH_EVERY:  # a long batch does not leave the first risks old
                     _refresh_properties(pending)
                     record_lateness(pending)
+                    if more:  # a stream may run a minute: its alerts go out as it goes
+                        notice_after_sync(pending)
+                        noticed += len(pending)
                     pending = []
                 if on_done:
                     on_done(summary)
         _refresh_properties(pending)
         record_lateness(pending)
-    notice_after_sync(summaries)  # alerts: never raises, the results above are already committed
+    notice_after_sync(summaries[noticed:])  # alerts: never raise, the results above are committed
     return summaries
 
 

@@ -17,6 +17,20 @@ log = logging.getLogger(__name__)
 # SYNC_STREAM_YIELD_SECONDS when a person's sync or an alert waits in a queue its worker takes first:
 # the worker ends the batch and takes them. Its reads in flight are finished, never cut short.
 FIRST_QUEUES = ("forced", "alerts")  # taken before the sync queue (jobs.queue.QUEUE_NAMES)
+# With nothing in flight, a stream waits for a link falling due this soon; else it ends (the scheduler's
+# next look queues a batch for its worker).
+IDLE_WAIT_SECONDS = 2
+
+
+def _due_within(seconds: float) -> bool:
+    """Whether an active link falls due within `seconds` (one walk down ix_calendar_links_due)."""
+    from sqlalchemy import func, select
+
+    from console.models import CalendarLink
+    soonest = db.session.execute(select(func.min(CalendarLink.next_sync_at))
+                                 .where(CalendarLink.state == "active")).scalar()
+    db.session.commit()
+    return soonest is not None and soonest <= utcnow() + timedelta(seconds=seconds)
 
 
 class Stream:
@@ -25,24 +39,25 @@ class Stream:
     def __init__(self, link_ids: list[int], job_id: str):
         self.link_ids, self.job_id = link_ids, job_id  # link_ids grows: the job records them all
         self.began = time.monotonic()
-        self.stopped: str | None = None  # why it stopped claiming: "time" or "waiting"
+        self.stopped: str | None = None  # why it stopped claiming: "time", "waiting", "idle", "failed"
         self.claimed = 0
 
-    def __call__(self, room: int) -> list[int]:
-        """Claim up to `room` due links for this job, longest waiting first ([] once it stopped)."""
+    def __call__(self, room: int, in_flight: int = 1) -> list[int] | None:
+        """Claim up to `room` due links for this job, longest waiting first; [] when none is due now,
+        None once it stopped. With nothing in flight it yields to waiting jobs at once."""
         from jobs.queue import note_last_job, waiting_jobs
         from jobs.tasks import claim_due_links
         if self.stopped:
-            return []
+            return None
         config = current_app.config
         ran = time.monotonic() - self.began
         if ran >= config["SYNC_STREAM_SECONDS"]:
             self.stopped = "time"
-            return []
+            return None
         try:
-            if ran >= config["SYNC_STREAM_YIELD_SECONDS"] and waiting_jobs(FIRST_QUEUES):
+            if (ran >= config["SYNC_STREAM_YIELD_SECONDS"] or not in_flight) and waiting_jobs(FIRST_QUEUES):
                 self.stopped = "waiting"
-                return []
+                return None
             now = utcnow()
             ids = claim_due_links(now, now + timedelta(minutes=config["SYNC_INTERVAL_MINUTES"]),
                                   limit=room, job_id=self.job_id)
@@ -52,7 +67,10 @@ class Stream:
             log.warning("streaming batch %s stops claiming: the database or Redis failed", self.job_id,
                         exc_info=True)
             self.stopped = "failed"
-            return []
+            return None
+        if not ids and not in_flight and not _due_within(IDLE_WAIT_SECONDS):
+            self.stopped = "idle"  # nothing to read for a while: the worker is free for other work
+            return None
         with contextlib.suppress(Exception):  # only the links' pages would miss this job's state
             note_last_job(ids, self.job_id)
         known = set(self.link_ids)

@@ -18,7 +18,6 @@ from console.timeutil import utcnow
 from jobs.queue import HEARTBEAT_SILENCE, enqueue_link_sync
 from jobs.schedule import PERIODIC_JOBS
 from jobs.sync.runner import sync_links
-from jobs.tasks import schedule_due_syncs
 from tests.db_faults import database_refusing
 from tests.jobs.feeds import airbnb_feed
 from tests.jobs.outage_processes import SWEEP_SECONDS, Process, RedisServer, process_env
@@ -63,12 +62,13 @@ def test_a_redis_restart_under_standalone_scheduler_and_worker_loses_no_queued_s
                             tmp_path / "scheduler.log")
         conn = server.connection()
         wait_until(lambda: CronScheduler.all(conn), scheduler.proc, what="the scheduler's birth")
-        # What the console and the scheduler's job do, with no worker running: both syncs wait in Redis.
+        # What the console and the scheduler's own look do, with no worker running: both syncs wait in Redis.
         requested = utcnow()
         with own.app_context():
             job_id = enqueue_link_sync(forced.id)
-            assert schedule_due_syncs() == 1
             db.session.remove()
+        wait_until(lambda: fresh_link(due.id).sync_job_id is not None, scheduler.proc,
+                   what="the scheduler's look to queue the due link")
         assert fresh_link(forced.id).sync_job_id == job_id
         assert fresh_link(due.id).sync_job_id not in (None, job_id)
 
@@ -235,13 +235,10 @@ def test_three_schedulers_run_each_periodic_job_once_per_period_and_queue_each_d
         assert times and len(slots) == len(set(slots)), (name, slots)  # once per period among three
     # Started within the same hour (or two): the hourly risk pass ran once, not three times.
     assert len(get_cron_job_ids("recompute-risk-hourly", redis_conn)) <= 2
-    # Each due link is queued once: the due-link look (once per minute among the three) runs, as a
-    # worker would run it, and its batches hold every due link exactly once.
+    # Each due link is queued once: the due-link look runs in the schedulers (every 10 s among the
+    # three), never queued for a worker, and its batches hold every due link exactly once.
     maintenance = Queue("maintenance", connection=redis_conn)
-    looks = [job for job in maintenance.get_jobs() if job.func_name == "jobs.tasks.schedule_due_syncs"]
-    assert 1 <= len(looks) <= 2
-    for job in looks:
-        job.perform()
+    assert not [job for job in maintenance.get_jobs() if job.func_name == "jobs.tasks.schedule_due_syncs"]
     queued = [i for job in Queue("sync", connection=redis_conn).get_jobs() for i in job.args[0]]
     assert sorted(queued) == sorted(due)
     assert {fresh_link(i).sync_job_id for i in due} != {None}  # each promised its sync

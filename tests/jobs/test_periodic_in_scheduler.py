@@ -37,8 +37,10 @@ def _scheduler(redis_conn, ran: list) -> ConsoleScheduler:
     return scheduler
 
 
-def test_only_the_lost_sync_sweep_runs_in_the_scheduler():
-    assert [spec.name for spec in PERIODIC_JOBS if spec.in_scheduler] == ["record-failed-sync-jobs"]
+def test_the_sweep_the_due_link_look_and_the_fleet_tally_run_in_the_scheduler():
+    # Short jobs that must run while every worker is dead, or busy streaming batches.
+    assert [spec.name for spec in PERIODIC_JOBS if spec.in_scheduler] == [
+        "schedule-due-syncs", "record-failed-sync-jobs", "fleet-tally"]
 
 
 def test_a_job_run_in_the_scheduler_runs_once_per_period_among_schedulers_and_is_never_enqueued(

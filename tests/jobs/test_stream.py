@@ -77,7 +77,7 @@ def test_a_stream_stops_after_its_time_and_queues_its_successor(app, redis_conn,
     assert stream(1) == [due[1]]  # longest waiting first, at most the room it has
     assert fresh_link(due[1]).sync_job_id == "job-under-test"  # promised: a lost job is found by the sweep
     app.config["SYNC_STREAM_SECONDS"] = 0
-    assert stream(10) == [] and stream.stopped == "time"
+    assert stream(10) is None and stream.stopped == "time"
     assert claimed == [due[1]]
 
     assert stream.queue_successor() == 1
@@ -93,9 +93,21 @@ def test_a_stream_yields_to_a_persons_sync_waiting_for_its_worker(app, redis_con
     assert stream(10) == [first]
     second = make_link(make_property(), next_sync_at=utcnow() - timedelta(minutes=1)).id
     Queue("forced", connection=redis_conn).enqueue_call("jobs.tasks.sync_link_job", args=(first,))
-    assert stream(10) == [] and stream.stopped == "waiting"
+    assert stream(10) is None and stream.stopped == "waiting"
     assert fresh_link(second).sync_job_id is None  # left for the successor
     assert stream.queue_successor() == 1
+
+
+def test_an_idle_stream_waits_for_a_link_falling_due_soon_and_ends_when_none_does(
+        app, redis_conn, make_property, make_link):
+    soon = make_link(make_property(), next_sync_at=utcnow() + timedelta(seconds=1)).id
+    make_link(make_property(), next_sync_at=utcnow() + timedelta(minutes=5))
+    stream = Stream([], "job-under-test")
+    assert stream(10, in_flight=0) == [] and stream.stopped is None  # due within 2 s: it waits
+    make_due(soon, minutes_ago=0)
+    assert stream(10, in_flight=0) == [soon]
+    assert stream(10, in_flight=0) is None and stream.stopped == "idle"  # the next is minutes away
+    assert stream.queue_successor() == 0
 
 
 def test_without_redis_a_stream_stops_claiming_and_claims_nothing(app, make_property, make_link):
@@ -103,7 +115,7 @@ def test_without_redis_a_stream_stops_claiming_and_claims_nothing(app, make_prop
     app.extensions.pop("csc_redis", None)  # this app's Redis is now one that does not answer
     due = make_link(make_property(), next_sync_at=utcnow() - timedelta(minutes=1)).id
     stream = Stream([], "job-under-test")
-    assert stream(10) == [] and stream.stopped == "failed"
+    assert stream(10) is None and stream.stopped == "failed"
     assert fresh_link(due).sync_job_id is None and fresh_link(due).next_sync_at < utcnow()
     assert stream.queue_successor() == 0
 

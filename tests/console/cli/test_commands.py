@@ -405,11 +405,14 @@ def test_scheduler_process_registers_exactly_the_periodic_jobs_and_queues_the_du
         assert len(scheduler.get_jobs()) == len(PERIODIC_JOBS)
         # Interval jobs are queued at start; the nightly cron jobs wait for their hour.
         assert sorted(job.func_name for job in maintenance.get_jobs()) == at_start
-        assert "jobs.tasks.schedule_due_syncs" in at_start
-        # The lost-sync sweep is not queued: the scheduler ran it itself at start.
-        assert "jobs.tasks.record_failed_sync_jobs" not in at_start
-        [sweep] = get_cron_job_ids("record-failed-sync-jobs", redis_conn)
-        assert sweep.startswith(scheduler.name + ":")
+        # The lost-sync sweep and the due-link look are not queued: the scheduler ran them itself at
+        # start (before the jobs it queues), and the look queued the due link's batch.
+        assert not {"jobs.tasks.record_failed_sync_jobs", "jobs.tasks.schedule_due_syncs"} & set(at_start)
+        for name in ("record-failed-sync-jobs", "schedule-due-syncs"):
+            [ran] = get_cron_job_ids(name, redis_conn)
+            assert ran.startswith(scheduler.name + ":")
+        [batch] = Queue("sync", connection=redis_conn).get_jobs()
+        assert batch.args == ([link.id],) and batch.kwargs == {"stream": True}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
