@@ -171,7 +171,7 @@ class Config:
         # How often the scheduler sweeps for lost syncs (dead workers, jobs Redis lost): a lost sync
         # is recorded or queued again within this plus a worker's heartbeat silence (docs/operations-faults.md).
         self.LOST_SYNC_SWEEP_SECONDS = _int(env, "LOST_SYNC_SWEEP_SECONDS", 30, minimum=1)
-        # A scheduled batch streams (jobs/sync/stream.py): it claims links falling due for this long, or
+        # A scheduled batch streams (jobs/batches.py): it claims links falling due for this long, or
         # for the shorter time when a person's sync or an alert waits for its worker.
         self.SYNC_STREAM_SECONDS = _int(env, "SYNC_STREAM_SECONDS", 60)
         self.SYNC_STREAM_YIELD_SECONDS = _int(env, "SYNC_STREAM_YIELD_SECONDS", 15)

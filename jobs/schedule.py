@@ -31,7 +31,7 @@ class Periodic:
 PERIODIC_JOBS: list[Periodic] = [
     # Due links are looked for every 10 s, so a 2-minute interval (SYNC_MIN_INTERVAL_MINUTES) is kept;
     # each link's own time comes from next_sync_at. Run by the scheduler itself: streaming batches may keep
-    # every worker busy for a minute (jobs/sync/stream.py), and a look must not wait behind them.
+    # every worker busy for a minute (jobs/batches.py), and a look must not wait behind them.
     Periodic("schedule-due-syncs", tasks.schedule_due_syncs, interval=10, ttl=30, in_scheduler=True),
     # A sync job whose worker died leaves no trace but RQ's failed registry: record it on its links;
     # a sync Redis lost is queued again. Every LOST_SYNC_SWEEP_SECONDS (this is its default). Run by

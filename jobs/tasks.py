@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -11,44 +10,14 @@ from rq import get_current_job
 from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import func, or_, select
 
-from console.extensions import db
-from console.models import CalendarLink
 from console.timeutil import naive_utc, utcnow
+from jobs.batches import batch_size, batch_timeout, enqueue_batches  # noqa: F401 - the tasks' API
 from jobs.rules.advice import describe
 from jobs.sync.attempts import failure_kind, record_own_failure, record_own_failure_safely
+from jobs.sync.due import claim_due_links, due_link_ids  # noqa: F401 - the tasks' API
 
 log = logging.getLogger(__name__)
-# A batch keeps one job's fetch pool busy for several rounds of network latency: small batches
-# each end waiting on their slowest feed, and each job costs a fork and a start-up.
-BATCH_ROUNDS = 8
-MIN_BATCH_SIZE = 50
-
-
-def batch_size(config) -> int:
-    """Links per queued batch job, from the fetch pool's size."""
-    return max(MIN_BATCH_SIZE, BATCH_ROUNDS * config["FETCH_CONCURRENCY"])
-
-
-def batch_timeout(config, links: int) -> int:
-    """Seconds a batch job may run: every fetch timing out on one host (the worst case), plus margin."""
-    in_flight = max(1, min(config["FETCH_CONCURRENCY"], config["FETCH_PER_HOST_LIMIT"]))
-    return 120 + math.ceil(links / in_flight) * config["FETCH_TIMEOUT_SECONDS"]
-
-
-def enqueue_batches(ids: list[int]) -> list[tuple[int, str]]:
-    """Queue the links as streaming batch jobs of `batch_size` links; (links, job id) for each job."""
-    from jobs.queue import enqueue_batch
-    config = current_app.config
-    size = batch_size(config)
-    batches = [ids[start:start + size] for start in range(0, len(ids), size)]
-    return [(len(batch), enqueue_batch(sync_batch_job, batch, stream=True,
-                                       timeout=batch_timeout(config, len(batch))
-                                       + config["SYNC_STREAM_SECONDS"]))
-            for batch in batches]
-
-
 def _job_id() -> str:
     job = get_current_job()
     return job.id if job else "inline"
@@ -138,9 +107,9 @@ def fan_out_link_syncs_job(link_ids: list[int], queue_name: str = "forced") -> s
 
 def sync_batch_job(link_ids: list[int], stream: bool = False) -> list[str]:
     """Sync a batch of due links concurrently; a streaming batch also claims the links that fall due
-    meanwhile (jobs/sync/stream.py), and then returns a count of outcomes instead of a line per link."""
+    meanwhile (jobs/batches.py), and then returns a count of outcomes instead of a line per link."""
+    from jobs.batches import Stream
     from jobs.sync.runner import sync_links
-    from jobs.sync.stream import Stream
     ids = list(link_ids)  # grows with the stream's claims: a crash records them all
     more = Stream(ids, _job_id()) if stream and current_app.config["SYNC_STREAM_SECONDS"] else None
     with outcomes_recorded(ids):
@@ -184,49 +153,6 @@ def record_failed_sync_jobs() -> int:
     return recorded
 
 
-
-
-def _is_due(now):
-    """Active links whose next sync time has come (or was never set)."""
-    return (CalendarLink.state == "active",
-            or_(CalendarLink.next_sync_at.is_(None), CalendarLink.next_sync_at <= now))
-
-
-def due_link_ids(now=None, limit: int | None = None) -> list[int]:
-    """Active links whose next sync time has come, longest waiting first (never-scheduled ones first)."""
-    now = now or utcnow()
-    active = CalendarLink.state == "active"
-    # Two walks down ix_calendar_links_due (an OR of both would scan every active link).
-    never = select(CalendarLink.id).where(active, CalendarLink.next_sync_at.is_(None)).order_by(CalendarLink.id)
-    ids = list(db.session.execute(never.limit(limit) if limit else never).scalars())
-    if limit and len(ids) >= limit:
-        return ids
-    due = (select(CalendarLink.id).where(active, CalendarLink.next_sync_at <= now)
-           .order_by(CalendarLink.next_sync_at, CalendarLink.id))
-    if limit:
-        due = due.limit(limit - len(ids))
-    return ids + list(db.session.execute(due).scalars())
-
-
-def claim_due_links(now, until, limit: int | None = None, job_id: str | None = None) -> list[int]:
-    """Push due links' next time to `until` and return those this call claimed (at most `limit`,
-    longest waiting first): a scheduler running twice at once (two processes) claims each link once,
-    because the update re-checks that it is due. With `job_id`, the links are marked as promised a
-    sync by that running job (jobs/sync/requests.py) in the same statement."""
-    ids = due_link_ids(now, limit)
-    if not ids:
-        return []
-    table = CalendarLink.__table__
-    promise = {"sync_requested_at": now, "sync_job_id": job_id} if job_id else {}
-    claimed = db.session.execute(
-        table.update().where(table.c.id.in_(ids), *_is_due(now))
-        # The due time is kept for the sync's lateness (the oldest, when a lost batch is claimed again).
-        .values(next_sync_at=until, due_at=func.coalesce(table.c.due_at, table.c.next_sync_at, now),
-                **promise)
-        .returning(table.c.id)).scalars().all()
-    db.session.commit()
-    order = {link_id: n for n, link_id in enumerate(ids)}
-    return sorted(claimed, key=order.__getitem__)
 
 
 def schedule_due_syncs() -> int:

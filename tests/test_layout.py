@@ -21,7 +21,7 @@ JOBS_RANKS = {
     "jobs.notify": 4,
     "jobs.sync": 5,
     "jobs.queue": 6,
-    "jobs.lost_syncs": 7,
+    "jobs.lost_syncs": 7, "jobs.batches": 7,
     "jobs.tasks": 8,
     "jobs.schedule": 9, "jobs.periodic": 9,
     "jobs.worker": 10,

@@ -14,8 +14,8 @@ from sqlalchemy import update
 from console.extensions import db
 from console.models import CalendarLink
 from console.timeutil import utcnow
+from jobs.batches import Stream
 from jobs.queue import enqueue_batch
-from jobs.sync.stream import Stream
 from jobs.tasks import schedule_due_syncs, sync_batch_job
 from tests.jobs.feeds import airbnb_feed
 from tests.jobs.sync.test_feeds import blocks, dates, day, fresh_link, runs

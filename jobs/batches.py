@@ -1,8 +1,10 @@
-"""A streaming batch: a scheduled sync job that claims the links falling due while its fetch pool has room."""
+"""Scheduled sync batches: their size and time limit, queueing them, and the streaming claim by which a
+running batch takes the links falling due while its fetch pool has room."""
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from collections import Counter
 from datetime import timedelta
@@ -11,8 +13,11 @@ from flask import current_app
 
 from console.extensions import db
 from console.timeutil import utcnow
+from jobs.queue import enqueue_batch, note_last_job, waiting_jobs
+from jobs.sync.due import claim_due_links
 
 log = logging.getLogger(__name__)
+SYNC_BATCH_JOB = "jobs.tasks.sync_batch_job"  # named, not imported: the tasks sit above the batches
 # A stream stops claiming after SYNC_STREAM_SECONDS (its successor is queued then), or after
 # SYNC_STREAM_YIELD_SECONDS when a person's sync or an alert waits in a queue its worker takes first:
 # the worker ends the batch and takes them. Its reads in flight are finished, never cut short.
@@ -20,6 +25,34 @@ FIRST_QUEUES = ("forced", "alerts")  # taken before the sync queue (jobs.queue.Q
 # With nothing in flight, a stream waits for a link falling due this soon; else it ends (the scheduler's
 # next look queues a batch for its worker).
 IDLE_WAIT_SECONDS = 2
+
+
+# A batch keeps one job's fetch pool busy for several rounds of network latency: small batches
+# each end waiting on their slowest feed, and each job costs a fork and a start-up.
+BATCH_ROUNDS = 8
+MIN_BATCH_SIZE = 50
+
+
+def batch_size(config) -> int:
+    """Links per queued batch job, from the fetch pool's size."""
+    return max(MIN_BATCH_SIZE, BATCH_ROUNDS * config["FETCH_CONCURRENCY"])
+
+
+def batch_timeout(config, links: int) -> int:
+    """Seconds a batch job may run: every fetch timing out on one host (the worst case), plus margin."""
+    in_flight = max(1, min(config["FETCH_CONCURRENCY"], config["FETCH_PER_HOST_LIMIT"]))
+    return 120 + math.ceil(links / in_flight) * config["FETCH_TIMEOUT_SECONDS"]
+
+
+def enqueue_batches(ids: list[int]) -> list[tuple[int, str]]:
+    """Queue the links as streaming batch jobs of `batch_size` links; (links, job id) for each job."""
+    config = current_app.config
+    size = batch_size(config)
+    batches = [ids[start:start + size] for start in range(0, len(ids), size)]
+    return [(len(batch), enqueue_batch(SYNC_BATCH_JOB, batch, stream=True,
+                                       timeout=batch_timeout(config, len(batch))
+                                       + config["SYNC_STREAM_SECONDS"]))
+            for batch in batches]
 
 
 def _due_within(seconds: float) -> bool:
@@ -45,8 +78,6 @@ class Stream:
     def __call__(self, room: int, in_flight: int = 1) -> list[int] | None:
         """Claim up to `room` due links for this job, longest waiting first; [] when none is due now,
         None once it stopped. With nothing in flight it yields to waiting jobs at once."""
-        from jobs.queue import note_last_job, waiting_jobs
-        from jobs.tasks import claim_due_links
         if self.stopped:
             return None
         config = current_app.config
@@ -81,7 +112,6 @@ class Stream:
 
     def queue_successor(self) -> int:
         """Queue the next batch when this one stopped claiming with links still due (links queued)."""
-        from jobs.tasks import batch_size, claim_due_links, enqueue_batches
         if self.stopped not in ("time", "waiting"):
             return 0
         now = utcnow()
