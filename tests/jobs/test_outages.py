@@ -151,6 +151,49 @@ def test_a_sigkilled_worker_s_sync_is_recorded_by_the_scheduler_alone_within_two
         feed.close()
 
 
+def test_a_sync_lost_with_a_worker_on_another_machine_is_recorded_by_its_silence_within_two_minutes(
+        app, backends, api, redis_conn, make_property, make_link, tmp_path):
+    from rq import Worker
+    from rq.defaults import DEFAULT_JOB_MONITORING_INTERVAL
+
+    from tests.jobs.sync.test_killed import kill_worker
+    feed = HeldFeed(airbnb_feed(STAYS))
+    scheduler = worker = None
+    try:
+        link = make_link(make_property(), url=feed.url, source="airbnb")
+        sync_links([link.id])
+        before, runs_before = blocks(link.id), len(runs(link.id))
+        fresh_link(link.id).next_sync_at = utcnow() + timedelta(days=1)
+        db.session.commit()
+        env = process_env(backends)
+        scheduler = Process("scheduler", env, tmp_path / "scheduler.log")
+        worker = Process("worker", env, tmp_path / "worker.log")
+        feed.holding = True
+        assert api("staff").post(f"/links/{link.id}/sync").status_code == 202
+        wait_until(feed.seen.is_set, worker.proc, what="the worker's fetch")
+        # As if it ran on another machine: the sweep cannot look for its process, only hear its heartbeats.
+        [remote] = [w for w in Worker.all(connection=redis_conn) if w.pid == worker.proc.pid]
+        redis_conn.hset(remote.key, "hostname", "worker-2.example.internal")
+        killed_at = time.monotonic()
+        kill_worker(worker.proc)
+        wait_until(lambda: _recorded(link.id, "internal"), scheduler.proc, timeout=150,
+                   what="the lost sync's outcome")
+        took = time.monotonic() - killed_at
+        print(f"SIGKILL of a worker on another machine to recorded outcome: {took:.1f} s")
+        # Recorded by the silence (75 s after its last heartbeat, which came at most 30 s before the kill)
+        # plus one sweep: never before the silence, always within 2 minutes.
+        silence = HEARTBEAT_SILENCE.total_seconds()
+        assert silence - DEFAULT_JOB_MONITORING_INTERVAL - 5 <= took < 120
+        assert "killed or lost" in fresh_link(link.id).last_error_message
+        assert blocks(link.id) == before and len(runs(link.id)) == runs_before + 1
+        assert scheduler.alive() and "Traceback" not in scheduler.output()
+    finally:
+        feed.release.set()
+        if scheduler is not None:
+            scheduler.stop()
+        feed.close()
+
+
 def _database_fault(url: str):
     """SQLite: another connection holds the write lock; PostgreSQL: the database refuses connections
     and its sessions are ended."""
