@@ -105,43 +105,49 @@ def test_a_redis_restart_under_standalone_scheduler_and_worker_loses_no_queued_s
         feed.close()
 
 
+def _synced_link_off_schedule(make_property, make_link, feed) -> tuple[int, list, int]:
+    """A link synced once from `feed` and kept off the schedule (only a forced sync reads it): its id,
+    blocks and run count."""
+    link = make_link(make_property(), url=feed.url, source="airbnb")
+    sync_links([link.id])
+    fresh_link(link.id).next_sync_at = utcnow() + timedelta(days=1)
+    db.session.commit()
+    return link.id, blocks(link.id), len(runs(link.id))
+
+
 def test_a_sigkilled_worker_s_sync_is_recorded_by_the_scheduler_alone_within_two_minutes(
         app, backends, api, make_property, make_link, tmp_path):
     from tests.jobs.sync.test_killed import kill_worker
     feed = HeldFeed(airbnb_feed(STAYS))
     scheduler = worker = later = None
     try:
-        link = make_link(make_property(), url=feed.url, source="airbnb")
-        sync_links([link.id])
-        before, runs_before = blocks(link.id), len(runs(link.id))
-        fresh_link(link.id).next_sync_at = utcnow() + timedelta(days=1)
-        db.session.commit()
+        link_id, before, runs_before = _synced_link_off_schedule(make_property, make_link, feed)
         env = process_env(backends)
         scheduler = Process("scheduler", env, tmp_path / "scheduler.log")
         worker = Process("worker", env, tmp_path / "worker.log")
         feed.body, feed.holding = airbnb_feed(STAYS[:1]), True
-        assert api("staff").post(f"/links/{link.id}/sync").status_code == 202
+        assert api("staff").post(f"/links/{link_id}/sync").status_code == 202
         wait_until(feed.seen.is_set, worker.proc, what="the worker's fetch")
         killed_at = time.monotonic()
         kill_worker(worker.proc)
         # No worker runs any more: the scheduler's own sweep records the lost sync.
-        wait_until(lambda: _recorded(link.id, "internal"), scheduler.proc,
+        wait_until(lambda: _recorded(link_id, "internal"), scheduler.proc,
                    timeout=SWEEP_SECONDS + HEARTBEAT_SILENCE.total_seconds() + 15,
                    what="the lost sync's outcome")
         took = time.monotonic() - killed_at
         print(f"SIGKILL to recorded outcome, no worker left: {took:.1f} s")
         assert took < 120
-        lost = fresh_link(link.id)
+        lost = fresh_link(link_id)
         assert (lost.last_attempt_ok, lost.sync_requested_at) == (False, None)
         assert "killed or lost" in lost.last_error_message
-        assert blocks(link.id) == before and len(runs(link.id)) == runs_before + 1
+        assert blocks(link_id) == before and len(runs(link_id)) == runs_before + 1
         # A worker started later carries on: a new forced sync runs and stores the new feed.
         later = Process("worker", env, tmp_path / "later.log")
         feed.holding = False
         since = utcnow()
-        assert api("staff").post(f"/links/{link.id}/sync").status_code == 202
-        wait_until(lambda: _synced_since(link.id, since), later.proc, what="the next sync")
-        assert [(ci, co) for _c, ci, co in blocks(link.id)] == [(day(5), day(8))]
+        assert api("staff").post(f"/links/{link_id}/sync").status_code == 202
+        wait_until(lambda: _synced_since(link_id, since), later.proc, what="the next sync")
+        assert [(ci, co) for _c, ci, co in blocks(link_id)] == [(day(5), day(8))]
         assert scheduler.alive() and "Traceback" not in scheduler.output()
     finally:
         feed.release.set()
@@ -160,23 +166,19 @@ def test_a_sync_lost_with_a_worker_on_another_machine_is_recorded_by_its_silence
     feed = HeldFeed(airbnb_feed(STAYS))
     scheduler = worker = None
     try:
-        link = make_link(make_property(), url=feed.url, source="airbnb")
-        sync_links([link.id])
-        before, runs_before = blocks(link.id), len(runs(link.id))
-        fresh_link(link.id).next_sync_at = utcnow() + timedelta(days=1)
-        db.session.commit()
+        link_id, before, runs_before = _synced_link_off_schedule(make_property, make_link, feed)
         env = process_env(backends)
         scheduler = Process("scheduler", env, tmp_path / "scheduler.log")
         worker = Process("worker", env, tmp_path / "worker.log")
         feed.holding = True
-        assert api("staff").post(f"/links/{link.id}/sync").status_code == 202
+        assert api("staff").post(f"/links/{link_id}/sync").status_code == 202
         wait_until(feed.seen.is_set, worker.proc, what="the worker's fetch")
         # As if it ran on another machine: the sweep cannot look for its process, only hear its heartbeats.
         [remote] = [w for w in Worker.all(connection=redis_conn) if w.pid == worker.proc.pid]
         redis_conn.hset(remote.key, "hostname", "worker-2.example.internal")
         killed_at = time.monotonic()
         kill_worker(worker.proc)
-        wait_until(lambda: _recorded(link.id, "internal"), scheduler.proc, timeout=150,
+        wait_until(lambda: _recorded(link_id, "internal"), scheduler.proc, timeout=150,
                    what="the lost sync's outcome")
         took = time.monotonic() - killed_at
         print(f"SIGKILL of a worker on another machine to recorded outcome: {took:.1f} s")
@@ -184,8 +186,8 @@ def test_a_sync_lost_with_a_worker_on_another_machine_is_recorded_by_its_silence
         # plus one sweep: never before the silence, always within 2 minutes.
         silence = HEARTBEAT_SILENCE.total_seconds()
         assert silence - DEFAULT_JOB_MONITORING_INTERVAL - 5 <= took < 120
-        assert "killed or lost" in fresh_link(link.id).last_error_message
-        assert blocks(link.id) == before and len(runs(link.id)) == runs_before + 1
+        assert "killed or lost" in fresh_link(link_id).last_error_message
+        assert blocks(link_id) == before and len(runs(link_id)) == runs_before + 1
         assert scheduler.alive() and "Traceback" not in scheduler.output()
     finally:
         feed.release.set()

@@ -43,8 +43,13 @@ def test_staff_share_the_status_and_the_owner_reads_it_on_a_phone(live_server, p
     url = page.locator("#owner-link-url").input_value()
     assert "/owner-status/" in url
     expect(page.locator("[data-test=no-smtp]")).to_contain_text("SMTP_URL is unset")
+    # As a person's browser: the page in front and allowed to write the clipboard (headless Chromium
+    # otherwise refuses it whenever another window of the run holds the focus).
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    page.bring_to_front()
     page.click("[data-test=copy-owner-link]")
     expect(page.locator("[data-test=copy-owner-link]")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == url
     page.locator("#owner-share").scroll_into_view_if_needed()
     shot(page, "owner-1-share-panel")
     page.set_viewport_size(PHONE)
