@@ -116,7 +116,10 @@ def sync_batch_job(link_ids: list[int], stream: bool = False) -> list[str]:
         summaries = sync_links(link_ids, more=more)
     check_recorded(summaries)
     if more is not None:
-        more.queue_successor()
+        try:
+            more.queue_successor()
+        except Exception:  # noqa: BLE001 - its links are promised: the sweep queues them again
+            log.warning("[job %s] the next batch could not be queued", _job_id(), exc_info=True)
         lines = more.report(summaries)
     else:
         lines = [s.line() for s in summaries]
