@@ -216,12 +216,14 @@ def deliver_notification_job(delivery_id: int) -> str:
 
 def fleet_tally_job() -> int | None:
     """Every 10 s: count the fleet for the dashboard, the managers' page and /metrics
-    (jobs/sync/fleet_tally.py), and renew the managers' fell-most list before it ends; the fleet's size."""
+    (jobs/sync/fleet_tally.py), renew the managers' fell-most list before it ends and count the page's
+    default overbooking rates ahead of it; the fleet's size."""
     from jobs.broker import redis_connection
-    from jobs.sync import fell_most, fleet_tally
+    from jobs.sync import fell_most, fleet_tally, rate_tally
     conn, now = redis_connection(), utcnow()
     tally = fleet_tally.refresh(conn, now, current_app.config["SYNC_INTERVAL_MINUTES"])
     fell_most.warm(conn, now)
+    rate_tally.warm(conn, now)
     return None if tally is None else tally["fleet"]
 
 

@@ -28,6 +28,7 @@ LIST_HEADER = ["id", "property id", "property", "direct code", "external code", 
                "counts against the owner", "attribution", "state", "resolved by", "resolution note"]
 PREVENTED_HEADER = ["id", "property id", "link id", "source", "check-in", "check-out", "external code",
                     "detected at (UTC)"]
+RATES_SHOWN = 50  # groups per rate table on the page (the weeks all); its CSV holds every one
 FELL_HEADER = ["property id", "property", "score a week ago", "score now", "change", "fell most in",
                "why"]
 
@@ -98,12 +99,13 @@ class OverbookingsView(ConsoleView):
         today = utcnow().date()
         r, problem = parse_range(request.args, today)
         state, counts = _list_filters()
+        rates, rates_age = rate_rules.rates_by_dimension(r)
         return self.render("overbookings/index.html", charts=chart_blocks(r), range=r, problem=problem,
                            presets=presets(today), rows=stats.newest_overbookings(r, state, counts),
                            list_size=stats.LIST_SIZE, fell=stats.fell_most(utcnow()),
                            state=state, counts=request.args.get("counts", ""), rules=score_rules,
                            plotly_version=VERSION, can_act=current_user.can("staff"),
-                           rates={by: rate_rules.rates(by, r) for by in rate_rules.DIMENSIONS},
+                           rates=rates, rates_age=rates_age, rates_shown=RATES_SHOWN,
                            prevented=prevented_rows(r.first, r.last + timedelta(days=1), stats.LIST_SIZE))
 
     @expose("/<chart>.csv")

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
-DEFAULT_WEEKS = 26
+from jobs.sync.rate_tally import DEFAULT_WEEKS  # the range whose rates the fleet tally counts ahead
+from jobs.sync.rate_tally import last_weeks as _last_weeks
+
 MAX_DAYS = 5 * 366  # about five years: longer ranges are refused, not silently cut
 PRESETS = (("4w", "4 weeks", 4), ("quarter", "quarter", 13), ("year", "year", 52))
 
@@ -29,8 +31,7 @@ class DateRange:
 
 def last_weeks(weeks: int, today: date) -> DateRange:
     """The last `weeks` calendar weeks (Monday to Sunday), the current one included, up to today."""
-    monday = today - timedelta(days=today.weekday())
-    return DateRange(monday - timedelta(weeks=weeks - 1), today)
+    return DateRange(*_last_weeks(weeks, today))
 
 
 def presets(today: date) -> list[tuple[str, str, DateRange]]:

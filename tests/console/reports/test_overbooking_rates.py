@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
+from console.admin.overbookings import RATES_SHOWN
 from console.extensions import db
 from console.models import Overbooking, PreventedOverbooking, Reservation
 from console.timeutil import utcnow
+from jobs.sync import rate_tally
+from jobs.tasks import fleet_tally_job
 
 
 @pytest.fixture
@@ -101,3 +107,57 @@ def test_property_page_shows_12_month_count_and_rate_of_property_and_owner(login
     assert "250.0" in prop_row.split("</tr>")[0]
     assert "200.0" in owner_row.split("</tr>")[0]  # 1 overbooking over 5 bookings of the owner
     assert db.session.query(Reservation).count() == 8
+
+
+def test_a_count_is_kept_a_minute_and_the_page_says_how_old_it_is(login, sold, redis_conn, make_reservation):
+    flat, _villa = sold
+    first, last = rate_tally.last_weeks(rate_tally.DEFAULT_WEEKS, utcnow().date())
+    counted_at = utcnow()
+    before = rate_tally.current(redis_conn, first, last, counted_at)
+    assert before["age_seconds"] == 0.0 and dict((row[0], row[1:]) for row in before["rates"]["city"]) == {
+        "Madrid": [1, 4, 8], "Sevilla": [1, 2, 6]}
+    make_reservation(flat, "direct", in_days=90, nights=5)  # sold after the count
+    kept = rate_tally.current(redis_conn, first, last, counted_at + timedelta(seconds=20))
+    assert kept == {**before, "age_seconds": 20.0}  # the stored count, said to be 20 s old
+    html = login("viewer").get("/overbookings/").get_data(as_text=True)
+    assert re.search(r'id="rates-age">Counted \d+ s ago', html) or 'id="rates-age">Counted for this page' in html
+    later = rate_tally.current(redis_conn, first, last, counted_at + timedelta(seconds=61))
+    assert later["age_seconds"] == 0.0 and ["Madrid", 1, 5, 13] in later["rates"]["city"]  # counted again
+
+
+def test_without_redis_rates_are_counted_for_the_request(sold):
+    first, last = rate_tally.last_weeks(4, utcnow().date())
+    counted = rate_tally.current(None, first, last, utcnow())
+    assert counted["age_seconds"] == 0.0 and ["vrbo", 1, 2, 6] in counted["rates"]["source"]
+
+
+def test_the_tally_job_counts_the_default_range_ahead_of_the_page(app, sold, redis_conn):
+    first, last = rate_tally.last_weeks(rate_tally.DEFAULT_WEEKS, utcnow().date())
+    assert redis_conn.get(f"{rate_tally.STORE_KEY}:{first}:{last}") is None
+    fleet_tally_job()
+    stored = json.loads(redis_conn.get(f"{rate_tally.STORE_KEY}:{first}:{last}"))
+    assert ["Sevilla", 1, 2, 6] in stored["rates"]["city"]
+    assert 0 < redis_conn.ttl(f"{rate_tally.STORE_KEY}:{first}:{last}") <= rate_tally.STORE_SECONDS
+    assert rate_tally.warm(redis_conn, utcnow()) is False  # fresh enough: not counted again
+
+
+def test_the_page_shows_the_top_groups_and_the_csv_every_one(login, make_property, make_reservation):
+    for n in range(RATES_SHOWN + 3):
+        make_reservation(make_property(name=f"Flat {n}", city=f"City {n:02d}"), "direct", in_days=10, nights=1)
+    client = login("viewer")
+    html = client.get("/overbookings/").get_data(as_text=True)
+    table = html.split('id="rates-city"')[1].split("</table>")[0]
+    assert table.count("data-rate-key=") == RATES_SHOWN and "and 3 more cities" in table
+    rows = list(csv.reader(io.StringIO(client.get("/overbookings/rates-city.csv").get_data(as_text=True))))
+    assert len(rows) == 1 + RATES_SHOWN + 3
+
+
+def test_direct_bookings_of_a_range_are_read_from_their_index(app, sold):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is read with SQLite's EXPLAIN QUERY PLAN")
+    first, last = rate_tally.last_weeks(4, utcnow().date())
+    query = select(func.count()).where(*rate_tally._made_in(first, last))
+    compiled = query.compile(db.engine)
+    params = tuple(compiled.params[name].isoformat(" ") for name in compiled.positiontup)
+    plan = db.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params).all()
+    assert "ix_reservations_direct_made" in " ".join(str(row) for row in plan)
