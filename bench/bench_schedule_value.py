@@ -23,7 +23,15 @@ from bisect import bisect_left
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from jobs.rules.sync_interval import LinkValue, ScheduleBounds, budget_scale, interval_for, link_weight  # noqa: E402
+from jobs.rules.sync_interval import (  # noqa: E402
+    HOT_DAYS,
+    LinkValue,
+    ScheduleBounds,
+    budget_scale,
+    interval_for,
+    link_weight,
+    until_next_read,
+)
 
 DAY = 86400.0
 FETCH = 0.3
@@ -66,19 +74,39 @@ def last_before(times: list[float], now: float) -> float | None:
     return times[i - 1] if i else None
 
 
+def facts(prop: dict, now: float, last_change_seen: float | None) -> LinkValue:
+    """What the product's policy sees of one link at `now` (jobs/sync/link_schedule.py's link_value)."""
+    ci, asked = next_check_in(prop, now), last_before(prop["demand"], now)
+    return LinkValue(source="airbnb", days_to_check_in=None if ci is None else max(0, int((ci - now) // DAY)),
+                     demand_age=None if asked is None else now - asked,
+                     change_age=None if last_change_seen is None else now - last_change_seen,
+                     watched_for=200 * DAY)
+
+
 def simulate(props: list[dict], days: float, bounds: ScheduleBounds, value: bool, seed: int) -> dict:
-    """Run one schedule; change-to-block delays (hot, rest) and the fetches made."""
+    """Run one schedule; change-to-block delays (hot, rest) and the fetches made.
+
+    The value schedule does what the product does: each read sets the next from the link's stakes (sooner
+    when a known check-in comes within 14 days before it: until_next_read), and a direct booking reported
+    with a check-in within 14 days brings its property's next read forward (link_schedule.bring_forward)."""
     rng, end = random.Random(seed), days * DAY
     mean = bounds.mean_minutes * 60
-    queue = [(rng.uniform(0, mean), i) for i in range(len(props))]
+    due = [rng.uniform(0, mean) for _ in props]
+    # (time, kind, link, version): kind 0 a read, 1 a direct booking reported; a read whose version is old
+    # was moved by a booking and is skipped.
+    queue = [(due[i], 0, i, 0) for i in range(len(props))]
+    if value:
+        queue += [(made, 1, i, 0) for i, prop in enumerate(props) for made, _ci in prop["bookings"]
+                  if 0 <= made < end]
     heapq.heapify(queue)
+    version = [0] * len(props)
     last_read = [0.0] * len(props)
     last_change_seen = [None] * len(props)
     weights = [(1.0, "airbnb")] * len(props)
     scale, next_scale, fetches = 1.0, 0.0, 0
     delays = {"hot": [], "rest": []}
     while queue:
-        now, i = heapq.heappop(queue)
+        now, kind, i, seen = heapq.heappop(queue)
         if now >= end:
             break
         if value and now >= next_scale:
@@ -86,7 +114,18 @@ def simulate(props: list[dict], days: float, bounds: ScheduleBounds, value: bool
             for key in weights:
                 groups[key] = groups.get(key, 0) + 1
             scale, next_scale = budget_scale([(w, s, n) for (w, s), n in groups.items()], bounds), now + 10
-        prop, fetches = props[i], fetches + 1
+        prop = props[i]
+        if kind == 1:  # a direct booking reported: read sooner if its stakes ask for it
+            link = facts(prop, now, last_change_seen[i])
+            sooner = max(now, last_read[i] + interval_for(link, bounds, scale).seconds)
+            if sooner < due[i]:
+                due[i], version[i] = sooner, version[i] + 1
+                weights[i] = (round(link_weight(link)[0], 2), "airbnb")
+                heapq.heappush(queue, (sooner, 0, i, version[i]))
+            continue
+        if seen != version[i]:
+            continue
+        fetches += 1
         for t in prop["changes"]:
             if last_read[i] <= t < now:
                 ci = next_check_in(prop, t)
@@ -95,17 +134,16 @@ def simulate(props: list[dict], days: float, bounds: ScheduleBounds, value: bool
                 last_change_seen[i] = now
         last_read[i] = now
         if value:
-            ci, asked = next_check_in(prop, now), last_before(prop["demand"], now)
-            facts = LinkValue(source="airbnb",
-                              days_to_check_in=None if ci is None else max(0, int((ci - now) // DAY)),
-                              demand_age=None if asked is None else now - asked,
-                              change_age=None if last_change_seen[i] is None else now - last_change_seen[i],
-                              watched_for=200 * DAY)
-            weights[i] = (round(link_weight(facts)[0], 2), "airbnb")
-            seconds = interval_for(facts, bounds, scale).seconds * rng.uniform(0.9, 1.1)
+            link = facts(prop, now, last_change_seen[i])
+            weights[i] = (round(link_weight(link)[0], 2), "airbnb")
+            ci = next_check_in(prop, now)
+            near = None if ci is None else ci - (HOT_DAYS + 1) * DAY - now
+            seconds = until_next_read(link, interval_for(link, bounds, scale).seconds * rng.uniform(0.9, 1.1),
+                                      near, bounds, scale)
         else:
             seconds = mean * rng.uniform(0.9, 1.1)
-        heapq.heappush(queue, (now + seconds, i))
+        due[i] = now + seconds
+        heapq.heappush(queue, (due[i], 0, i, version[i]))
     return {"delays": delays, "fetches": fetches}
 
 

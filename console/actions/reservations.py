@@ -1,6 +1,7 @@
 """Reservation actions: report a direct booking or a manual block, cancel or remove one."""
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 from sqlalchemy import select
@@ -9,8 +10,10 @@ from console.actions.errors import ActionError, invalid
 from console.audit import trail
 from console.extensions import db
 from console.models import Property, Reservation, new_reservation_code
+from console.timeutil import utcnow
 from jobs.sync.property_state import refresh_risks
 
+log = logging.getLogger(__name__)
 ORIGINS = ("direct", "manual")  # external blocks come from linked calendars only
 MAX_NIGHTS = 366
 
@@ -47,7 +50,18 @@ def add_reservation(prop: Property, origin, check_in: date, check_out: date,
     if origin == "direct":
         from jobs.sync.overbookings import record_overbookings_for_direct
         record_overbookings_for_direct(res.id)
+        _read_sooner(prop.id)
     return res
+
+
+def _read_sooner(property_id: int) -> None:
+    """A direct booking raises what is at stake: its calendars' next reads come sooner when they should."""
+    from jobs.sync.link_schedule import bring_forward
+    try:
+        bring_forward(property_id, utcnow())
+    except Exception:  # noqa: BLE001 - the booking is stored; the next read sets the schedule anyway
+        db.session.rollback()
+        log.warning("could not bring property %s's next reads forward", property_id, exc_info=True)
 
 
 def get_reservation(code: str) -> Reservation:

@@ -3,7 +3,7 @@ scaled so that the fleet's mean interval stays SYNC_INTERVAL_MINUTES (the fetch 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Providers that ask to be read at most this often (seconds): TripAdvisor Rentals / HolidayLettings.
 PROVIDER_MIN_SECONDS = {"holidaylettings": 2 * 3600}
@@ -59,6 +59,7 @@ class Interval:
 
 
 DAY = 86400.0
+HOT_DAYS = 14  # a direct check-in this many days ahead or fewer puts a calendar at stake
 
 
 def _ago(seconds: float) -> str:
@@ -76,7 +77,7 @@ def link_weight(value: LinkValue) -> tuple[float, list[str]]:
     """How much reading this link matters against an ordinary one (1.0), and the reasons that moved it."""
     weight, why = 1.0, []
     days = value.days_to_check_in
-    if days is not None and days <= 14:
+    if days is not None and days <= HOT_DAYS:
         # The reason is stored with the interval and read later: its words name a period, never "ago".
         weight *= 10.0 if days <= 2 else 8.0
         why.append("a direct check-in within 2 days" if days <= 2 else "a direct check-in within 14 days")
@@ -98,7 +99,7 @@ def link_weight(value: LinkValue) -> tuple[float, list[str]]:
 
 def hot(value: LinkValue) -> bool:
     """A link with a check-in within 14 days or guests looking in the last hour."""
-    return (value.days_to_check_in is not None and value.days_to_check_in <= 14) or \
+    return (value.days_to_check_in is not None and value.days_to_check_in <= HOT_DAYS) or \
         (value.demand_age is not None and value.demand_age <= 3600)
 
 
@@ -135,6 +136,18 @@ def interval_for(value: LinkValue, bounds: ScheduleBounds, scale: float = 1.0) -
         why = [floor_why] + why
     reason = "; ".join(why) if why else "nothing booked ahead, no recent demand or change"
     return Interval(round(seconds), f"every {_ago(seconds)}{limit}: {reason}")
+
+
+def until_next_read(value: LinkValue, planned: float, until_check_in_near: float | None,
+                    bounds: ScheduleBounds, scale: float = 1.0) -> float:
+    """Seconds to the link's next read: `planned`, or sooner when its property's next direct check-in comes
+    within HOT_DAYS days `until_check_in_near` seconds from now, so that from then on it is read at the rate
+    that check-in asks (else a link read every 36 min could wait that long while its stay is at stake)."""
+    if until_check_in_near is None or until_check_in_near >= planned or \
+            (value.days_to_check_in is not None and value.days_to_check_in <= HOT_DAYS):
+        return planned
+    near = interval_for(replace(value, days_to_check_in=HOT_DAYS), bounds, scale).seconds
+    return min(planned, max(0.0, until_check_in_near) + near)
 
 
 def backoff_interval(seconds: float, failures: int, retry_after: float | None) -> Interval:

@@ -7,14 +7,22 @@ import logging
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from console.extensions import db
 from console.models import CalendarLink, Property, Reservation, SyncRun
-from jobs.rules.sync_interval import LinkValue, backoff_interval, interval_for, link_floor, link_weight
+from jobs.rules.sync_interval import (
+    HOT_DAYS,
+    LinkValue,
+    backoff_interval,
+    interval_for,
+    link_floor,
+    link_weight,
+    until_next_read,
+)
 from jobs.sync.demand import demand_ages
 from jobs.sync.reading import LinkReading
 from jobs.sync.schedule_tally import bounds
@@ -122,6 +130,42 @@ def schedule_after_read(link: CalendarLink, run: SyncRun, reading: LinkReading, 
     # Jitter keeps a fleet from reading in lockstep; a provider's minimum is only ever waited longer.
     at_floor = chosen.seconds <= link_floor(value, policy)[0] + 1
     jitter = random.uniform(1.0, 1.1) if at_floor else random.uniform(0.9, 1.1)
+    check_in = (stakes or Stakes()).next_check_in
+    # The day the check-in comes within HOT_DAYS days: from then on the link is read at the rate it asks.
+    near = None if check_in is None else \
+        (datetime.combine(check_in - timedelta(days=HOT_DAYS), time()) - now).total_seconds()
+    seconds = until_next_read(value, chosen.seconds * jitter, near, policy, scale)
     link.sync_interval_seconds, link.sync_interval_reason = chosen.seconds, chosen.reason
-    link.next_sync_at = now + timedelta(seconds=chosen.seconds * jitter)
+    if seconds < chosen.seconds * jitter:
+        link.sync_interval_reason += f"; read sooner: a direct check-in comes within {HOT_DAYS} days"
+    link.next_sync_at = now + timedelta(seconds=seconds)
+
+
+def bring_forward(property_id: int, now: datetime) -> int:
+    """After a direct booking is reported: each of the property's active links that reads well and is not
+    claimed is next read one interval (the one its new stakes ask) after its last read, when that is
+    sooner than planned; how many links were brought forward."""
+    links = db.session.execute(select(CalendarLink).where(
+        CalendarLink.property_id == property_id, CalendarLink.state == "active",
+        CalendarLink.due_at.is_(None), CalendarLink.last_attempt_ok.is_(True),
+        CalendarLink.next_sync_at.is_not(None), CalendarLink.last_sync_at.is_not(None))).scalars().all()
+    if not links:
+        return 0
+    stakes = load_stakes([property_id], now.date())
+    policy, moved = bounds(current_app.config), 0
+    for link in links:
+        value = link_value(link, stakes.by_property[property_id], now.date(), now, None)
+        chosen = interval_for(value, policy, stakes.scale)
+        sooner = max(now, link.last_sync_at + timedelta(seconds=chosen.seconds))
+        if sooner >= link.next_sync_at:
+            continue
+        # Re-checked in the statement: a scheduler may claim the link meanwhile (then it is read anyway).
+        moved += db.session.execute(
+            update(CalendarLink).where(CalendarLink.id == link.id, CalendarLink.due_at.is_(None),
+                                       CalendarLink.next_sync_at > sooner)
+            .values(next_sync_at=sooner, sync_interval_seconds=chosen.seconds,
+                    sync_interval_reason=chosen.reason, sync_weight=round(link_weight(value)[0], 2))
+            .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return moved
 

@@ -16,6 +16,7 @@ from jobs.rules.sync_interval import (
     interval_for,
     link_weight,
     quantile,
+    until_next_read,
 )
 
 BOUNDS = ScheduleBounds(mean_minutes=15, min_minutes=2, max_minutes=60)
@@ -161,3 +162,17 @@ def test_quantile_interpolates_within_a_bucket_and_stops_at_the_last_bound():
 def test_the_stale_rule_the_longest_interval_guards_is_the_risk_rules():
     from jobs.rules import sync_interval
     assert sync_interval.STALE_AFTER_INTERVALS == risk.STALE_AFTER_INTERVALS
+
+
+def test_a_link_is_read_sooner_when_its_check_in_comes_within_14_days_before_its_next_read():
+    far = LinkValue(source="airbnb", days_to_check_in=16)
+    planned = interval_for(far, BOUNDS, 3.0).seconds  # a busy fleet: 45 min, kept to the longest (36)
+    near = interval_for(LinkValue(source="airbnb", days_to_check_in=14), BOUNDS, 3.0).seconds
+    assert near < planned / 4
+    # Within 14 days in 10 min: read 10 min + the near interval from now, not after the long one.
+    assert until_next_read(far, planned, 600, BOUNDS, 3.0) == 600 + near
+    assert until_next_read(far, planned, -30, BOUNDS, 3.0) == near  # the day has begun already
+    assert until_next_read(far, planned, planned + 1, BOUNDS, 3.0) == planned  # after the planned read
+    assert until_next_read(far, planned, None, BOUNDS, 3.0) == planned  # no check-in known
+    already = LinkValue(source="airbnb", days_to_check_in=3)
+    assert until_next_read(already, 200, 0, BOUNDS, 3.0) == 200  # at its rate already

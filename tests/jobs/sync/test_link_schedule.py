@@ -124,3 +124,38 @@ def test_the_fleet_tally_keeps_the_budget_scale_that_the_next_reads_use(app, red
     fleet_tally_job()
     # 10 links at 15 min x scale / 4 read at 99% of 10 links at 15 min: scale = 4 / 0.99.
     assert abs(stored_scale(redis_conn) - 4 / 0.99) < 0.01
+
+
+def test_a_link_is_read_sooner_the_day_its_propertys_check_in_comes_within_14_days(
+        app, httpserver, make_property, make_link, make_reservation):
+    prop = make_property("Check-in in 15 days")
+    make_reservation(prop, "direct", in_days=15, nights=3)
+    feed = FeedServer(httpserver, "/soon.ics", airbnb_feed([]))
+    link = make_link(prop, url=feed.url, source="airbnb")
+    app.config["SYNC_INTERVAL_MINUTES"] = 2 * 60 * 24  # a slow fleet: the planned read is over a day away
+    sync_links([link.id])
+    link = fresh_link(link.id)
+    near_day = (utcnow() + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert link.sync_interval_seconds >= 86400  # its interval, as a link with nothing near
+    assert near_day < link.next_sync_at <= near_day + timedelta(hours=6)  # read soon after midnight
+    assert link.sync_interval_reason.endswith("read sooner: a direct check-in comes within 14 days")
+
+
+def test_a_direct_booking_reported_brings_its_calendars_next_read_forward(
+        app, api, httpserver, make_property, make_link):
+    prop, other = make_property("Booked now"), make_property("Not booked")
+    feed = FeedServer(httpserver, "/booked.ics", airbnb_feed([]))
+    link = make_link(prop, url=feed.url + "?booked", source="airbnb")
+    untouched = make_link(other, url=feed.url + "?other", source="airbnb")
+    sync_links([link.id, untouched.id])
+    planned, kept = fresh_link(link.id).next_sync_at, fresh_link(untouched.id).next_sync_at
+    resp = api("staff").post(f"/properties/{prop.id}/reservations", json={
+        "origin": "direct", "check_in": day(3).isoformat(), "check_out": day(5).isoformat()})
+    assert resp.status_code == 201
+    link = fresh_link(link.id)
+    assert link.next_sync_at < planned
+    assert link.next_sync_at - link.last_sync_at == timedelta(seconds=link.sync_interval_seconds)
+    assert "a direct check-in within 14 days" in link.sync_interval_reason
+    assert fresh_link(untouched.id).next_sync_at == kept
+    claimed = claim_due_links(utcnow(), utcnow() + timedelta(minutes=15))  # a claimed link is left alone
+    assert claimed == [] and fresh_link(link.id).due_at is None
