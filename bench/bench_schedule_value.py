@@ -29,6 +29,8 @@ from jobs.rules.sync_interval import (  # noqa: E402
     ScheduleBounds,
     budget_scale,
     interval_for,
+    jitter_range,
+    link_floor,
     link_weight,
     until_next_read,
 )
@@ -138,8 +140,9 @@ def simulate(props: list[dict], days: float, bounds: ScheduleBounds, value: bool
             weights[i] = (round(link_weight(link)[0], 2), "airbnb")
             ci = next_check_in(prop, now)
             near = None if ci is None else ci - (HOT_DAYS + 1) * DAY - now
-            seconds = until_next_read(link, interval_for(link, bounds, scale).seconds * rng.uniform(0.9, 1.1),
-                                      near, bounds, scale)
+            chosen = interval_for(link, bounds, scale).seconds
+            jitter = rng.uniform(*jitter_range(chosen, link_floor(link, bounds)[0], bounds))
+            seconds = until_next_read(link, chosen * jitter, near, bounds, scale)
         else:
             seconds = mean * rng.uniform(0.9, 1.1)
         due[i] = now + seconds

@@ -2,6 +2,7 @@
 scaled so that the fleet's mean interval stays SYNC_INTERVAL_MINUTES (the fetch budget)."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -9,11 +10,12 @@ from dataclasses import dataclass, replace
 PROVIDER_MIN_SECONDS = {"holidaylettings": 2 * 3600}
 PROVIDER_NAMES = {"holidaylettings": "HolidayLettings (TripAdvisor Rentals)"}
 # A link read on schedule must never show as stale (last success older than 3 x the mean interval, the
-# health rule of docs/outcomes.md): the longest interval leaves a fifth of that for lateness and one retry.
-STALE_SAFE_SHARE = 0.8
+# health rule of docs/outcomes.md): the longest interval leaves a ninth of that (5 min at 15) for
+# lateness, and the jitter of a link at the longest only ever shortens it (jitter_range).
+STALE_SAFE_SHARE = 8 / 9
 STALE_AFTER_INTERVALS = 3  # jobs.rules.risk.STALE_AFTER_INTERVALS (kept equal by a test)
-# The share of the budget the scale aims at: each next time is jittered by +-10% (which reads 0.3% more
-# often on average) and weights are stored at each read, so the scale lags the fleet a little.
+# The share of the budget the scale aims at: weights are stored at each read, so the scale lags the fleet
+# a little (the jitter is counted in fleet_rate).
 BUDGET_SHARE = 0.99
 
 
@@ -158,13 +160,30 @@ def backoff_interval(seconds: float, failures: int, retry_after: float | None) -
                                     f"read{'s' if failures != 1 else ''} in a row")
 
 
+def jitter_range(seconds: float, floor: float, bounds: ScheduleBounds) -> tuple[float, float]:
+    """The factors a link's next read is jittered between, so that a fleet does not read in lockstep: a
+    link at its floor is only ever read later, one at the longest only ever sooner (a provider's minimum,
+    the max and the stale rule hold for every read), any other within +-10%."""
+    if seconds <= floor + 1:
+        return 1.0, 1.1
+    if seconds >= bounds.longest - 1:
+        return 0.9, 1.0
+    return 0.9, 1.1
+
+
+def _reads_per_interval(low: float, high: float) -> float:
+    """The mean of 1 / jitter for a jitter uniform on [low, high]: a link's reads per interval."""
+    return math.log(high / low) / (high - low)
+
+
 def fleet_rate(groups: Iterable[tuple[float, str, int]], bounds: ScheduleBounds, scale: float) -> float:
-    """Reads per second of links grouped as (weight, source, count) at this scale."""
+    """Reads per second of links grouped as (weight, source, count) at this scale, jitter included."""
     total = 0.0
     for weight, source, count in groups:
         seconds = min(max(bounds.mean_minutes * 60 * scale / weight, bounds.shortest), bounds.longest)
-        seconds = max(seconds, link_floor(LinkValue(source=source), bounds)[0])
-        total += count / seconds
+        floor = link_floor(LinkValue(source=source), bounds)[0]
+        seconds = max(seconds, floor)
+        total += count * _reads_per_interval(*jitter_range(seconds, floor, bounds)) / seconds
     return total
 
 

@@ -19,6 +19,7 @@ from jobs.rules.sync_interval import (
     LinkValue,
     backoff_interval,
     interval_for,
+    jitter_range,
     link_floor,
     link_weight,
     until_next_read,
@@ -127,9 +128,7 @@ def schedule_after_read(link: CalendarLink, run: SyncRun, reading: LinkReading, 
         return
     policy = bounds(current_app.config)
     chosen = interval_for(value, policy, scale)
-    # Jitter keeps a fleet from reading in lockstep; a provider's minimum is only ever waited longer.
-    at_floor = chosen.seconds <= link_floor(value, policy)[0] + 1
-    jitter = random.uniform(1.0, 1.1) if at_floor else random.uniform(0.9, 1.1)
+    jitter = random.uniform(*jitter_range(chosen.seconds, link_floor(value, policy)[0], policy))
     check_in = (stakes or Stakes()).next_check_in
     # The day the check-in comes within HOT_DAYS days: from then on the link is read at the rate it asks.
     near = None if check_in is None else \

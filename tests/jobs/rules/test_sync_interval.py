@@ -14,6 +14,8 @@ from jobs.rules.sync_interval import (
     budget_scale,
     fleet_rate,
     interval_for,
+    jitter_range,
+    link_floor,
     link_weight,
     quantile,
     until_next_read,
@@ -74,8 +76,8 @@ def test_intervals_stay_within_the_min_and_the_stale_safe_max():
     chosen = interval_for(everything, BOUNDS)
     assert chosen.seconds == 2 * 60 and chosen.reason.startswith("every 2 min (the shortest): ")
     slow = interval_for(PLAIN, BOUNDS, scale=50)
-    # 60 min is the max, but a link read every 60 min would show stale after 45 (3 x 15): kept to 36.
-    assert slow.seconds == 36 * 60 and "(the longest)" in slow.reason
+    # 60 min is the max, but a link read every 60 min would show stale after 45 (3 x 15): kept to 40.
+    assert slow.seconds == 40 * 60 and "(the longest)" in slow.reason
     assert BOUNDS.longest < risk.STALE_AFTER_INTERVALS * 15 * 60
     assert ScheduleBounds(30, 2, 60).longest == 60 * 60  # under 3 x 30 the max itself holds
 
@@ -94,7 +96,7 @@ def test_a_providers_own_minimum_wins_over_what_is_at_stake_but_never_makes_a_li
                                     "every 2 h; a direct check-in within 2 days")
     # At 15 minutes, 2 h would read as stale after 45 min: the minimum is kept to the longest interval.
     kept = interval_for(hot, BOUNDS)
-    assert kept.seconds == 36 * 60 and "kept to 36 min, so the link is never shown stale" in kept.reason
+    assert kept.seconds == 40 * 60 and "kept to 40 min, so the link is never shown stale" in kept.reason
 
 
 def test_caching_headers_slow_only_links_where_nothing_is_at_stake_and_never_past_the_mean():
@@ -166,7 +168,7 @@ def test_the_stale_rule_the_longest_interval_guards_is_the_risk_rules():
 
 def test_a_link_is_read_sooner_when_its_check_in_comes_within_14_days_before_its_next_read():
     far = LinkValue(source="airbnb", days_to_check_in=16)
-    planned = interval_for(far, BOUNDS, 3.0).seconds  # a busy fleet: 45 min, kept to the longest (36)
+    planned = interval_for(far, BOUNDS, 3.0).seconds  # a busy fleet: 45 min, kept to the longest (40)
     near = interval_for(LinkValue(source="airbnb", days_to_check_in=14), BOUNDS, 3.0).seconds
     assert near < planned / 4
     # Within 14 days in 10 min: read 10 min + the near interval from now, not after the long one.
@@ -176,3 +178,13 @@ def test_a_link_is_read_sooner_when_its_check_in_comes_within_14_days_before_its
     assert until_next_read(far, planned, None, BOUNDS, 3.0) == planned  # no check-in known
     already = LinkValue(source="airbnb", days_to_check_in=3)
     assert until_next_read(already, 200, 0, BOUNDS, 3.0) == 200  # at its rate already
+
+
+@pytest.mark.parametrize("bounds", [BOUNDS, ScheduleBounds(30, 2, 60), ScheduleBounds(5, 1, 60)])
+def test_jitter_never_takes_a_read_past_the_longest_nor_before_a_floor(bounds):
+    longest = bounds.longest
+    low, high = jitter_range(longest, bounds.shortest, bounds)
+    assert high == 1.0 and longest * high <= min(bounds.max_minutes * 60, 3 * bounds.mean_minutes * 60)
+    floor = link_floor(LinkValue(source="holidaylettings"), bounds)[0]
+    assert jitter_range(floor, floor, bounds)[0] == 1.0  # a provider's minimum is only waited longer
+    assert jitter_range(bounds.mean_minutes * 60 * 0.7, bounds.shortest, bounds) == (0.9, 1.1)
