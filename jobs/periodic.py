@@ -58,6 +58,14 @@ class ConsoleScheduler(CronScheduler):
         self.in_process: set[str] = set()
         self.failing: dict[str, Failing] = {}
         self.claimed = 0
+        self.stop_requested = False
+
+    def _request_stop(self, signum, frame):
+        """SIGINT/SIGTERM: remembered, then raised as RQ does. Raised inside a database call, the
+        driver may answer it with its own error (psycopg: "another command is already in progress")
+        and the stop would be lost: the job's failure path reads the flag."""
+        self.stop_requested = True
+        super()._request_stop(signum, frame)
 
     def enqueue_jobs(self) -> list[CronJob]:
         """Enqueue the due jobs whose period no other scheduler claimed first."""
@@ -92,6 +100,8 @@ class ConsoleScheduler(CronScheduler):
             # stop (SIGTERM while the job ran): the scheduler stops.
             raise
         except Exception as exc:  # noqa: BLE001 - the scheduler must outlive any failure of it
+            if self.stop_requested:  # the signal came mid-query and the driver answered it
+                raise StopRequested() from exc
             said = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             if failing.lost(said) and not isinstance(exc, EXPECTED_FAILURES):
                 self.log.exception("%s failed in the scheduler", job.name)
@@ -125,6 +135,8 @@ class ConsoleScheduler(CronScheduler):
                         self.save()
                     self.heartbeat()
                 except LOST as exc:
+                    if self.stop_requested:  # the signal came mid-command: stop, not an outage
+                        raise StopRequested() from exc
                     self.outage.lost(exc)
                     registered = False
                     time.sleep(delay)  # backoff between attempts; a signal interrupts it at once

@@ -109,3 +109,17 @@ def test_redis_lost_mid_run_is_left_to_the_scheduler_s_own_redis_outage(app, red
     with pytest.raises(redis.ConnectionError):  # start() waits it out, saying it once
         scheduler.run_in_process(scheduler.get_jobs()[0], now())
     assert "noted failed" not in capsys.readouterr().err
+
+
+def test_a_stop_asked_while_a_job_runs_stops_the_scheduler_even_when_the_driver_answers_it(
+        app, redis_conn, capsys):
+    import pytest
+    from rq.exceptions import StopRequested
+    scheduler = _scheduler(redis_conn, [])
+    # SIGTERM lands inside a query: psycopg turns the raised StopRequested into its own error.
+    scheduler.stop_requested = True
+    FAILURES[:] = [OperationalError("SELECT 1", {}, Exception("another command is already in progress"))]
+
+    with pytest.raises(StopRequested):
+        scheduler.run_in_process(scheduler.get_jobs()[0], now())
+    assert "noted failed" not in capsys.readouterr().err  # a stop, not a failure to report
