@@ -53,27 +53,39 @@ def _crash_line(job: Job) -> str:
     return said.splitlines()[-1] if said else "no exception recorded"
 
 
+def _times(job: Job) -> dict:
+    """When the job was queued, began and ended (naive UTC, as ISO text)."""
+    return {"enqueued_at": iso(naive_utc(job.enqueued_at) or naive_utc(job.created_at)),
+            "started_at": iso(naive_utc(job.started_at)), "ended_at": iso(naive_utc(job.ended_at))}
+
+
+def _rq_state(job: Job, conn: redis.Redis, what: str, stored: bool = False) -> tuple[str, str | None]:
+    """(state, why it failed) from RQ: queued, running, finished, or failed; `what` names the job in the
+    message ("sync job" or "job"); `stored`: a running batch whose part for the link is stored already."""
+    status = job.get_status(refresh=False)
+    if status in WAITING:
+        return "queued", None
+    if status == JobStatus.STARTED:
+        if stored:
+            return "finished", None
+        if job_is_live(job, conn):
+            return "running", None
+        return "failed", LOST_WORKER if what == "sync job" else LOST_JOB_WORKER
+    if status in ENDED_BADLY:
+        return "failed", f"Our own failure: the {what} stopped ({_crash_line(job)})."
+    return "finished", None
+
+
 def _state(job: Job, conn: redis.Redis, link: CalendarLink, run: SyncRun | None) -> dict:
     """One link's job state from its RQ job and the run recorded since it was queued."""
-    status = job.get_status(refresh=False)
     queued_at = naive_utc(job.enqueued_at) or naive_utc(job.created_at)
     if run is not None and queued_at is not None and run.started_at < queued_at:
         run = None  # an older run: not this job's
-    body = {"job_id": job.id, "enqueued_at": iso(queued_at),
-            "started_at": iso(naive_utc(job.started_at)), "ended_at": iso(naive_utc(job.ended_at)),
-            "run": _run_summary(run, link.source) if run else None, "error": None}
-    if status in WAITING:
-        return {**body, "state": "queued"}
-    if status == JobStatus.STARTED:
-        if body["run"] and job.func_name == BATCH_JOB:
-            return {**body, "state": "finished"}  # its link's part of a running batch is stored
-        if job_is_live(job, conn):
-            return {**body, "state": "running"}
-        message = LOST_WORKER
-    elif status in ENDED_BADLY:
-        message = f"Our own failure: the sync job stopped ({_crash_line(job)})."
-    else:
-        return {**body, "state": "finished"}
+    body = {"job_id": job.id, **_times(job), "run": _run_summary(run, link.source) if run else None,
+            "error": None}
+    state, message = _rq_state(job, conn, "sync job", stored=bool(run) and job.func_name == BATCH_JOB)
+    if state != "failed":
+        return {**body, "state": state}
     if body["run"] and body["run"]["error"]:
         return {**body, "state": "failed", "error": body["run"]["error"]}
     return {**body, "state": "failed", "error": {"kind": "internal", "message": message,
@@ -118,22 +130,10 @@ def _synced_link_id(job: Job) -> int | None:
 
 def _any_job_state(job: Job, conn: redis.Redis) -> dict:
     """A job that is not one link's sync, read from RQ alone."""
-    status = job.get_status(refresh=False)
-    body = {"enqueued_at": iso(naive_utc(job.enqueued_at) or naive_utc(job.created_at)),
-            "started_at": iso(naive_utc(job.started_at)), "ended_at": iso(naive_utc(job.ended_at)),
-            "error": None}
-    if status in WAITING:
-        return {**body, "state": "queued"}
-    if status == JobStatus.STARTED:
-        if job_is_live(job, conn):
-            return {**body, "state": "running"}
-        message = LOST_JOB_WORKER
-    elif status in ENDED_BADLY:
-        message = f"Our own failure: the job stopped ({_crash_line(job)})."
-    else:
-        return {**body, "state": "finished"}
-    return {**body, "state": "failed", "error": {"kind": "internal", "message": message,
-                                                 "advice": advice_for("internal", "ical")}}
+    state, message = _rq_state(job, conn, "job")
+    error = {"kind": "internal", "message": message, "advice": advice_for("internal", "ical")} \
+        if state == "failed" else None
+    return {**_times(job), "error": error, "state": state}
 
 
 def job_state(job_id: str) -> dict | None:
