@@ -14,7 +14,7 @@ from console.models import Overbooking
 from console.queries.availability import prevented_json, prevented_rows
 from console.queries.serialize import overbooking_json
 from console.reports.date_range import parse_range
-from console.reports.overbooking_rates import DIMENSIONS, rates
+from console.reports.overbooking_rates import DIMENSIONS, rates_by_dimension
 from console.timeutil import utcnow
 
 PAGE_SIZE = 100
@@ -71,12 +71,14 @@ def list_prevented_overbookings():
 @api_bp.get("/overbookings/rates")
 def overbooking_rates():
     """Overbookings per 1,000 direct bookings and nights sold, ?by=week|source|city|owner over ?from=&to=
-    (days included; default the last 26 weeks): `{by, from, to, items: [rate]}`."""
+    (days included; default the last 26 weeks): `{by, from, to, age_seconds, items: [rate]}`, the age
+    being how old the count is (kept a minute)."""
     by = query_choice("by", DIMENSIONS) or "week"
     r, problem = parse_range({k: request.args.get(k) for k in ("from", "to")}, utcnow().date())
     if problem:
         raise invalid("to" if "end date" in problem else "from", problem.split(":")[0])
-    return jsonify(by=by, **r.args(), items=[rate.json() for rate in rates(by, r)])
+    counted, age = rates_by_dimension(r)
+    return jsonify(by=by, **r.args(), age_seconds=round(age, 1), items=[rate.json() for rate in counted[by]])
 
 
 @api_bp.get("/overbookings/<int:overbooking_id>")

@@ -125,6 +125,16 @@ def test_a_count_is_kept_a_minute_and_the_page_says_how_old_it_is(login, sold, r
     assert later["age_seconds"] == 0.0 and ["Madrid", 1, 5, 13] in later["rates"]["city"]  # counted again
 
 
+def test_the_api_says_how_old_its_count_is(api, sold, make_reservation):
+    flat, _villa = sold
+    viewer = api("viewer")
+    first = viewer.get("/overbookings/rates?by=city").get_json()
+    assert first["age_seconds"] == 0.0  # counted for this request
+    make_reservation(flat, "direct", in_days=90, nights=5)
+    again = viewer.get("/overbookings/rates?by=city").get_json()
+    assert again["items"] == first["items"] and 0 <= again["age_seconds"] <= rate_tally.STORE_SECONDS
+
+
 def test_without_redis_rates_are_counted_for_the_request(sold):
     first, last = rate_tally.last_weeks(4, utcnow().date())
     counted = rate_tally.current(None, first, last, utcnow())
