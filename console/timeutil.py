@@ -2,7 +2,7 @@
 words on pages."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -25,6 +25,14 @@ def local_today(zone: str, now: datetime | None = None) -> date:
         return moment.astimezone(ZoneInfo(zone)).date()
     except (ZoneInfoNotFoundError, ValueError):
         return moment.date()
+
+
+def local_midnight(day: date, zone: str) -> datetime:
+    """When `day` begins on a property's clock, as naive UTC (UTC's midnight when the zone is unknown)."""
+    try:
+        return datetime.combine(day, time(), ZoneInfo(zone)).astimezone(UTC).replace(tzinfo=None)
+    except (ZoneInfoNotFoundError, ValueError):
+        return datetime.combine(day, time())
 
 
 def iso(value: datetime | None) -> str | None:

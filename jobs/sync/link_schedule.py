@@ -7,13 +7,14 @@ import logging
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
 
 from console.extensions import db
 from console.models import CalendarLink, Property, Reservation, SyncRun
+from console.timeutil import local_midnight
 from jobs.rules.sync_interval import (
     HOT_DAYS,
     LinkValue,
@@ -130,9 +131,10 @@ def schedule_after_read(link: CalendarLink, run: SyncRun, reading: LinkReading, 
     chosen = interval_for(value, policy, scale)
     jitter = random.uniform(*jitter_range(chosen.seconds, link_floor(value, policy)[0], policy))
     check_in = (stakes or Stakes()).next_check_in
-    # The day the check-in comes within HOT_DAYS days: from then on the link is read at the rate it asks.
-    near = None if check_in is None else \
-        (datetime.combine(check_in - timedelta(days=HOT_DAYS), time()) - now).total_seconds()
+    # The day (on the property's clock) the check-in comes within HOT_DAYS days: from then on the link
+    # is read at the rate it asks.
+    near = None if check_in is None else (local_midnight(check_in - timedelta(days=HOT_DAYS),
+                                                         reading.snapshot.timezone) - now).total_seconds()
     seconds = until_next_read(value, chosen.seconds * jitter, near, policy, scale)
     link.sync_interval_seconds, link.sync_interval_reason = chosen.seconds, chosen.reason
     if seconds < chosen.seconds * jitter:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from console.extensions import db
 from console.models import SyncRun
-from console.timeutil import utcnow
+from console.timeutil import local_midnight, local_today, utcnow
 from jobs.fetch.cache_hint import cache_max_age
 from jobs.sync import lateness
 from jobs.sync.demand import DEMAND_KEY, demand_ages
@@ -130,14 +130,15 @@ def test_the_fleet_tally_keeps_the_budget_scale_that_the_next_reads_use(app, red
 
 def test_a_link_is_read_sooner_the_day_its_propertys_check_in_comes_within_14_days(
         app, httpserver, make_property, make_link, make_reservation):
-    prop = make_property("Check-in in 15 days")
-    make_reservation(prop, "direct", in_days=15, nights=3)
+    prop = make_property("Check-in in 15 days", timezone="Asia/Tokyo")  # its day is not UTC's
+    tokyo_today = local_today("Asia/Tokyo")
+    make_reservation(prop, "direct", in_days=15, nights=3, today=tokyo_today)
     feed = FeedServer(httpserver, "/soon.ics", airbnb_feed([]))
     link = make_link(prop, url=feed.url, source="airbnb")
     app.config["SYNC_INTERVAL_MINUTES"] = 2 * 60 * 24  # a slow fleet: the planned read is over a day away
     sync_links([link.id])
     link = fresh_link(link.id)
-    near_day = (utcnow() + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    near_day = local_midnight(tokyo_today + timedelta(days=1), "Asia/Tokyo")  # Tokyo's next midnight
     assert link.sync_interval_seconds >= 86400  # its interval, as a link with nothing near
     assert near_day < link.next_sync_at <= near_day + timedelta(hours=6)  # read soon after midnight
     assert link.sync_interval_reason.endswith("read sooner: a direct check-in comes within 14 days")
