@@ -153,7 +153,7 @@ def test_a_direct_booking_reported_brings_its_calendars_next_read_forward(
     sync_links([link.id, untouched.id])
     planned, kept = fresh_link(link.id).next_sync_at, fresh_link(untouched.id).next_sync_at
     resp = api("staff").post(f"/properties/{prop.id}/reservations", json={
-        "origin": "direct", "check_in": day(3).isoformat(), "check_out": day(5).isoformat()})
+        "origin": "direct", "check_in": day(6).isoformat(), "check_out": day(8).isoformat()})
     assert resp.status_code == 201
     link = fresh_link(link.id)
     assert link.next_sync_at < planned
