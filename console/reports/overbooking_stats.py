@@ -2,7 +2,7 @@
 read these rows, so a download always holds what the chart draws."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import and_, func, select
 
@@ -12,6 +12,7 @@ from console.reports import charts
 from console.reports.date_range import DateRange
 from jobs.sync.fell_most import FELL_MOST
 from jobs.sync.fell_most import cached as fell_most_list
+from jobs.sync.rate_tally import detected_in
 
 TOP_GROUPS = 15
 LIST_SIZE = 100
@@ -19,8 +20,7 @@ GROUP_COLUMNS = {"source": Overbooking.link_source, "city": Property.city, "owne
 
 
 def _in_range(r: DateRange):
-    return and_(Overbooking.detected_at >= datetime.combine(r.first, time()),
-                Overbooking.detected_at < datetime.combine(r.last + timedelta(days=1), time()))
+    return and_(*detected_in(r.first, r.last))
 
 
 def weekly(r: DateRange) -> list[charts.WeekCount]:

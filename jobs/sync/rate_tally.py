@@ -53,7 +53,8 @@ def _made_in(first: date, last: date) -> list:
     return [Reservation.origin == DIRECT, Reservation.created_at >= start, Reservation.created_at < end]
 
 
-def _detected_in(first: date, last: date) -> list:
+def detected_in(first: date, last: date) -> list:
+    """Conditions: an overbooking detected on a day of [first, last] (the managers' pages share them)."""
     start, end = _bounds(first, last)
     return [Overbooking.detected_at >= start, Overbooking.detected_at < end]
 
@@ -77,7 +78,7 @@ def count(first: date, last: date) -> dict[str, list[list]]:
                Property.city, Owner.email, func.count())
         .join(Property, Property.id == Overbooking.property_id)
         .outerjoin(Owner, Owner.id == Property.owner_id)
-        .where(*_detected_in(first, last))
+        .where(*detected_in(first, last))
         .group_by(Overbooking.property_id, func.date(Overbooking.detected_at), Overbooking.link_source,
                   Property.city, Owner.email)).all()
     sources: dict[int, list[str]] = defaultdict(list)
@@ -124,7 +125,7 @@ def totals(property_ids, first: date, last: date) -> tuple[int, int, int]:
         .where(*_made_in(first, last), Reservation.property_id.in_(property_ids))).one()
     overbookings = db.session.execute(
         select(func.count()).select_from(Overbooking)
-        .where(*_detected_in(first, last), Overbooking.property_id.in_(property_ids))).scalar()
+        .where(*detected_in(first, last), Overbooking.property_id.in_(property_ids))).scalar()
     return int(overbookings), int(bookings), int(nights or 0)
 
 
