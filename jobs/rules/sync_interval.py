@@ -75,11 +75,16 @@ def _ago(seconds: float) -> str:
     return f"{round(seconds / DAY)} days"
 
 
+def check_in_near(value: LinkValue) -> bool:
+    """The property's next direct check-in is HOT_DAYS days ahead or fewer."""
+    return value.days_to_check_in is not None and value.days_to_check_in <= HOT_DAYS
+
+
 def link_weight(value: LinkValue) -> tuple[float, list[str]]:
     """How much reading this link matters against an ordinary one (1.0), and the reasons that moved it."""
     weight, why = 1.0, []
     days = value.days_to_check_in
-    if days is not None and days <= HOT_DAYS:
+    if check_in_near(value):
         # The reason is stored with the interval and read later: its words name a period, never "ago".
         weight *= 10.0 if days <= 2 else 8.0
         why.append("a direct check-in within 2 days" if days <= 2 else "a direct check-in within 14 days")
@@ -101,8 +106,7 @@ def link_weight(value: LinkValue) -> tuple[float, list[str]]:
 
 def hot(value: LinkValue) -> bool:
     """A link with a check-in within 14 days or guests looking in the last hour."""
-    return (value.days_to_check_in is not None and value.days_to_check_in <= HOT_DAYS) or \
-        (value.demand_age is not None and value.demand_age <= 3600)
+    return check_in_near(value) or (value.demand_age is not None and value.demand_age <= 3600)
 
 
 def link_floor(value: LinkValue, bounds: ScheduleBounds) -> tuple[float, str]:
@@ -144,9 +148,9 @@ def until_next_read(value: LinkValue, planned: float, until_check_in_near: float
                     bounds: ScheduleBounds, scale: float = 1.0) -> float:
     """Seconds to the link's next read: `planned`, or sooner when its property's next direct check-in comes
     within HOT_DAYS days `until_check_in_near` seconds from now, so that from then on it is read at the rate
-    that check-in asks (else a link read every 36 min could wait that long while its stay is at stake)."""
-    if until_check_in_near is None or until_check_in_near >= planned or \
-            (value.days_to_check_in is not None and value.days_to_check_in <= HOT_DAYS):
+    that check-in asks (else a link read at the longest interval could wait that long while its stay is at
+    stake)."""
+    if until_check_in_near is None or until_check_in_near >= planned or check_in_near(value):
         return planned
     near = interval_for(replace(value, days_to_check_in=HOT_DAYS), bounds, scale).seconds
     return min(planned, max(0.0, until_check_in_near) + near)

@@ -119,7 +119,8 @@ def schedule_after_read(link: CalendarLink, run: SyncRun, reading: LinkReading, 
         link.sync_interval_seconds = None
         link.sync_interval_reason = f"not read on schedule ({link.state})"
         return
-    value = link_value(link, stakes or Stakes(), today, now, cache_max_age)
+    stakes = stakes or Stakes()
+    value = link_value(link, stakes, today, now, cache_max_age)
     link.sync_weight = round(link_weight(value)[0], 2)
     if link.last_attempt_ok is False and link.next_sync_at is not None:  # the backoff of record_failure
         seconds = max(0.0, (link.next_sync_at - now).total_seconds())
@@ -130,11 +131,11 @@ def schedule_after_read(link: CalendarLink, run: SyncRun, reading: LinkReading, 
     policy = bounds(current_app.config)
     chosen = interval_for(value, policy, scale)
     jitter = random.uniform(*jitter_range(chosen.seconds, link_floor(value, policy)[0], policy))
-    check_in = (stakes or Stakes()).next_check_in
     # The day (on the property's clock) the check-in comes within HOT_DAYS days: from then on the link
     # is read at the rate it asks.
-    near = None if check_in is None else (local_midnight(check_in - timedelta(days=HOT_DAYS),
-                                                         reading.snapshot.timezone) - now).total_seconds()
+    near = None if stakes.next_check_in is None else (
+        local_midnight(stakes.next_check_in - timedelta(days=HOT_DAYS), reading.snapshot.timezone)
+        - now).total_seconds()
     seconds = until_next_read(value, chosen.seconds * jitter, near, policy, scale)
     link.sync_interval_seconds, link.sync_interval_reason = chosen.seconds, chosen.reason
     if seconds < chosen.seconds * jitter:

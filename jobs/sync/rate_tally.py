@@ -74,13 +74,13 @@ def count(first: date, last: date) -> dict[str, list[list]]:
     per_day = db.session.execute(select(func.date(Reservation.created_at), func.count(), func.sum(_nights()))
                                  .where(*made).group_by(func.date(Reservation.created_at))).all()
     found = db.session.execute(
-        select(Overbooking.property_id, func.date(Overbooking.detected_at), Overbooking.link_source,
-               Property.city, Owner.email, func.count())
+        select(func.date(Overbooking.detected_at), Overbooking.link_source, Property.city, Owner.email,
+               func.count())
         .join(Property, Property.id == Overbooking.property_id)
         .outerjoin(Owner, Owner.id == Property.owner_id)
         .where(*detected_in(first, last))
-        .group_by(Overbooking.property_id, func.date(Overbooking.detected_at), Overbooking.link_source,
-                  Property.city, Owner.email)).all()
+        .group_by(func.date(Overbooking.detected_at), Overbooking.link_source, Property.city,
+                  Owner.email)).all()
     sources: dict[int, list[str]] = defaultdict(list)
     for pid, source in db.session.execute(select(CalendarLink.property_id, CalendarLink.source).distinct()):
         sources[pid].append(source)
@@ -98,7 +98,7 @@ def count(first: date, last: date) -> dict[str, list[list]]:
             add("source", source, 0, n, nights)
     for day, n, nights in per_day:
         add("week", _monday(_day(day)), 0, n, nights)
-    for _pid, day, source, city, owner, n in found:
+    for day, source, city, owner, n in found:
         for dimension, key in (("week", _monday(_day(day))), ("source", source), ("city", city),
                                ("owner", owner)):
             add(dimension, key, n, 0, 0)
